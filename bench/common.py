@@ -1,0 +1,130 @@
+"""What every benchmark shares: a fresh var dir, our own NATS, the figures, the progress."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from polku.natsserver import EmbeddedNats, free_port
+from polku.progress import Progress
+from polku.settings import Settings
+
+#: Settings that would point a benchmark away from its own var dir and its own NATS.
+_ISOLATE = (
+    "POLKU_VAR_DIR",
+    "POLKU_NATS_URL",
+    "POLKU_NATS_PORT",
+    "POLKU_NATS_MONITOR_PORT",
+    "POLKU_LOG_FILE",
+    "POLKU_READY_FILE",
+)
+
+
+@dataclass
+class Figure:
+    name: str
+    value: float
+    unit: str
+    #: '#' lines printed under the figure: how it was measured, what else was seen
+    notes: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        if self.unit == "ratio":
+            shown = f"{self.value:.3f}"
+        elif self.unit == "ms":
+            shown = f"{self.value:.1f}"
+        else:
+            shown = f"{self.value:.0f}"
+        return f"{self.name} {shown} {self.unit}"
+
+
+def say(message: str) -> None:
+    """Progress and stage messages: stderr, so stdout holds only figures and '#' lines."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def progress(label: str, total: int | None = None) -> Progress:
+    return Progress(label, total, stream=sys.stderr, every=1.0)
+
+
+@contextmanager
+def fresh_var(name: str) -> Iterator[Settings]:
+    """A new temporary POLKU_VAR_DIR for one benchmark, and Settings read from it.
+
+    Settings that would reach a NATS or a var dir other than the benchmark's own are removed
+    for the duration; the rest (POLKU_STORE, POLKU_CIPHER_KEY, ...) are honoured.
+    """
+    saved = dict(os.environ)
+    var = Path(tempfile.mkdtemp(prefix=f"polku-bench-{name}-"))
+    for key in _ISOLATE:
+        os.environ.pop(key, None)
+    os.environ["POLKU_VAR_DIR"] = str(var)
+    try:
+        yield Settings.from_env()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        if not saved.get("POLKU_BENCH_KEEP"):
+            shutil.rmtree(var, ignore_errors=True)
+        else:
+            say(f"  kept {var}")
+
+
+@contextmanager
+def own_nats(settings: Settings) -> Iterator[EmbeddedNats]:
+    """An embedded nats-server on free ports, JetStream under the var dir."""
+    server = EmbeddedNats(
+        settings.var_dir / "nats",
+        port=free_port(),
+        monitor_port=free_port(),
+        log_file=settings.var_dir / "log" / "nats.log",
+        server_name="polku-bench",
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def stop_stack(stack: object, grace: float = 10.0) -> None:
+    """Stop a polku.stack.Stack: SIGTERM every service at once, SIGKILL what is left after
+    ``grace`` seconds, then the NATS server. (Stack.stop does them one by one, up to 15 s each.)
+    """
+    processes = [sp.process for sp in getattr(stack, "processes").values()]
+    for p in processes:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for p in processes:
+        try:
+            p.wait(max(deadline - time.monotonic(), 0.01))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    nats = getattr(stack, "nats", None)
+    if nats is not None:
+        nats.stop()
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0..100), nearest-rank: a value that was actually observed."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), int(-(-q * len(ordered) // 100))))
+    return ordered[rank - 1]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")

@@ -1,0 +1,145 @@
+"""``polku bench``: every figure measured in one run on this machine.
+
+stdout: one line per figure, ``name value unit``, and ``#`` lines saying how each was measured,
+then a summary of the goals. stderr: progress (counts and rates) while it works.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bench.common import Figure, say
+
+
+@dataclass(frozen=True)
+class Sizes:
+    raw_nats: int
+    relay: int
+    raw_sqlite: int
+    e2e: int
+    latency_rate: float
+    latency_seconds: float
+    rebuild: int
+    low_rate: float = 20
+    low_seconds: float = 5
+
+
+FULL = Sizes(raw_nats=50_000, relay=20_000, raw_sqlite=6_000, e2e=2_000, latency_rate=200, latency_seconds=10, rebuild=100_000)
+QUICK = Sizes(raw_nats=5_000, relay=2_000, raw_sqlite=1_500, e2e=300, latency_rate=200, latency_seconds=3, rebuild=10_000, low_seconds=3)
+
+#: (name, ratio or figure, goal, comparison): met when value >= goal ("min") or <= goal ("max")
+GOALS = (
+    ("relay_ratio", 0.5, "min", "relay_events / raw_nats_publish_async"),
+    ("e2e_ratio", 0.3, "min", "e2e_referrals / raw_sqlite_insert"),
+    ("latency_p99_ms", 50.0, "max", "command sent -> relationship visible in reporting, at 200 referrals/s"),
+)
+
+
+def _emit(lines: list[str]) -> None:
+    for line in lines:
+        print(line, flush=True)
+
+
+def _nats_version() -> str:
+    from polku.natsserver import nats_server_binary
+
+    try:
+        out = subprocess.run([nats_server_binary(), "--version"], capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() or out.stderr.strip()
+    except Exception as e:  # noqa: BLE001
+        return f"unknown ({type(e).__name__})"
+
+
+def _configure_logging() -> None:
+    """The in-process relay and rebuild log like a service does (JSON), but to nowhere."""
+    from polku import log
+
+    log.configure("bench", fmt="json", level=os.environ.get("POLKU_LOG_LEVEL", "info"), stream=open(os.devnull, "w"))  # noqa: SIM115
+
+
+def main(args: argparse.Namespace) -> int:
+    quick = bool(getattr(args, "quick", False))
+    sizes = QUICK if quick else FULL
+    _configure_logging()
+
+    from bench import e2e, raw, rebuild, relay
+
+    started = time.perf_counter()
+    store = os.environ.get("POLKU_STORE", "sqlite")
+    _emit(
+        [
+            f"# polku bench{' --quick' if quick else ''}: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+            f"{_nats_version()}, store {store}, cipher {'on' if os.environ.get('POLKU_CIPHER_KEY') else 'off'}",
+            "# each benchmark: a fresh temporary POLKU_VAR_DIR and its own nats-server on free ports",
+        ]
+    )
+    figures: dict[str, Figure] = {}
+    failed: list[str] = []
+
+    def measure(title: str, fn: Callable[[], Figure | list[Figure]]) -> None:
+        say(f"== {title}")
+        t = time.perf_counter()
+        try:
+            result = fn()
+        except Exception as e:  # noqa: BLE001 - report it, go on with the others
+            failed.append(title)
+            say(traceback.format_exc())
+            _emit([f"# {title} FAILED: {type(e).__name__}: {e}"])
+            return
+        for figure in result if isinstance(result, list) else [result]:
+            figures[figure.name] = figure
+            _emit([figure.line(), *figure.notes])
+        say(f"   ({title} took {time.perf_counter() - t:.1f}s)")
+
+    def ratio(name: str, top: str, bottom: str, note: str) -> None:
+        if top in figures and bottom in figures and figures[bottom].value:
+            figure = Figure(name, figures[top].value / figures[bottom].value, "ratio", [note])
+            figures[name] = figure
+            _emit([figure.line(), *figure.notes])
+
+    measure("raw_nats_publish_async + relay_events", lambda: relay.publish_figures(sizes.raw_nats, sizes.relay))
+    ratio("relay_ratio", "relay_events", "raw_nats_publish_async", "# relay_ratio = relay_events / raw_nats_publish_async (goal >= 0.5)")
+    # The sqlite baseline in three chunks around the stack benchmarks: the disk is shared.
+    with raw.SqliteBaseline(sizes.raw_sqlite) as sqlite_baseline:
+        third = sizes.raw_sqlite // 3
+        sqlite_chunks = [third, third, sizes.raw_sqlite - 2 * third]
+        say("== raw_sqlite_insert (1/3)")
+        sqlite_baseline.run(sqlite_chunks[0])
+        measure("e2e_referrals", lambda: e2e.e2e_referrals(sizes.e2e))
+        say("== raw_sqlite_insert (2/3)")
+        sqlite_baseline.run(sqlite_chunks[1])
+        measure("latency", lambda: e2e.latency(sizes.latency_rate, sizes.latency_seconds, sizes.low_rate, sizes.low_seconds))
+        say("== raw_sqlite_insert (3/3)")
+        sqlite_baseline.run(sqlite_chunks[2])
+        measure("raw_sqlite_insert", sqlite_baseline.figure)
+    ratio("e2e_ratio", "e2e_referrals", "raw_sqlite_insert", "# e2e_ratio = e2e_referrals / raw_sqlite_insert (goal >= 0.3)")
+    measure("rebuild_rate", lambda: rebuild.rebuild_rate(sizes.rebuild))
+
+    lines = ["#", "# goals"]
+    for name, goal, kind, what in GOALS:
+        if name not in figures:
+            lines.append(f"# goal {name} {'>=' if kind == 'min' else '<='} {goal:g}: not measured ({what})")
+            continue
+        value = figures[name].value
+        met = value >= goal if kind == "min" else value <= goal
+        shown = f"{value:.3f}" if kind == "min" else f"{value:.1f} ms"
+        lines.append(
+            f"# goal {name} {'>=' if kind == 'min' else '<='} {goal:g}: {shown} -> {'met' if met else 'NOT met'} ({what})"
+        )
+    lines.append(f"# wall time {time.perf_counter() - started:.0f}s{'; FAILED: ' + ', '.join(failed) if failed else ''}")
+    _emit(lines)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":  # python -m bench.run [--quick]
+    parser = argparse.ArgumentParser(prog="bench")
+    parser.add_argument("--quick", action="store_true")
+    sys.exit(main(parser.parse_args()))

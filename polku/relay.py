@@ -1,0 +1,232 @@
+"""From store to bus: the relay.
+
+Never "save, then publish": a crash between the two would lose an event. The relay follows the
+service's own notification log, maps each stored event to its contract event (the service's
+``publishing.py``), publishes it to JetStream with ``Nats-Msg-Id = <aggregate id>:<version>``,
+and records the position it reached in the service's own store. After a crash or while NATS is
+away it starts again from that position; JetStream's duplicate window and idempotent consumers
+absorb the overlap.
+
+Publishing is asynchronous with a bounded number in flight: a loop of awaited publishes is
+round-trip bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.persistence import Notification
+from nats.js import JetStreamContext
+
+import contracts
+from contracts.events import Event, encoder
+from polku.bus import event_headers
+from polku.log import get_logger
+from polku.store import RELAY_TRACKING, ServiceApplication
+
+log = get_logger("polku.relay")
+
+EVENT_ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://polku.invalid/event")
+
+
+def event_id(originator_id: UUID, version: int) -> UUID:
+    """The contract event's id: stable for a stored event, so a republished event keeps it."""
+    return uuid5(EVENT_ID_NAMESPACE, f"{originator_id}:{version}")
+
+
+#: A service's publishing table: a stored domain event in, its contract event out (or None for
+#: an event that stays inside the service).
+Mapper = Callable[[Any], Event | None]
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    subject: str
+    payload: bytes
+    headers: dict[str, str]
+    position: int
+
+
+def to_outgoing(app: ServiceApplication, mapper: Mapper, notifications: Iterable[Notification]) -> list[Outgoing]:
+    out: list[Outgoing] = []
+    for notification in notifications:
+        domain_event = app.mapper.to_domain_event(notification)
+        contract_event = mapper(domain_event)
+        if contract_event is None:
+            continue
+        spec = contracts.EVENTS_BY_NAME[type(contract_event).__name__]
+        trace = getattr(domain_event, "trace", None) or {}
+        out.append(
+            Outgoing(
+                subject=spec.subject,
+                payload=encoder.encode(contract_event),
+                headers=event_headers(
+                    msg_id=f"{domain_event.originator_id}:{domain_event.originator_version}",
+                    event_name=spec.name,
+                    schema_version=spec.schema_version,
+                    position=notification.id,
+                    correlation_id=trace.get("correlation_id"),
+                    causation_id=trace.get("causation_id"),
+                ),
+                position=notification.id,
+            )
+        )
+    return out
+
+
+async def publish_all(
+    js: JetStreamContext, messages: Sequence[Outgoing], *, timeout: float = 10.0
+) -> int:
+    """Publish asynchronously, then wait for every acknowledgement; raise if any failed."""
+    futures = [
+        await js.publish_async(m.subject, m.payload, headers=m.headers) for m in messages
+    ]
+    try:
+        return await _settle(futures, timeout)
+    finally:
+        for future in futures:
+            future.cancel()
+
+
+class Relay:
+    def __init__(
+        self,
+        app: ServiceApplication,
+        mapper: Mapper,
+        js: JetStreamContext,
+        *,
+        page_size: int = 1000,
+        idle_wait: float = 0.25,
+        record_every: float = 0.2,
+    ) -> None:
+        self.app = app
+        self.mapper = mapper
+        self.js = js
+        self.page_size = page_size
+        self.idle_wait = idle_wait
+        self.position = 0  # acknowledged by JetStream
+        self.recorded = 0  # recorded in the store
+        self.record_every = record_every
+        self._recorded_at = 0.0
+        self._wake = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        app.add_listener(self.wake_threadsafe)
+
+    def wake_threadsafe(self) -> None:
+        self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def catch_up_once(self, until: int | None = None) -> int:
+        """Publish everything stored after our position (up to ``until``); return how many.
+
+        Pages are pipelined: the next page is read and published while the previous one's
+        acknowledgements are on their way. The position moves only over acknowledged pages.
+        """
+        total = 0
+        inflight: deque[tuple[int, int, list[asyncio.Future[Any]], float]] = deque()
+        read_position = self.position
+        try:
+            while True:
+                limit = self.page_size if until is None else min(self.page_size, until - read_position)
+                page = (
+                    await asyncio.to_thread(
+                        self.app.recorder.select_notifications, read_position + 1, limit
+                    )
+                    if limit > 0
+                    else []
+                )
+                if page:
+                    started = time.perf_counter()
+                    messages = await asyncio.to_thread(to_outgoing, self.app, self.mapper, page)
+                    futures = [
+                        await self.js.publish_async(m.subject, m.payload, headers=m.headers)
+                        for m in messages
+                    ]
+                    inflight.append((page[-1].id, len(page), futures, started))
+                    read_position = page[-1].id
+                if inflight and (not page or len(inflight) >= 2):
+                    last, count, futures, started = inflight.popleft()
+                    duplicates = await _settle(futures)
+                    self.position = last
+                    total += count
+                    log.info(
+                        "relay_published",
+                        count=count,
+                        duplicates=duplicates,
+                        position=last,
+                        duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                    )
+                    await self.record_position()
+                if not page and not inflight:
+                    return total
+        finally:
+            for _last, _count, futures, _started in inflight:
+                for future in futures:
+                    future.cancel()
+
+    async def record_position(self, *, force: bool = False) -> None:
+        """Record the position in the store, at most every ``record_every`` seconds unless forced.
+
+        A position recorded late only means some events are published again after a crash:
+        their ``Nats-Msg-Id`` makes JetStream drop them, and consumers are idempotent anyway.
+        """
+        now = time.monotonic()
+        if self.position <= self.recorded or (not force and now - self._recorded_at < self.record_every):
+            return
+        position = self.position
+        await asyncio.to_thread(self.app.record_position, RELAY_TRACKING, position)
+        self.recorded = position
+        self._recorded_at = now
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.position = self.recorded = await asyncio.to_thread(
+            self.app.tracking_position, RELAY_TRACKING
+        )
+        log.info("relay_started", position=self.position)
+        backoff = 0.2
+        while not stop.is_set():
+            self._wake.clear()
+            try:
+                count = await self.catch_up_once()
+                if count == 0:
+                    await self.record_position(force=True)
+                backoff = 0.2
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - NATS away, a timeout, a locked store
+                log.warning("relay_retrying", error=type(e).__name__, position=self.position, retry_in_s=backoff)
+                await _sleep_or_stop(stop, backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            if count == 0:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.idle_wait)
+                except TimeoutError:
+                    pass
+        try:
+            await self.record_position(force=True)
+        except Exception as e:  # noqa: BLE001 - the next start publishes the overlap again
+            log.warning("relay_position_not_recorded", error=type(e).__name__, position=self.position)
+        log.info("relay_stopped", position=self.position)
+
+
+async def _settle(futures: list[asyncio.Future[Any]], timeout: float = 10.0) -> int:
+    """Wait for a page's acknowledgements; return how many were duplicates; raise on any error."""
+    if not futures:
+        return 0
+    done, pending = await asyncio.wait(futures, timeout=timeout)
+    if pending:
+        raise TimeoutError(f"{len(pending)} of {len(futures)} publishes not acknowledged")
+    return sum(bool(getattr(f.result(), "duplicate", False)) for f in done)
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        pass

@@ -1,0 +1,196 @@
+"""What every service runs on: one process, one asyncio loop.
+
+It connects to NATS, makes sure the streams exist, serves the service's commands and queries
+(a FastStream router), runs the relay from the service's store to its stream, and runs the
+service's durable consumers. ``polku serve <service>`` runs it; ``polku up`` starts one process
+per service. SIGTERM or SIGINT stops it cleanly: consumers finish their batch, the relay its
+page, and the store is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import structlog
+from faststream.nats import NatsBroker, NatsMessage, NatsRouter
+
+import contracts
+from contracts.commands import Error
+from polku import log as polku_log
+from polku.bus import connect, ensure_streams
+from polku.commands import CommandRefused, command_id, refused
+from polku.consumer import BatchHandler, EventConsumer
+from polku.relay import Mapper, Relay
+from polku.settings import Settings
+from polku.store import ServiceApplication
+
+log = polku_log.get_logger("polku.service")
+
+
+@dataclass
+class ConsumerSpec:
+    source: str  # the service whose stream is consumed, e.g. "intake"
+    decoder: msgspec.json.Decoder[Any]
+    handler: BatchHandler
+
+
+@dataclass
+class ServiceParts:
+    """What a service's ``main.build(settings)`` returns: wiring only."""
+
+    name: str
+    router: NatsRouter
+    app: ServiceApplication | None = None
+    publishing: Mapper | None = None
+    consumers: list[ConsumerSpec] = field(default_factory=list)
+    close: Callable[[], None] = lambda: None
+
+
+async def _message_decoder(msg: Any) -> Any:
+    """Hand the handler the message itself: body, headers and correlation id in one object.
+
+    Commands are decoded by us (msgspec), so a malformed body still gets our error reply; and
+    taking the message as the body spares FastStream resolving it from its context for every
+    message (measured: about a third of intake's CPU went there).
+    """
+    return msg
+
+
+def command_router() -> NatsRouter:
+    return NatsRouter(decoder=_message_decoder)
+
+
+async def handle_request(
+    subject: str,
+    message: NatsMessage,
+    call: Callable[[str | None, dict[str, str]], Awaitable[bytes]],
+    *,
+    needs_command_id: bool = True,
+) -> bytes:
+    """Run one command or query: bind the correlation id, reply, log one ``message_handled``.
+
+    ``call`` gets the command id (None for queries) and a dict for the ids worth logging
+    (``referral_id``...), and returns the encoded reply; it raises
+    :class:`CommandRefused` to refuse. Anything else is logged by type (never by message: it may
+    hold input) and answered ``unavailable``: the caller may retry with the same command id.
+    """
+    started = time.perf_counter()
+    headers = dict(message.headers or {})
+    correlation_id = headers.get(contracts.H_CORRELATION) or message.correlation_id
+    outcome, error_code = "ok", None
+    ids: dict[str, str] = {}
+    with structlog.contextvars.bound_contextvars(correlation_id=correlation_id):
+        try:
+            cid = command_id(headers) if needs_command_id else None
+            result = await call(cid, ids)
+        except CommandRefused as e:
+            outcome, error_code = "refused", e.code
+            result = refused(e.error())
+        except Exception as e:  # noqa: BLE001
+            outcome, error_code = "failed", "unavailable"
+            log.error("command_failed", subject=subject, error=type(e).__name__)
+            result = refused(
+                Error(
+                    code="unavailable",
+                    message="the command could not be carried out now; retry with the same Polku-Command-Id",
+                )
+            )
+        log.info(
+            "message_handled",
+            subject=subject,
+            outcome=outcome,
+            error_code=error_code,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            **ids,
+        )
+    return result
+
+
+async def serve(name: str, settings: Settings, stop: asyncio.Event, ready: Callable[[], None] | None = None) -> None:
+    module = importlib.import_module(f"services.{name}.main")
+    parts: ServiceParts = await asyncio.to_thread(module.build, settings)
+    url = settings.resolved_nats_url()
+    nc = await connect(url, name=f"polku-{name}")
+    js = nc.jetstream(publish_async_max_pending=4000)
+    await ensure_streams(js, settings.stream_replicas)
+
+    broker = NatsBroker(url.split(","), logger=None, max_reconnect_attempts=-1, name=f"polku-{name}-commands")
+    broker.include_router(parts.router)
+    await broker.start()
+
+    async def health(msg: Any) -> None:
+        await msg.respond(
+            msgspec.json.encode({"ok": True, "service": name, "pid": os.getpid()})
+        )
+
+    health_sub = await nc.subscribe(f"polku.ctl.{name}.health", cb=health)
+
+    tasks: list[asyncio.Task[None]] = []
+    if parts.app is not None and parts.publishing is not None:
+        relay = Relay(parts.app, parts.publishing, js)
+        tasks.append(asyncio.create_task(relay.run(stop), name=f"{name}-relay"))
+    for spec in parts.consumers:
+        consumer = EventConsumer(
+            js,
+            service=name,
+            source=spec.source,
+            decoder=spec.decoder,
+            handler=spec.handler,
+            batch=settings.consumer_batch,
+            max_attempts=settings.max_deliveries,
+        )
+        tasks.append(asyncio.create_task(consumer.run(stop), name=consumer.name))
+    log.info("service_started", nats=url, store=settings.store, pid=os.getpid())
+    if ready:
+        ready()
+    try:
+        await stop.wait()
+    finally:
+        log.info("service_stopping")
+        await health_sub.unsubscribe()
+        await broker.stop()
+        done, pending = await asyncio.wait(tasks, timeout=10) if tasks else (set(), set())
+        for task in pending:
+            task.cancel()
+        for task in done:
+            if task.exception():
+                log.error("task_failed", task=task.get_name(), error=type(task.exception()).__name__)
+        try:
+            # Everything consumed is acked and everything relayed is confirmed by now: flush
+            # what is buffered and close (a drain would wait out the pull subscriptions).
+            await nc.flush(timeout=2)
+        except Exception:  # noqa: BLE001 - NATS may be away; nothing is lost by closing
+            pass
+        await nc.close()
+        await asyncio.to_thread(parts.close)
+        log.info("service_stopped")
+
+
+def run(name: str) -> None:
+    """Entry point of ``polku serve <name>``: configure logging, serve until a signal."""
+    settings = Settings.from_env()
+    polku_log.configure(name, fmt=settings.log_format, level=settings.log_level, file=settings.log_file)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        ready_file = os.environ.get("POLKU_READY_FILE")
+
+        def ready() -> None:
+            if ready_file:
+                with open(ready_file, "w") as f:
+                    f.write(f"{os.getpid()}\n")
+
+        await serve(name, settings, stop, ready)
+
+    asyncio.run(main())

@@ -1,0 +1,120 @@
+"""A small SQL layer for read models: SQLite by default, PostgreSQL when configured.
+
+A read model keeps its tables and its tracking records (``view_tracking``: name → position) in
+one database, and changes both in one transaction. SQL is written once with ``?`` placeholders;
+PostgreSQL gets ``%s``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from polku.settings import Settings
+from polku.store import ensure_postgres_schema, postgres_schema
+
+TRACKING_DDL = (
+    "CREATE TABLE IF NOT EXISTS view_tracking (name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
+)
+
+
+class Cursor:
+    """The part of a DB-API cursor read models use, with ``?`` placeholders on both engines."""
+
+    def __init__(self, raw: Any, postgres: bool) -> None:
+        self.raw = raw
+        self.postgres = postgres
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
+        self.raw.execute(sql.replace("?", "%s") if self.postgres else sql, tuple(params))
+        return self
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self.raw.executemany(sql.replace("?", "%s") if self.postgres else sql, rows)
+
+    def fetchone(self) -> Any:
+        return self.raw.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return list(self.raw.fetchall())
+
+    # --- tracking, in the caller's transaction
+    def position(self, name: str, *, for_update: bool = False) -> int:
+        sql = "SELECT position FROM view_tracking WHERE name = ?"
+        if for_update and self.postgres:
+            sql += " FOR UPDATE"
+        row = self.execute(sql, (name,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def set_position(self, name: str, position: int) -> None:
+        self.execute(
+            "INSERT INTO view_tracking (name, position) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+            (name, position),
+        )
+
+
+class SqlDatabase:
+    """One connection, serialised by a lock; transactions take the write lock at once."""
+
+    def __init__(self, settings: Settings, service: str) -> None:
+        self.postgres = settings.store == "postgres"
+        self._lock = threading.RLock()
+        if self.postgres:
+            import psycopg
+
+            assert settings.postgres_dsn
+            ensure_postgres_schema(settings, service)
+            self._conn: Any = psycopg.connect(settings.postgres_dsn, autocommit=True)
+            self._conn.execute(f'SET search_path TO "{postgres_schema(settings, service)}"')
+            self.where = f"postgres schema {postgres_schema(settings, service)}"
+        else:
+            path = settings.var_dir / "store" / f"{service}-views.db"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(
+                path, isolation_level=None, check_same_thread=False, timeout=10
+            )
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self.where = str(path)
+        with self.transaction() as cur:
+            cur.execute(TRACKING_DDL)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        with self._lock:
+            if self.postgres:
+                with self._conn.transaction():
+                    yield Cursor(self._conn.cursor(), True)
+            else:
+                cur = self._conn.cursor()
+                cur.execute("BEGIN IMMEDIATE")
+                try:
+                    yield Cursor(cur, False)
+                except BaseException:
+                    cur.execute("ROLLBACK")
+                    raise
+                else:
+                    cur.execute("COMMIT")
+
+    @contextmanager
+    def reading(self) -> Iterator[Cursor]:
+        with self._lock:
+            if self.postgres:
+                with self._conn.transaction():
+                    yield Cursor(self._conn.cursor(), True)
+            else:
+                cur = self._conn.cursor()
+                cur.execute("BEGIN")
+                try:
+                    yield Cursor(cur, False)
+                finally:
+                    cur.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

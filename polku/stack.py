@@ -1,0 +1,165 @@
+"""The whole of Polku on one machine: the embedded NATS and one process per service.
+
+Used by ``polku up`` / ``polku demo`` and by the integration tests, which need real processes
+(to SIGKILL one in the middle of a batch, say).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from polku.natsserver import EmbeddedNats
+from polku.settings import RUNNING_SERVICES, Settings
+
+
+class StackError(RuntimeError):
+    pass
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    process: subprocess.Popen[bytes]
+    started: float = field(default_factory=time.monotonic)
+    restarts: int = 0
+
+
+class Stack:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        services: tuple[str, ...] = RUNNING_SERVICES,
+        env: dict[str, str] | None = None,
+        nats_port: int | None = None,
+        nats_monitor_port: int | None = None,
+    ) -> None:
+        self.settings = settings
+        self.services = services
+        self.env = env or {}
+        self.var = settings.var_dir
+        self.nats: EmbeddedNats | None = None
+        self.url = settings.nats_url or ""
+        self._nats_port = nats_port if nats_port is not None else settings.nats_port
+        self._monitor_port = nats_monitor_port if nats_monitor_port is not None else settings.nats_monitor_port
+        self.processes: dict[str, ServiceProcess] = {}
+
+    # ------------------------------------------------------------------ NATS
+    def start_nats(self) -> str:
+        if self.settings.nats_url:
+            self.url = self.settings.nats_url
+            return self.url
+        self.nats = EmbeddedNats(
+            self.var / "nats",
+            port=self._nats_port or None,
+            monitor_port=self._monitor_port or None,
+            log_file=self.var / "log" / "nats.log",
+        )
+        self.nats.start()
+        self.url = self.nats.url
+        run = self.var / "run"
+        run.mkdir(parents=True, exist_ok=True)
+        (run / "nats.url").write_text(self.url + "\n")
+        return self.url
+
+    # -------------------------------------------------------------- services
+    def _ready_file(self, name: str) -> Path:
+        return self.var / "run" / f"{name}.ready"
+
+    def start_service(self, name: str) -> ServiceProcess:
+        (self.var / "log").mkdir(parents=True, exist_ok=True)
+        (self.var / "run").mkdir(parents=True, exist_ok=True)
+        ready = self._ready_file(name)
+        ready.unlink(missing_ok=True)
+        env = {
+            **os.environ,
+            **self.env,
+            "POLKU_VAR_DIR": str(self.var),
+            "POLKU_NATS_URL": self.url,
+            "POLKU_LOG_FILE": str(self.var / "log" / f"{name}.jsonl"),
+            "POLKU_LOG_FORMAT": "json",
+            "POLKU_READY_FILE": str(ready),
+        }
+        out = (self.var / "log" / f"{name}.out").open("ab")
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "polku", "serve", name],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        out.close()
+        previous = self.processes.get(name)
+        sp = ServiceProcess(name, process, restarts=previous.restarts if previous else 0)
+        self.processes[name] = sp
+        return sp
+
+    def wait_ready(self, names: tuple[str, ...] | None = None, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        for name in names or tuple(self.processes):
+            sp = self.processes[name]
+            while not self._ready_file(name).exists():
+                if sp.process.poll() is not None:
+                    raise StackError(
+                        f"service {name} exited with {sp.process.returncode}; see {self.var / 'log' / (name + '.out')}"
+                    )
+                if time.monotonic() > deadline:
+                    raise StackError(f"service {name} not ready after {timeout}s")
+                time.sleep(0.05)
+
+    def start(self) -> None:
+        self.start_nats()
+        for name in self.services:
+            self.start_service(name)
+        self.wait_ready()
+
+    def stop_service(self, name: str, *, timeout: float = 15.0) -> int | None:
+        sp = self.processes.get(name)
+        if sp is None or sp.process.poll() is not None:
+            return sp.process.returncode if sp else None
+        sp.process.send_signal(signal.SIGTERM)
+        try:
+            return sp.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            sp.process.kill()
+            return sp.process.wait()
+
+    def kill_service(self, name: str) -> None:
+        sp = self.processes[name]
+        if sp.process.poll() is None:
+            sp.process.send_signal(signal.SIGKILL)
+            sp.process.wait()
+
+    def supervise(self) -> list[str]:
+        """Restart a service that died; return what was restarted (for the caller to report)."""
+        restarted = []
+        for name, sp in list(self.processes.items()):
+            if sp.process.poll() is None:
+                continue
+            backoff = min(2 ** sp.restarts, 30)
+            if time.monotonic() - sp.started < backoff:
+                continue
+            new = self.start_service(name)
+            new.restarts = sp.restarts + 1
+            restarted.append(name)
+        return restarted
+
+    def stop(self) -> None:
+        for name in reversed(list(self.processes)):
+            self.stop_service(name)
+        if self.nats is not None:
+            self.nats.stop()
+            (self.var / "run" / "nats.url").unlink(missing_ok=True)
+
+    def __enter__(self) -> Stack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,126 @@
+"""The event store factory and the base of every service's application.
+
+Each service owns one ``eventsourcing`` Application and its own database: a SQLite file under
+``var/store/`` by default (WAL, ``synchronous=FULL``: an acknowledged command survives a power
+cut), or a PostgreSQL schema per service. Events are encrypted at rest when
+``POLKU_CIPHER_KEY`` is set. Nothing is ever updated or deleted in the store.
+
+The application records through a *process recorder*, so that a consumer's new events and its
+tracking record ``(stream, sequence)`` are committed in one transaction, and so that the relay can
+keep its position in the same database.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.persistence import ProcessRecorder, Recording, Tracking
+
+from polku.settings import Settings, SettingsError
+
+
+def postgres_params(dsn: str) -> dict[str, str]:
+    """Split ``postgresql://user:password@host:port/dbname`` into the library's settings."""
+    url = urlparse(dsn)
+    if url.scheme not in ("postgres", "postgresql") or not url.path.strip("/"):
+        raise SettingsError("POLKU_POSTGRES_DSN must look like postgresql://user@host:port/dbname")
+    params = {
+        "POSTGRES_DBNAME": url.path.strip("/"),
+        "POSTGRES_HOST": url.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(url.port or 5432),
+        "POSTGRES_USER": unquote(url.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(url.password or ""),
+    }
+    return params
+
+
+def postgres_schema(settings: Settings, service: str) -> str:
+    return f"{settings.postgres_schema_prefix}_{service}"
+
+
+def ensure_postgres_schema(settings: Settings, service: str) -> None:
+    import psycopg
+
+    assert settings.postgres_dsn
+    with psycopg.connect(settings.postgres_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{postgres_schema(settings, service)}"')
+
+
+def store_env(settings: Settings, service: str) -> dict[str, str]:
+    """The ``eventsourcing`` environment for a service's store."""
+    env: dict[str, str] = {}
+    if settings.store == "postgres":
+        assert settings.postgres_dsn
+        ensure_postgres_schema(settings, service)
+        env["PERSISTENCE_MODULE"] = "eventsourcing.postgres"
+        env.update(postgres_params(settings.postgres_dsn))
+        env["POSTGRES_SCHEMA"] = postgres_schema(settings, service)
+        env["POSTGRES_POOL_SIZE"] = "4"
+        env["POSTGRES_LOCK_TIMEOUT"] = "10"
+    else:
+        path = settings.sqlite_path(service)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        env["PERSISTENCE_MODULE"] = "eventsourcing.sqlite"
+        env["SQLITE_DBNAME"] = str(path)
+        env["SQLITE_LOCK_TIMEOUT"] = "10"
+    if settings.cipher_key:
+        env["CIPHER_TOPIC"] = "eventsourcing.cipher:AESCipher"
+        env["CIPHER_KEY"] = settings.cipher_key
+        env["COMPRESSOR_TOPIC"] = "eventsourcing.compressor:ZlibCompressor"
+    return env
+
+
+#: The tracking name under which the relay keeps its position in the service's own store.
+RELAY_TRACKING = "relay"
+
+
+class ServiceApplication(Application[Any]):
+    """An Application that records through a process recorder and tells listeners it did."""
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__(env)
+        self._listeners: list[Callable[[], None]] = []
+        self._listeners_lock = threading.Lock()
+
+    def construct_recorder(self) -> ProcessRecorder:
+        return self.factory.process_recorder()
+
+    @property
+    def process_recorder(self) -> ProcessRecorder:
+        assert isinstance(self.recorder, ProcessRecorder)
+        return self.recorder
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """``listener`` is called (from any thread) after new events are recorded."""
+        with self._listeners_lock:
+            self._listeners.append(listener)
+
+    def _notify(self, recordings: list[Recording[Any]]) -> None:
+        super()._notify(recordings)
+        if recordings:
+            with self._listeners_lock:
+                listeners = list(self._listeners)
+            for listener in listeners:
+                listener()
+
+    def record_processed(
+        self, processing_event: ProcessingEvent[Any]
+    ) -> list[Recording[Any]]:
+        """Record a consumer's new events with its tracking record, in one transaction."""
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        return recordings
+
+    def tracking_position(self, name: str) -> int:
+        return self.process_recorder.max_tracking_id(name) or 0
+
+    def record_position(self, name: str, position: int) -> None:
+        self.process_recorder.insert_tracking(Tracking(name, position))
+
+    def max_position(self) -> int:
+        return self.recorder.max_notification_id() or 0

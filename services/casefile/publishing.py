@@ -1,0 +1,194 @@
+"""Stored domain event → contract event: the one mapping, a table, 1:1.
+
+What stays in casefile: the wording of plans, grounds, summaries and notes. The wire gets ids,
+codes, counts and dates only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contracts import events as wire
+from polku.relay import event_id
+from services.casefile.domain import RecordView, Relationship
+
+
+def _base(e: Any) -> dict[str, Any]:
+    actor = getattr(e, "actor", None)
+    return {
+        "event_id": event_id(e.originator_id, e.originator_version),
+        "occurred_at": e.occurred_at,
+        "actor": wire.Actor(**actor) if actor else None,
+        "relationship_id": e.originator_id,
+    }
+
+
+def relationship_opened(e: Relationship.Opened) -> wire.RelationshipOpened:
+    return wire.RelationshipOpened(**_base(e), client_id=e.client_id, referral_id=e.referral_id)
+
+
+def referral_attached(e: Any) -> wire.ReferralAttached:
+    return wire.ReferralAttached(**_base(e), client_id=e.client_id, referral_id=e.referral_id)
+
+
+def own_worker_named(e: Relationship.OwnWorkerNamed) -> wire.OwnWorkerNamed:
+    return wire.OwnWorkerNamed(
+        **_base(e),
+        client_id=e.client_id,
+        worker_id=e.worker_id,
+        role=e.role,
+        team=e.team,
+        work_pair_id=e.work_pair_id,
+        reason=e.reason,
+    )
+
+
+def special_support_need_determined(e: Any) -> wire.SpecialSupportNeedDetermined:
+    return wire.SpecialSupportNeedDetermined(
+        **_base(e), client_id=e.client_id, special_support=e.special_support, grounds=list(e.grounds)
+    )
+
+
+def nature_determined(e: Any) -> wire.RelationshipNatureDetermined:
+    return wire.RelationshipNatureDetermined(**_base(e), client_id=e.client_id, nature=e.nature)
+
+
+def assessment_started(e: Any) -> wire.AssessmentStarted:
+    return wire.AssessmentStarted(**_base(e), client_id=e.client_id)
+
+
+def assessment_completed(e: Any) -> wire.AssessmentCompleted:
+    return wire.AssessmentCompleted(
+        **_base(e), client_id=e.client_id, conclusion=e.conclusion, started_at=e.started_at or e.occurred_at
+    )
+
+
+def plan_updated(e: Any) -> wire.PlanUpdated:
+    content = e.content
+    return wire.PlanUpdated(
+        **_base(e),
+        client_id=e.client_id,
+        kind=e.kind,
+        version=e.version,
+        goal_count=len(content.get("goals", [])),
+        measure_count=len(content.get("measures", [])),
+        strength_count=len(content.get("strengths", [])),
+        options_offered=len(e.options_offered),
+        offered=list(e.options_offered),
+        option_chosen=e.chosen_option is not None,
+        chosen_option=e.chosen_option,
+        all_options_refused=e.all_options_refused,
+        consequences_told=e.consequences_told,
+        client_dissents=e.client_dissents,
+        next_review=e.next_review,
+        valid_until=e.valid_until,
+    )
+
+
+def decision_made(e: Any) -> wire.DecisionMade:
+    return wire.DecisionMade(
+        **_base(e),
+        client_id=e.client_id,
+        decision_id=e.decision_id,
+        kind=e.kind,
+        granted=e.granted,
+        appealable=e.appealable,
+        secures_care=e.secures_care,
+        maker_role=e.maker_role,
+    )
+
+
+def meeting_scheduled(e: Any) -> wire.MeetingScheduled:
+    return wire.MeetingScheduled(
+        **_base(e), client_id=e.client_id, meeting_id=e.meeting_id, kind=e.kind, channel=e.channel,
+        scheduled_for=e.scheduled_for,
+    )
+
+
+def meeting_held(e: Any) -> wire.MeetingHeld:
+    return wire.MeetingHeld(**_base(e), client_id=e.client_id, meeting_id=e.meeting_id)
+
+
+def meeting_missed(e: Any) -> wire.MeetingMissed:
+    return wire.MeetingMissed(**_base(e), client_id=e.client_id, meeting_id=e.meeting_id)
+
+
+def work_activity_started(e: Any) -> wire.WorkActivityStarted:
+    return wire.WorkActivityStarted(
+        **_base(e),
+        client_id=e.client_id,
+        placement_id=e.placement_id,
+        days_per_week=e.days_per_week,
+        hours_per_day=e.hours_per_day,
+        starts_on=e.starts_on,
+        ends_on=e.ends_on,
+        familiarisation_until=e.familiarisation_until,
+        evaluation_on=e.evaluation_on,
+        shop_steward_notified=e.shop_steward_notified,
+    )
+
+
+def work_activity_ended(e: Any) -> wire.WorkActivityEnded:
+    return wire.WorkActivityEnded(**_base(e), client_id=e.client_id, reason=e.reason)
+
+
+def measurement_recorded(e: Any) -> wire.MeasurementRecorded:
+    return wire.MeasurementRecorded(**_base(e), client_id=e.client_id, instrument=e.instrument, scores=dict(e.scores))
+
+
+def consent_recorded(e: Any) -> wire.ConsentRecorded:
+    return wire.ConsentRecorded(**_base(e), client_id=e.client_id, kind=e.kind)
+
+
+def consent_withdrawn(e: Any) -> wire.ConsentWithdrawn:
+    return wire.ConsentWithdrawn(**_base(e), client_id=e.client_id, kind=e.kind)
+
+
+def relationship_ended(e: Any) -> wire.RelationshipEnded:
+    return wire.RelationshipEnded(**_base(e), client_id=e.client_id, reason=e.reason, check_in_due=e.check_in_due)
+
+
+def relationship_reopened(e: Any) -> wire.RelationshipReopened:
+    return wire.RelationshipReopened(**_base(e), client_id=e.client_id, reason=e.reason)
+
+
+def client_record_viewed(e: RecordView.Viewed) -> wire.ClientRecordViewed:
+    return wire.ClientRecordViewed(
+        event_id=event_id(e.originator_id, e.originator_version),
+        occurred_at=e.occurred_at,
+        actor=wire.Actor(**e.actor),
+        relationship_id=e.relationship_id,
+        client_id=e.client_id,
+        part=e.part,
+        purpose=e.purpose,
+        granted=e.granted,
+    )
+
+
+TABLE: dict[type, Any] = {
+    Relationship.Opened: relationship_opened,
+    Relationship.ReferralAttached: referral_attached,
+    Relationship.OwnWorkerNamed: own_worker_named,
+    Relationship.SpecialSupportNeedDetermined: special_support_need_determined,
+    Relationship.RelationshipNatureDetermined: nature_determined,
+    Relationship.AssessmentStarted: assessment_started,
+    Relationship.AssessmentCompleted: assessment_completed,
+    Relationship.PlanUpdated: plan_updated,
+    Relationship.DecisionMade: decision_made,
+    Relationship.MeetingScheduled: meeting_scheduled,
+    Relationship.MeetingHeld: meeting_held,
+    Relationship.MeetingMissed: meeting_missed,
+    Relationship.WorkActivityStarted: work_activity_started,
+    Relationship.WorkActivityEnded: work_activity_ended,
+    Relationship.MeasurementRecorded: measurement_recorded,
+    Relationship.ConsentRecorded: consent_recorded,
+    Relationship.ConsentWithdrawn: consent_withdrawn,
+    Relationship.Ended: relationship_ended,
+    Relationship.Reopened: relationship_reopened,
+    RecordView.Viewed: client_record_viewed,
+}
+
+
+def to_contract(domain_event: Any) -> wire.Event | None:
+    mapping = TABLE.get(type(domain_event))
+    return mapping(domain_event) if mapping else None

@@ -1,0 +1,406 @@
+"""Intake's aggregates: a referral from reception to routing, and the roster it is routed on.
+
+Public methods check a rule and raise a named error; the private ``@event`` methods only
+assign, because they run again on every replay.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from polku.commands import CommandRefused
+
+
+# ------------------------------------------------------------------------------ named errors
+class IntakeRuleBroken(CommandRefused):
+    """A command that breaks one of intake's rules; ``code`` says which."""
+
+
+class ReferralIsClosed(IntakeRuleBroken):
+    code = "referral_closed"
+
+
+class AlreadyScreened(IntakeRuleBroken):
+    code = "already_screened"
+
+
+class NotUrgent(IntakeRuleBroken):
+    code = "not_urgent"
+
+
+class NotReadyForTriage(IntakeRuleBroken):
+    code = "not_ready_for_triage"
+
+
+class AlreadyTriaged(IntakeRuleBroken):
+    code = "already_triaged"
+
+
+class RoutingBeforeTriage(IntakeRuleBroken):
+    code = "routing_before_triage"
+
+
+class AlreadyRouted(IntakeRuleBroken):
+    code = "already_routed"
+
+
+class OverrideByTeamLeadOnly(IntakeRuleBroken):
+    code = "override_by_team_lead_only"
+
+
+class UnknownWorker(IntakeRuleBroken):
+    code = "unknown_worker"
+
+
+class WorkerAbsent(IntakeRuleBroken):
+    code = "worker_absent"
+
+
+class WrongRoleForReferral(IntakeRuleBroken):
+    code = "wrong_role_for_referral"
+
+
+class NoWorkerAvailable(IntakeRuleBroken):
+    code = "no_worker_available"
+
+
+class TeamNeedsSocialWorker(IntakeRuleBroken):
+    code = "team_needs_social_worker"
+
+
+#: Screening outcomes that close the referral at intake: service guidance answered it, or it
+#: was not taken on.
+CLOSING_OUTCOMES = ("advice_given", "redirected", "not_reached", "declines")
+STAGE_AFTER_SCREENING = {"urgent_need": "urgent", "assessment_needed": "awaiting_triage"}
+#: Stages in which a referral waits in its team's distribution queue.
+QUEUE_STAGES = ("unscreened", "urgent", "awaiting_triage", "awaiting_routing")
+
+
+# ---------------------------------------------------------------------------------- referral
+class Referral(Aggregate):
+    """A matter that came up about a client (SHL 34-35 §): a referral or a notification.
+
+    Stages: unscreened → (urgent →) awaiting_triage → awaiting_routing → routed; or closed by
+    screening. The summary is free text about a client: it stays in intake's store (encrypted
+    at rest when a cipher key is configured) and never travels in an event on the bus.
+    """
+
+    @event("Received")
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        channel: str,
+        source_kind: str,
+        authority: str | None,
+        concerns: list[str],
+        urgent: bool,
+        consent: bool,
+        summary: str,
+        occurred_at: datetime,
+        actor: dict[str, str] | None,
+        command_digest: str,
+        trace: dict[str, Any],
+        contact_details: str = "",
+        team: str | None = None,
+        repeat_of: list[UUID] | None = None,
+        open_relationship_id: UUID | None = None,
+    ) -> None:
+        self.client_id = client_id
+        self.channel = channel
+        self.source_kind = source_kind
+        self.authority = authority
+        self.concerns = list(concerns)
+        self.urgent = urgent
+        self.consent = consent
+        self.summary = summary
+        self.contact_details = contact_details
+        self.received_at = occurred_at
+        self.actor = actor
+        self.command_digest = command_digest
+        self.team = team
+        self.repeat_of = list(repeat_of or [])
+        self.open_relationship_id = open_relationship_id
+        self.stage = "unscreened"
+        self.outcome: str | None = None
+        self.special_support_suspected: bool | None = None
+        self.required_role: str | None = None
+        self.worker_id: str | None = None
+        self.flagged = False
+        #: command id → the stage it left the referral in: a retried command is answered
+        #: from here and changes nothing
+        self.answers: dict[str, str] = {}
+
+    def _answer(self, trace: dict[str, Any]) -> None:
+        command_id = trace.get("causation_id")
+        if command_id:
+            self.answers[command_id] = self.stage
+
+    def answered(self, command_id: str | None) -> str | None:
+        return self.answers.get(command_id) if command_id else None
+
+    @classmethod
+    def receive(cls, referral_id: UUID, **fields: Any) -> Referral:
+        return cls._create(cls.Received, id=referral_id, **fields)
+
+    def _refuse_if_closed(self) -> None:
+        if self.stage == "closed":
+            raise ReferralIsClosed("the referral is closed", "referral_id")
+
+    # ---------------------------------------------------------------- screening
+    def screen(
+        self, *, outcome: str, redirected_to: str | None, motivation: str,
+        occurred_at: datetime, actor: dict[str, str], trace: dict[str, Any],
+    ) -> None:
+        self._refuse_if_closed()
+        if self.stage != "unscreened":
+            raise AlreadyScreened("the referral has been screened already", "referral_id")
+        self._screened(client_id=self.client_id, 
+            outcome=outcome, redirected_to=redirected_to, motivation=motivation,
+            occurred_at=occurred_at, actor=actor, trace=trace,
+        )
+        if outcome in CLOSING_OUTCOMES:
+            self._closed(client_id=self.client_id, reason=outcome, occurred_at=occurred_at, actor=actor, trace=trace)
+
+    @event("Screened")
+    def _screened(
+        self, *, client_id: str, outcome: str, redirected_to: str | None, motivation: str,
+        occurred_at: datetime, actor: dict[str, str], trace: dict[str, Any],
+    ) -> None:
+        self.outcome = outcome
+        self.stage = STAGE_AFTER_SCREENING.get(outcome, self.stage)
+        self._answer(trace)
+
+    @event("Closed")
+    def _closed(
+        self, *, client_id: str, reason: str, occurred_at: datetime, actor: dict[str, str] | None, trace: dict[str, Any]
+    ) -> None:
+        self.stage = "closed"
+        self._answer(trace)
+
+    def flag_repeats(
+        self, *, referrals: int, unreached_or_declined: int, occurred_at: datetime, trace: dict[str, Any]
+    ) -> None:
+        if not self.flagged:
+            self._repeats_flagged(client_id=self.client_id, 
+                referrals=referrals, unreached_or_declined=unreached_or_declined,
+                occurred_at=occurred_at, trace=trace,
+            )
+
+    @event("RepeatsFlagged")
+    def _repeats_flagged(
+        self, *, client_id: str, referrals: int, unreached_or_declined: int, occurred_at: datetime, trace: dict[str, Any]
+    ) -> None:
+        self.flagged = True
+
+    # ------------------------------------------------------------ urgent need
+    def assess_urgent_need(
+        self, *, actions: list[str], occurred_at: datetime, actor: dict[str, str], trace: dict[str, Any]
+    ) -> None:
+        self._refuse_if_closed()
+        if self.stage != "urgent":
+            raise NotUrgent("only a referral screened as an urgent need gets an urgent assessment", "referral_id")
+        self._urgent_need_assessed(client_id=self.client_id, actions=sorted(set(actions)), occurred_at=occurred_at, actor=actor, trace=trace)
+
+    @event("UrgentNeedAssessed")
+    def _urgent_need_assessed(
+        self, *, client_id: str, actions: list[str], occurred_at: datetime, actor: dict[str, str], trace: dict[str, Any]
+    ) -> None:
+        self.stage = "awaiting_triage"
+        self._answer(trace)
+
+    # ------------------------------------------------------------------ triage
+    def triage(
+        self, *, quadrant: str, special_support_suspected: bool, required_role: str,
+        occurred_at: datetime, actor: dict[str, str], trace: dict[str, Any],
+    ) -> None:
+        self._refuse_if_closed()
+        if self.stage in ("awaiting_routing", "routed"):
+            raise AlreadyTriaged("the referral has been triaged already", "referral_id")
+        if self.stage != "awaiting_triage":
+            raise NotReadyForTriage(
+                "triage comes after screening found a service need assessment needed, or after an urgent assessment",
+                "referral_id",
+            )
+        self._triaged(client_id=self.client_id, 
+            quadrant=quadrant, special_support_suspected=special_support_suspected,
+            required_role=required_role, occurred_at=occurred_at, actor=actor, trace=trace,
+        )
+
+    @event("SupportNeedTriaged")
+    def _triaged(
+        self, *, client_id: str, quadrant: str, special_support_suspected: bool, required_role: str,
+        occurred_at: datetime, actor: dict[str, str], trace: dict[str, Any],
+    ) -> None:
+        self.special_support_suspected = special_support_suspected
+        self.required_role = required_role
+        self.stage = "awaiting_routing"
+        self._answer(trace)
+
+    # ----------------------------------------------------------------- routing
+    def check_routable(self) -> None:
+        self._refuse_if_closed()
+        if self.stage == "routed":
+            raise AlreadyRouted("the referral has been routed already", "referral_id")
+        if self.stage != "awaiting_routing":
+            raise RoutingBeforeTriage("a referral is routed only after triage", "referral_id")
+
+    def route(
+        self, *, worker_id: str, team: str, override_reason: str | None,
+        occurred_at: datetime, actor: dict[str, str], trace: dict[str, Any],
+    ) -> None:
+        self.check_routable()
+        self._routed(client_id=self.client_id, 
+            worker_id=worker_id, team=team, required_role=self.required_role,
+            special_support_suspected=bool(self.special_support_suspected),
+            override_reason=override_reason, occurred_at=occurred_at, actor=actor, trace=trace,
+        )
+
+    @event("Routed")
+    def _routed(
+        self, *, client_id: str, worker_id: str, team: str, required_role: str | None, special_support_suspected: bool,
+        override_reason: str | None, occurred_at: datetime, actor: dict[str, str], trace: dict[str, Any],
+    ) -> None:
+        self.worker_id = worker_id
+        self.team = team
+        self.stage = "routed"
+        self._answer(trace)
+
+
+# --------------------------------------------------------------------------- identity record
+class ClientIdentity(Aggregate):
+    """The protected identity record: the client's identity code, sealed (encrypted with a key
+    of its own), under the pseudonymous client id. Nothing else in Polku holds the code."""
+
+    @event("Recorded")
+    def __init__(self, *, client_id: str, sealed_code: str, trace: dict[str, Any]) -> None:
+        self.client_id = client_id
+        self.sealed_code = sealed_code
+
+    @staticmethod
+    def id_for(client_id: str) -> UUID:
+        return uuid5(NAMESPACE_URL, f"https://polku.invalid/intake/client/{client_id}")
+
+    @classmethod
+    def record(cls, client_id: str, sealed_code: str) -> ClientIdentity:
+        return cls._create(cls.Recorded, id=cls.id_for(client_id), client_id=client_id, sealed_code=sealed_code, trace={})
+
+
+# ------------------------------------------------------------------------------------ roster
+ROSTER_ID = uuid5(NAMESPACE_URL, "https://polku.invalid/intake/roster")
+
+
+class Roster(Aggregate):
+    """The workers distribution routes to: role, team, capacity and absences (ids, no names)."""
+
+    @event("Seeded")
+    def __init__(self, *, workers: list[dict[str, Any]], occurred_at: datetime, trace: dict[str, Any]) -> None:
+        self.workers: dict[str, dict[str, Any]] = {w["worker_id"]: dict(w) for w in workers}
+        self.absences: dict[str, list[tuple[str, str]]] = {}
+        #: command ids already carried out: a retried roster command changes nothing
+        self.commands: set[str] = set()
+
+    def _done(self, trace: dict[str, Any]) -> None:
+        if trace.get("causation_id"):
+            self.commands.add(trace["causation_id"])
+
+    @classmethod
+    def seed(cls, workers: list[dict[str, Any]], occurred_at: datetime) -> Roster:
+        return cls._create(cls.Seeded, id=ROSTER_ID, workers=workers, occurred_at=occurred_at, trace={})
+
+    def _check_social_workers_kept(self, worker_id: str, special_support_clients: int, new_role: str | None) -> None:
+        current = self.workers.get(worker_id)
+        if current and current["role"] == "social_worker" and new_role != "social_worker" and special_support_clients:
+            raise TeamNeedsSocialWorker(
+                f"the worker is the social worker of {special_support_clients} special-support clients: "
+                "route them to another social worker first",
+                "worker_id",
+            )
+
+    def set_worker(
+        self, *, worker_id: str, role: str, team: str, capacity: int, special_support_clients: int,
+        occurred_at: datetime, actor: dict[str, str], trace: dict[str, Any],
+    ) -> None:
+        self._check_social_workers_kept(worker_id, special_support_clients, role)
+        self._worker_set(
+            worker_id=worker_id, role=role, team=team, capacity=capacity,
+            occurred_at=occurred_at, actor=actor, trace=trace,
+        )
+
+    @event("WorkerSet")
+    def _worker_set(
+        self, *, worker_id: str, role: str, team: str, capacity: int,
+        occurred_at: datetime, actor: dict[str, str], trace: dict[str, Any],
+    ) -> None:
+        self.workers[worker_id] = {"worker_id": worker_id, "role": role, "team": team, "capacity": capacity}
+        self._done(trace)
+
+    def remove_worker(
+        self, *, worker_id: str, special_support_clients: int,
+        occurred_at: datetime, actor: dict[str, str], trace: dict[str, Any],
+    ) -> None:
+        if worker_id not in self.workers:
+            raise UnknownWorker("the worker is not on the roster", "worker_id")
+        self._check_social_workers_kept(worker_id, special_support_clients, None)
+        self._worker_removed(worker_id=worker_id, occurred_at=occurred_at, actor=actor, trace=trace)
+
+    @event("WorkerRemoved")
+    def _worker_removed(
+        self, *, worker_id: str, occurred_at: datetime, actor: dict[str, str], trace: dict[str, Any]
+    ) -> None:
+        self.workers.pop(worker_id, None)
+        self._done(trace)
+
+    def record_absence(
+        self, *, worker_id: str, starts: date, ends: date,
+        occurred_at: datetime, actor: dict[str, str], trace: dict[str, Any],
+    ) -> None:
+        if worker_id not in self.workers:
+            raise UnknownWorker("the worker is not on the roster", "worker_id")
+        self._absence_recorded(
+            worker_id=worker_id, starts=starts.isoformat(), ends=ends.isoformat(),
+            occurred_at=occurred_at, actor=actor, trace=trace,
+        )
+
+    @event("AbsenceRecorded")
+    def _absence_recorded(
+        self, *, worker_id: str, starts: str, ends: str,
+        occurred_at: datetime, actor: dict[str, str], trace: dict[str, Any],
+    ) -> None:
+        self.absences.setdefault(worker_id, []).append((starts, ends))
+        self._done(trace)
+
+    def is_absent(self, worker_id: str, day: date) -> bool:
+        iso = day.isoformat()
+        return any(starts <= iso <= ends for starts, ends in self.absences.get(worker_id, []))
+
+    def override(self, *, worker_id: str, by_role: str, role: str, day: date) -> dict[str, Any]:
+        """A team lead's choice instead of the roster's pick: a present worker of ``role``."""
+        if by_role != "team_lead":
+            raise OverrideByTeamLeadOnly("only a team lead overrides the roster's pick", "worker_id")
+        worker = self.workers.get(worker_id)
+        if worker is None:
+            raise UnknownWorker("the worker is not on the roster", "worker_id")
+        if self.is_absent(worker_id, day):
+            raise WorkerAbsent("the worker is absent on the day of routing", "worker_id")
+        if worker["role"] != role:
+            raise WrongRoleForReferral(f"this referral needs a {role}", "worker_id")
+        return worker
+
+    def pick(self, *, team: str | None, role: str, day: date, load: dict[str, int]) -> dict[str, Any]:
+        """The present worker of ``role`` (in ``team``, when given) with the lowest load for
+        their capacity; ties go in roster order."""
+        candidates = [
+            w for w in self.workers.values()
+            if w["role"] == role and (team is None or w["team"] == team) and not self.is_absent(w["worker_id"], day)
+        ]
+        if not candidates:
+            raise NoWorkerAvailable(
+                f"nobody with the role {role} is present on the roster" + (f" of {team}" if team else ""),
+                "referral_id",
+            )
+        return min(candidates, key=lambda w: (load.get(w["worker_id"], 0) + 1) / w["capacity"])

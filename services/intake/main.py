@@ -1,0 +1,36 @@
+"""Intake's wiring: settings → store → application → router, relay and consumer of casefile."""
+
+from __future__ import annotations
+
+from contracts.events import casefile_decoder
+from polku.service import ConsumerSpec, ServiceParts
+from polku.settings import Settings
+from polku.store import store_env
+from services.intake import publishing
+from services.intake.application import IntakeApplication
+from services.intake.handlers import build_router
+
+
+def build_application(settings: Settings) -> IntakeApplication:
+    return IntakeApplication(
+        store_env(settings, "intake"),
+        pseudonym_key=settings.pseudonym_key,
+        roster=settings.roster,
+        triage_grid=settings.triage_grid,
+        default_team=settings.default_team,
+        repeat_referrals_flag=settings.repeat_referrals_flag,
+    )
+
+
+def build(settings: Settings) -> ServiceParts:
+    app = build_application(settings)
+    return ServiceParts(
+        name="intake",
+        app=app,
+        router=build_router(app),
+        publishing=publishing.to_contract,
+        # Casefile's relationships tell intake each worker's load and each client's open
+        # relationship; the loads are kept in memory and replayed from the stream at start.
+        consumers=[ConsumerSpec("casefile", casefile_decoder, app)],
+        close=app.close,
+    )

@@ -1,0 +1,94 @@
+"""Stored domain event → contract event: the one mapping, a table, 1:1.
+
+Free text (the referral's summary) and the identity code never leave intake: no mapping here
+reads them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contracts import events as wire
+from polku.relay import event_id
+from services.intake.domain import Referral
+
+
+def _actor(actor: dict[str, str] | None) -> wire.Actor | None:
+    return wire.Actor(**actor) if actor else None
+
+
+def _base(e: Any) -> dict[str, Any]:
+    return {
+        "event_id": event_id(e.originator_id, e.originator_version),
+        "occurred_at": e.occurred_at,
+        "actor": _actor(getattr(e, "actor", None)),
+        "referral_id": e.originator_id,
+        "client_id": e.client_id,
+    }
+
+
+def referral_received(e: Referral.Received) -> wire.ReferralReceived:
+    return wire.ReferralReceived(
+        **_base(e),
+        channel=e.channel,
+        source=wire.ReferralSource(kind=e.source_kind, authority=e.authority),
+        concerns=list(e.concerns),
+        urgent=e.urgent,
+        consent=e.consent,
+        team=getattr(e, "team", None),
+        repeat_of=list(getattr(e, "repeat_of", None) or []),
+        open_relationship_id=getattr(e, "open_relationship_id", None),
+    )
+
+
+def referral_screened(e: Any) -> wire.ReferralScreened:
+    return wire.ReferralScreened(
+        **_base(e), outcome=e.outcome, redirected_to=e.redirected_to, motivation=e.motivation
+    )
+
+
+def referral_closed(e: Any) -> wire.ReferralClosed:
+    return wire.ReferralClosed(**_base(e), reason=e.reason)
+
+
+def urgent_need_assessed(e: Any) -> wire.UrgentNeedAssessed:
+    return wire.UrgentNeedAssessed(**_base(e), actions=list(e.actions))
+
+
+def support_need_triaged(e: Any) -> wire.SupportNeedTriaged:
+    return wire.SupportNeedTriaged(
+        **_base(e), quadrant=e.quadrant, special_support_suspected=e.special_support_suspected,
+        required_role=e.required_role,
+    )
+
+
+def referral_routed(e: Any) -> wire.ReferralRouted:
+    return wire.ReferralRouted(
+        **_base(e), team=e.team,
+        required_role="social_worker" if e.special_support_suspected else e.required_role,
+        worker_id=e.worker_id, special_support_suspected=e.special_support_suspected,
+        override_reason=e.override_reason,
+    )
+
+
+def repeats_flagged(e: Any) -> wire.RepeatReferralsFlagged:
+    return wire.RepeatReferralsFlagged(
+        **_base(e), referrals=e.referrals, unreached_or_declined=e.unreached_or_declined
+    )
+
+
+TABLE: dict[type, Any] = {
+    Referral.Received: referral_received,
+    Referral.Screened: referral_screened,
+    Referral.Closed: referral_closed,
+    Referral.UrgentNeedAssessed: urgent_need_assessed,
+    Referral.SupportNeedTriaged: support_need_triaged,
+    Referral.Routed: referral_routed,
+    Referral.RepeatsFlagged: repeats_flagged,
+}
+
+
+def to_contract(domain_event: Any) -> wire.Event | None:
+    """Roster events stay inside intake: workers' capacities and absences are not published."""
+    mapping = TABLE.get(type(domain_event))
+    return mapping(domain_event) if mapping else None

@@ -1,0 +1,178 @@
+"""Casefile's use cases on a real SQLite store: idempotent commands, access, one open
+relationship per client, the audit of reads, and projections rebuilt when casefile starts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+import msgspec
+import pytest
+
+from contracts import commands as cmd
+from contracts.events import ReferralRouted
+from polku.commands import CommandRefused
+from polku.consumer import Delivery
+from polku.settings import Settings
+from services.casefile.application import CasefileApplication, relationship_id_for
+from services.casefile.domain import RecordView
+from services.casefile.main import build_application
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+SC1 = {"worker_id": "sc-001", "role": "social_counsellor", "team": "team-north"}
+SW1 = {"worker_id": "sw-001", "role": "social_worker", "team": "team-north"}
+OUTSIDER = {"worker_id": "sw-900", "role": "social_worker", "team": "team-south"}
+
+
+def referral(seq: int, client: str, referral_id: uuid.UUID | None = None) -> Delivery[ReferralRouted]:
+    event = ReferralRouted(
+        event_id=uuid.uuid4(), occurred_at=NOW, referral_id=referral_id or uuid.uuid4(), client_id=client,
+        team="team-north", required_role="social_worker", worker_id="sw-001", special_support_suspected=False,
+    )
+    return Delivery(seq, "polku.intake.referral_routed", {}, b"", event)
+
+
+def open_relationship(app: CasefileApplication, client: str = "a" * 32, seq: int = 1) -> uuid.UUID:
+    d = referral(seq, client)
+    app.commit(app.prepare([d]), "INTAKE", seq)
+    return relationship_id_for(d.event.referral_id)
+
+
+def command(tp: type[Any], relationship_id: uuid.UUID, actor: dict[str, str] = SC1, **fields: Any) -> Any:
+    return msgspec.convert(
+        {"relationship_id": str(relationship_id), "actor": actor, "occurred_at": NOW.isoformat(), **fields},
+        tp, strict=False,
+    )
+
+
+@pytest.fixture
+def app(settings: Settings) -> Any:
+    application = build_application(settings)
+    yield application
+    application.close()
+
+
+def test_a_retried_command_returns_its_first_reply_and_stores_nothing_new(app: CasefileApplication) -> None:
+    rid = open_relationship(app)
+    schedule = command(cmd.ScheduleMeeting, rid, kind="first_meeting", channel="in_person", scheduled_for=NOW.isoformat())
+    first = app.execute(schedule, command_id="cis-1")
+    position = app.max_position()
+    again = app.execute(schedule, command_id="cis-1")
+    assert again == first and first["meeting_id"] and first["version"] == 3
+    assert app.max_position() == position
+
+    with pytest.raises(CommandRefused) as reused:
+        app.execute(command(cmd.StartAssessment, rid), command_id="cis-1")
+    assert (reused.value.code, reused.value.field) == ("command_id_reused", "Polku-Command-Id")
+    assert app.max_position() == position
+
+
+def test_a_retried_command_finds_its_first_reply_after_a_restart(settings: Settings) -> None:
+    app = build_application(settings)
+    rid = open_relationship(app)
+    decision = command(cmd.MakeDecision, rid, kind="activity_allowance", granted=True)
+    first = app.execute(decision, command_id="cis-2")
+    app.close()
+    again = build_application(settings)
+    try:
+        position = again.max_position()
+        assert again.execute(decision, command_id="cis-2") == first
+        assert again.max_position() == position
+        assert uuid.UUID(first["decision_id"]) in again.get_relationship(rid).decisions
+    finally:
+        again.close()
+
+
+def test_a_refused_command_stores_nothing(app: CasefileApplication) -> None:
+    rid = open_relationship(app)
+    position = app.max_position()
+    cases = [
+        (command(cmd.CompleteAssessment, rid, conclusion="service_need"), "assessment_not_started"),
+        (command(cmd.StartAssessment, rid, actor=OUTSIDER), "forbidden"),
+        (command(cmd.StartAssessment, uuid.uuid4()), "relationship_not_found"),
+        (command(cmd.NameOwnWorker, rid, worker_id="sw-404", reason="competence"), "unknown_worker"),
+        (command(cmd.NameOwnWorker, rid, worker_id="sw-001", work_pair_id="xx-1", reason="competence"), "unknown_worker"),
+    ]
+    for i, (c, code) in enumerate(cases):
+        with pytest.raises(CommandRefused) as refused:
+            app.execute(c, command_id=f"cis-refused-{i}")
+        assert refused.value.code == code
+    assert app.max_position() == position
+    # The refused command ids are still free: nothing was remembered under them.
+    app.execute(command(cmd.StartAssessment, rid), command_id="cis-refused-0")
+
+
+def test_the_own_worker_the_work_pair_and_the_team_may_act_nobody_else(app: CasefileApplication) -> None:
+    rid = open_relationship(app)
+    app.execute(command(cmd.NameOwnWorker, rid, worker_id="sc-001", work_pair_id="sw-001", reason="competence"), command_id="n")
+    rel = app.get_relationship(rid)
+    assert (rel.own_worker, rel.work_pair, rel.team) == ("sc-001", "sw-001", "team-north")
+    pair_elsewhere = {"worker_id": "sw-001", "role": "social_worker", "team": "team-south"}
+    app.execute(command(cmd.StartAssessment, rid, actor=pair_elsewhere), command_id="pair")
+    team_mate = {"worker_id": "sc-777", "role": "social_counsellor", "team": "team-north"}
+    app.execute(command(cmd.RecordConsent, rid, actor=team_mate, kind="information_exchange", given=True), command_id="mate")
+    with pytest.raises(CommandRefused) as refused:
+        app.execute(command(cmd.DetermineNature, rid, actor=OUTSIDER, nature="recurring"), command_id="out")
+    assert refused.value.code == "forbidden"
+
+
+def test_a_new_referral_about_a_client_with_an_open_relationship_is_attached_to_it(app: CasefileApplication) -> None:
+    client = "b" * 32
+    first, second, third = referral(1, client), referral(2, client), referral(3, client)
+    app.commit(app.prepare([first, second]), "INTAKE", 2)
+    rid = relationship_id_for(first.event.referral_id)
+    assert relationship_id_for(second.event.referral_id) not in app.repository
+    assert app.get_relationship(rid).referral_ids == [first.event.referral_id, second.event.referral_id]
+    # Redelivered: nothing new.
+    assert app.prepare([first, second]).state.events == []
+    app.commit(app.prepare([third]), "INTAKE", 3)
+    assert len(app.get_relationship(rid).referral_ids) == 3
+    assert sum(app.caseload.values()) == 1
+
+    # Once it has ended, the next referral opens a new relationship.
+    app.execute(command(cmd.EndRelationship, rid, reason="client_ended"), command_id="end")
+    fourth = referral(4, client)
+    app.commit(app.prepare([fourth]), "INTAKE", 4)
+    new = relationship_id_for(fourth.event.referral_id)
+    assert app.open_by_client[client] == new
+    # ... and the old one cannot be reopened while the new one is open.
+    with pytest.raises(CommandRefused) as refused:
+        app.execute(command(cmd.ReopenRelationship, rid, reason="client_returned"), command_id="reopen")
+    assert refused.value.code == "client_has_open_relationship"
+    app.execute(command(cmd.EndRelationship, new, reason="goal_reached"), command_id="end-new")
+    app.execute(command(cmd.ReopenRelationship, rid, reason="client_returned"), command_id="reopen")
+    assert app.open_by_client[client] == rid
+
+
+def test_every_read_is_logged_and_a_refused_read_too(app: CasefileApplication) -> None:
+    rid = open_relationship(app)
+    granted = cmd.RecordQuery(relationship_id=rid, actor=cmd.ActingWorker(**SC1), purpose="client_work")
+    state, [view] = app.decide_view(granted, "state", trace={})
+    assert isinstance(state, cmd.RelationshipState) and state.own_worker_id == "sw-001"
+    assert isinstance(view, RecordView) and view.granted
+    denied = cmd.RecordQuery(relationship_id=rid, actor=cmd.ActingWorker(**OUTSIDER), purpose="client_work")
+    result, [log] = app.decide_view(denied, "timeline", trace={})
+    assert isinstance(result, CommandRefused) and result.code == "forbidden"
+    assert (log.granted, log.part, log.actor["worker_id"]) == (False, "timeline", "sw-900")
+
+
+def test_projections_and_dates_survive_a_restart(settings: Settings) -> None:
+    app = build_application(settings)
+    rid = open_relationship(app)
+    other = open_relationship(app, "d" * 32, seq=2)
+    app.execute(command(cmd.UpdatePlan, rid, kind="client_plan", goals=["g"], next_review="2027-01-15"), command_id="p")
+    app.execute(command(cmd.DetermineNature, rid, nature="continuous"), command_id="n")
+    app.execute(command(cmd.EndRelationship, other, reason="moved"), command_id="e")
+    summary = app.summary()
+    timeline = app.timeline(rid)
+    app.close()
+    again = build_application(settings)
+    try:
+        assert again.summary() == summary
+        assert summary.open == 1 and summary.by_nature == {"continuous": 1} and summary.by_end_reason == {"moved": 1}
+        assert again.timeline(rid) == timeline
+        assert again.get_relationship(rid).plans[0]["next_review"] == date(2027, 1, 15)
+        assert dict(again.caseload) == dict(app.caseload)
+    finally:
+        again.close()

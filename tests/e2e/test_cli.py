@@ -1,0 +1,90 @@
+"""The whole of Polku as a user runs it: the `polku` command in processes of its own."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from polku.demo import demo_referral
+from polku.natsserver import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.e2e
+
+
+def polku(*args: str, var: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("POLKU_")
+    } | {
+        "POLKU_VAR_DIR": str(var),
+        "POLKU_NATS_PORT": str(free_port()),
+        "POLKU_NATS_MONITOR_PORT": str(free_port()),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "polku", *args], env=env, cwd=ROOT,
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )
+
+
+def test_polku_demo_runs_the_referrals_through_and_leaves_no_identity_code_anywhere(tmp_path: Path) -> None:
+    var = tmp_path / "var"
+    result = polku("demo", "--referrals", "40", "--seed", "7", var=var)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "Demo: 40 referrals accepted, 2 refused (invalid_identity_code: 1, unknown_value: 1)" in out
+    answered = int(re.search(r"Answered by service guidance: (\d+) of 40", out).group(1))
+    routes = {role: int(n) for role, n in re.findall(r"to a (social_\w+)\s+(\d+)", out)}
+    routed = sum(routes.values())
+    assert answered + routed == 40 and answered > 0
+    assert set(routes) == {"social_worker", "social_counsellor"}
+    # Every referral is received and screened; an answered one is closed, a routed one is
+    # triaged and routed, and casefile opens its relationship and names its own worker.
+    assert re.search(rf"INTAKE\s+{80 + answered + 2 * routed}\b", out)
+    assert re.search(rf"CASEFILE\s+{2 * routed}\b", out)
+    assert re.search(rf"total\s+{routed}\b", out)
+    assert "without an own worker" in out
+    assert "Stopped." in out
+
+    # Every service wrote its JSON lines for operations staff.
+    for service in ("intake", "casefile", "reporting"):
+        lines = (var / "log" / f"{service}.jsonl").read_text().splitlines()
+        records = [json.loads(line) for line in lines]
+        assert any(r["event"] == "message_handled" for r in records)
+        assert all("correlation_id" in r and "duration_ms" in r for r in records if r["event"] == "message_handled")
+
+    # No identity code in anything Polku stored, published or logged: stores, JetStream's
+    # files, logs.
+    rng = random.Random(7)
+    codes = [demo_referral(rng)["identity_code"] for _ in range(40)]
+    files = [p for p in var.rglob("*") if p.is_file()]
+    assert any("nats" in p.parts for p in files) and any(p.suffix == ".db" for p in files)
+    for path in files:
+        data = path.read_bytes()
+        for code in codes:
+            assert code.encode() not in data, f"an identity code in {path.relative_to(var)}"
+            assert code[:6].encode() + code[7:].encode() not in data
+
+
+def test_polku_contracts_writes_the_asyncapi_document_and_schemas(tmp_path: Path) -> None:
+    result = polku("contracts", "--out", str(tmp_path / "out"), var=tmp_path / "var")
+    assert result.returncode == 0, result.stderr
+    document = json.loads((tmp_path / "out" / "asyncapi.json").read_text())
+    assert document["asyncapi"].startswith("3.")
+    assert (tmp_path / "out" / "schemas" / "ReferralReceived.json").exists()
+
+
+def test_the_readme_test_command_is_what_ci_runs() -> None:
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    blocks = re.findall(r"```(?:sh|bash)\n(.*?)```", readme, re.S)
+    assert len(blocks) >= 2
+    up, test = blocks[0].strip(), blocks[1].strip()
+    assert "polku up --demo" in up
+    assert test in ci

@@ -1,0 +1,125 @@
+"""Helpers for tests: sending commands, waiting for projections, reading stores and streams."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections import Counter
+from typing import Any
+
+import msgspec
+import nats.errors
+from nats.aio.client import Client
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from contracts.commands import COMMAND_ID_HEADER
+from polku.demo import route_through, demo_referral, query_open_relationships, synthetic_identity_code
+
+RECEIVE_REFERRAL = "polku.cmd.intake.receive_referral"
+
+
+def referral_body(rng: random.Random | None = None, **overrides: Any) -> dict[str, Any]:
+    body = demo_referral(rng or random.Random())
+    body.update(overrides)
+    return body
+
+
+def distinct_referrals(seed: int, n: int) -> list[dict[str, Any]]:
+    """``n`` referrals about ``n`` different clients. Casefile attaches a referral about a client
+    with an open relationship to that relationship, so each of these opens one of its own."""
+    rng = random.Random(seed)
+    bodies: list[dict[str, Any]] = []
+    codes: set[str] = set()
+    while len(bodies) < n:
+        body = referral_body(rng)
+        if body["identity_code"] not in codes:
+            codes.add(body["identity_code"])
+            bodies.append(body)
+    return bodies
+
+
+async def request(nc: Client, subject: str, body: bytes, command_id: str | None = None, timeout: float = 10.0) -> dict[str, Any]:
+    headers = {COMMAND_ID_HEADER: command_id} if command_id else None
+    msg = await nc.request(subject, body, timeout=timeout, headers=headers)
+    return msgspec.json.decode(msg.data)
+
+
+async def send_referrals(
+    nc: Client, bodies: list[dict[str, Any]], concurrency: int = 32, *, route: bool = True
+) -> list[dict[str, Any]]:
+    """Receive each referral; unless ``route`` is False, also screen, triage and route it, so
+    that casefile opens its relationship (every other one with special support suspected)."""
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def one(i: int, body: dict[str, Any]) -> dict[str, Any]:
+        async with semaphore:
+            reply = await request(nc, RECEIVE_REFERRAL, msgspec.json.encode(body), f"test-{uuid.uuid4()}")
+            if route and reply.get("ok"):
+                await route_through(nc, reply["referral_id"], special=i % 2 == 0, prefix=f"test-{uuid.uuid4()}")
+            return reply
+
+    return await asyncio.gather(*(one(i, b) for i, b in enumerate(bodies)))
+
+
+async def wait_for_projection(nc: Client, total: int, timeout: float = 60.0) -> Any:
+    """Poll reporting until it shows ``total``; ride out a NATS or service that is coming back."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            reply = await query_open_relationships(nc)
+        except (nats.errors.NoRespondersError, nats.errors.TimeoutError, nats.errors.ConnectionClosedError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+            continue
+        if reply.total >= total or time.monotonic() > deadline:
+            return reply
+        await asyncio.sleep(0.1)
+
+
+async def stream_messages(nc: Client, stream: str, subject: str = ">") -> list[Any]:
+    """Every message in a stream, read with an ephemeral consumer (nothing acked, nothing moved)."""
+    js = nc.jetstream()
+    info = await js.stream_info(stream)
+    if info.state.messages == 0:
+        return []
+    filter_subject = subject if subject != ">" else info.config.subjects[0]
+    sub = await js.pull_subscribe(
+        filter_subject,
+        stream=stream,
+        config=ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL, inactive_threshold=10.0),
+    )
+    out: list[Any] = []
+    try:
+        while len(out) < info.state.messages:
+            try:
+                out.extend(await sub.fetch(1000, timeout=2))
+            except (asyncio.TimeoutError, TimeoutError):
+                break
+    finally:
+        await sub.unsubscribe()
+    return out
+
+
+def stored_events(app: Any) -> Counter[str]:
+    """How many of each domain event a service's store holds (by class name, e.g. Referral.Received)."""
+    counts: Counter[str] = Counter()
+    start = 1
+    while page := app.recorder.select_notifications(start, 1000):
+        for n in page:
+            counts[n.topic.rsplit(":", 1)[-1]] += 1
+        start = page[-1].id + 1
+    return counts
+
+
+async def messages_when(nc: Client, stream: str, count: int, subject: str = ">", timeout: float = 15.0) -> list[Any]:
+    """The stream's messages once it holds ``count`` of them (the relay is asynchronous)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        messages = await stream_messages(nc, stream, subject)
+        if len(messages) >= count or time.monotonic() > deadline:
+            return messages
+        await asyncio.sleep(0.05)
+__all__ = ["referral_body", "distinct_referrals", "request", "send_referrals", "wait_for_projection", "stream_messages", "synthetic_identity_code"]

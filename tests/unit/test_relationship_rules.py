@@ -1,0 +1,353 @@
+"""Every rule of the client relationship, broken on purpose: each gets its named error (and its
+stable code), and nothing happens: no event is pending on the aggregate afterwards."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from services.casefile import domain as d
+from services.casefile.domain import Policy, Relationship
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+TODAY = NOW.date()
+POLICY = Policy()
+SW = {"worker_id": "sw-001", "role": "social_worker", "team": "team-north"}
+SC = {"worker_id": "sc-001", "role": "social_counsellor", "team": "team-north"}
+
+
+def ctx(actor: dict[str, str] | None = None, **extra: Any) -> dict[str, Any]:
+    return {"occurred_at": NOW, "actor": actor or SC, "trace": {}, **extra}
+
+
+def relationship(own: dict[str, str] = SC, pair: dict[str, str] | None = None) -> Relationship:
+    rel = Relationship.open(uuid.uuid4(), client_id="c" * 32, referral_id=uuid.uuid4(), occurred_at=NOW, trace={})
+    rel.name_own_worker(
+        worker_id=own["worker_id"], role=own["role"], team=own["team"],
+        work_pair_id=pair["worker_id"] if pair else None, work_pair_role=pair["role"] if pair else None,
+        reason="initial", **ctx(None),
+    )
+    rel.collect_events()
+    return rel
+
+
+def plan(rel: Relationship, kind: str = "client_plan", **fields: Any) -> int:
+    values: dict[str, Any] = dict(
+        kind=kind, content={"goals": ["g"], "measures": [], "strengths": []}, next_review=TODAY + timedelta(days=90),
+        valid_until=None, client_dissents=False, options_offered=[], chosen_option=None,
+        all_options_refused=False, consequences_told=False, policy=POLICY,
+    )
+    values.update(fields)
+    return rel.update_plan(**values, **ctx())
+
+
+def activation_chosen(rel: Relationship, option: str = "rehabilitative_work_activity") -> None:
+    plan(rel, "activation_plan", options_offered=["rehabilitative_work_activity", "education"])
+    plan(rel, "activation_plan", chosen_option=option)
+
+
+def work(rel: Relationship, **fields: Any) -> None:
+    values: dict[str, Any] = dict(
+        placement_id="activity-centre-1", days_per_week=3, hours_per_day=4.0,
+        starts_on=date(2026, 12, 1), ends_on=date(2027, 6, 1), familiarisation_until=date(2026, 12, 14),
+        evaluation_on=date(2027, 3, 1), shop_steward_notified=True, policy=POLICY,
+    )
+    values.update(fields)
+    rel.start_work_activity(**values, **ctx())
+
+
+def refused(rel: Relationship, error: type[d.CasefileRuleBroken], code: str, act: Callable[[], Any]) -> None:
+    rel.collect_events()
+    version = rel.version
+    with pytest.raises(error) as raised:
+        act()
+    assert raised.value.code == code
+    assert rel.collect_events() == [] and rel.version == version
+
+
+# ------------------------------------------------------------------------ own worker
+def test_special_support_needs_a_social_worker_as_own_worker() -> None:
+    rel = relationship(SW)
+    rel.determine_special_support_need(special_support=True, grounds=["substance_use"], grounds_text="", **ctx())
+    refused(rel, d.OwnWorkerMustBeSocialWorker, "own_worker_must_be_social_worker", lambda: rel.name_own_worker(
+        worker_id="sc-001", role="social_counsellor", team="team-north", work_pair_id=None,
+        reason="competence", **ctx(),
+    ))
+
+
+def test_a_counsellor_with_a_social_worker_as_work_pair_may_be_the_own_worker_of_special_support() -> None:
+    rel = relationship(SW)
+    rel.determine_special_support_need(special_support=True, grounds=["illness"], grounds_text="", **ctx())
+    rel.name_own_worker(
+        worker_id="sc-001", role="social_counsellor", team="team-north", work_pair_id="sw-001",
+        work_pair_role="social_worker", reason="competence", **ctx(),
+    )
+    assert (rel.own_worker, rel.work_pair) == ("sc-001", "sw-001")
+
+
+def test_a_work_pair_that_is_no_social_worker_does_not_qualify_a_counsellor() -> None:
+    rel = relationship(SW)
+    rel.determine_special_support_need(special_support=True, grounds=["illness"], grounds_text="", **ctx())
+    refused(rel, d.OwnWorkerMustBeSocialWorker, "own_worker_must_be_social_worker", lambda: rel.name_own_worker(
+        worker_id="sc-001", role="social_counsellor", team="team-north", work_pair_id="sc-002",
+        work_pair_role="social_counsellor", reason="competence", **ctx(),
+    ))
+
+
+def test_the_own_worker_is_not_their_own_work_pair() -> None:
+    rel = relationship()
+    refused(rel, d.InvalidWorkPair, "invalid_work_pair", lambda: rel.name_own_worker(
+        worker_id="sw-001", role="social_worker", team="team-north", work_pair_id="sw-001",
+        work_pair_role="social_worker", reason="competence", **ctx(),
+    ))
+
+
+def test_special_support_found_later_rechecks_the_own_worker() -> None:
+    rel = relationship(SC)
+    refused(rel, d.OwnWorkerMustBeSocialWorker, "own_worker_must_be_social_worker", lambda: rel.determine_special_support_need(
+        special_support=True, grounds=["multiple_needs"], grounds_text="", **ctx(),
+    ))
+    # Adding a social worker as work pair first makes it possible; then it can change back.
+    rel.name_own_worker(
+        worker_id="sc-001", role="social_counsellor", team="team-north", work_pair_id="sw-001",
+        work_pair_role="social_worker", reason="support_need_changed", **ctx(),
+    )
+    rel.determine_special_support_need(special_support=True, grounds=["multiple_needs"], grounds_text="", **ctx())
+    rel.determine_special_support_need(special_support=False, grounds=[], grounds_text="", **ctx())
+    assert rel.special_support is False
+
+
+# ------------------------------------------------------------------------ assessment
+def test_an_assessment_is_started_once_and_completed_after_it_started() -> None:
+    rel = relationship()
+    refused(rel, d.AssessmentNotStarted, "assessment_not_started", lambda: rel.complete_assessment(
+        conclusion="service_need", summary="", policy=POLICY, **ctx()))
+    rel.start_assessment(**ctx())
+    refused(rel, d.AssessmentAlreadyStarted, "assessment_already_started", lambda: rel.start_assessment(**ctx()))
+    rel.complete_assessment(conclusion="service_need", summary="", policy=POLICY, **ctx())
+    refused(rel, d.AssessmentAlreadyCompleted, "assessment_already_completed", lambda: rel.start_assessment(**ctx()))
+    refused(rel, d.AssessmentAlreadyCompleted, "assessment_already_completed", lambda: rel.complete_assessment(
+        conclusion="service_need", summary="", policy=POLICY, **ctx()))
+
+
+def test_no_service_need_ends_the_relationship_as_temporary() -> None:
+    rel = relationship()
+    rel.start_assessment(**ctx())
+    rel.collect_events()
+    rel.complete_assessment(conclusion="no_service_need", summary="", policy=POLICY, **ctx())
+    events = rel.collect_events()
+    assert [type(e).__name__ for e in events] == ["AssessmentCompleted", "RelationshipNatureDetermined", "Ended"]
+    assert (rel.ended, rel.nature, rel.end_reason) == (True, "temporary", "no_service_need")
+
+
+def test_a_service_need_requires_a_client_plan_before_the_goal_is_reached_or_the_relationship_is_continuous() -> None:
+    rel = relationship()
+    rel.start_assessment(**ctx())
+    rel.complete_assessment(conclusion="service_need", summary="", policy=POLICY, **ctx())
+    assert rel.client_plan_required
+    refused(rel, d.ClientPlanRequired, "client_plan_required", lambda: rel.end(reason="goal_reached", policy=POLICY, **ctx()))
+    refused(rel, d.ClientPlanRequired, "client_plan_required", lambda: rel.determine_nature(nature="continuous", **ctx()))
+    plan(rel)
+    assert not rel.client_plan_required
+    rel.determine_nature(nature="continuous", **ctx())
+    rel.end(reason="goal_reached", policy=POLICY, **ctx())
+
+
+# ------------------------------------------------------------------------------ plans
+def test_a_plan_names_a_next_review_date_that_is_not_past() -> None:
+    rel = relationship()
+    refused(rel, d.ReviewDateInPast, "review_date_in_past", lambda: plan(rel, next_review=TODAY - timedelta(days=1)))
+
+
+def test_a_plan_gets_versions_per_kind() -> None:
+    rel = relationship()
+    assert plan(rel) == 1
+    assert plan(rel) == 2
+    assert plan(rel, "activation_plan", options_offered=["education", "work_trial"]) == 1
+
+
+def test_the_first_activation_meeting_offers_at_least_two_options() -> None:
+    rel = relationship()
+    refused(rel, d.TooFewOptions, "too_few_options", lambda: plan(rel, "activation_plan", options_offered=["education"]))
+    # the same option twice is one option
+    refused(rel, d.TooFewOptions, "too_few_options", lambda: plan(rel, "activation_plan", options_offered=["education", "education"]))
+    plan(rel, "activation_plan", options_offered=["education", "work_trial"])
+
+
+def test_the_minimum_number_of_options_is_policy() -> None:
+    rel = relationship()
+    three = Policy(activation_min_options=3)
+    refused(rel, d.TooFewOptions, "too_few_options", lambda: plan(
+        rel, "activation_plan", options_offered=["education", "work_trial"], policy=three))
+    plan(rel, "employment_plan", options_offered=["education", "work_trial", "job_search_support"], policy=three)
+
+
+def test_the_chosen_option_was_offered_at_an_earlier_meeting() -> None:
+    rel = relationship()
+    refused(rel, d.OptionNotOffered, "option_not_offered", lambda: plan(
+        rel, "activation_plan", options_offered=["education", "work_trial"], chosen_option="education"))
+    plan(rel, "activation_plan", options_offered=["education", "work_trial"])
+    refused(rel, d.OptionNotOffered, "option_not_offered", lambda: plan(rel, "activation_plan", chosen_option="pay_subsidised_work"))
+    plan(rel, "activation_plan", chosen_option="work_trial")
+    assert rel.latest_plan("activation_plan")["chosen_option"] == "work_trial"
+
+
+def test_refusing_every_option_needs_the_consequences_told_and_is_not_a_choice_too() -> None:
+    rel = relationship()
+    refused(rel, d.OptionNotOffered, "option_not_offered", lambda: plan(
+        rel, "activation_plan", all_options_refused=True, consequences_told=True))
+    plan(rel, "activation_plan", options_offered=["education", "work_trial"])
+    refused(rel, d.ConsequencesNotTold, "consequences_not_told", lambda: plan(rel, "activation_plan", all_options_refused=True))
+    refused(rel, d.ChoiceAndRefusal, "choice_and_refusal", lambda: plan(
+        rel, "activation_plan", all_options_refused=True, consequences_told=True, chosen_option="education"))
+    plan(rel, "activation_plan", all_options_refused=True, consequences_told=True)
+
+
+def test_options_belong_to_an_activation_plan_not_the_client_plan() -> None:
+    rel = relationship()
+    refused(rel, d.ActivationFieldsOnClientPlan, "activation_fields_on_client_plan", lambda: plan(
+        rel, "client_plan", options_offered=["education", "work_trial"]))
+
+
+# ---------------------------------------------------------- rehabilitative work activity
+def test_work_activity_starts_from_an_activation_plan_that_chose_it() -> None:
+    rel = relationship()
+    refused(rel, d.ActivationPlanRequired, "activation_plan_required", lambda: work(rel))
+    activation_chosen(rel, "education")
+    refused(rel, d.ActivationPlanRequired, "activation_plan_required", lambda: work(rel))
+
+
+@pytest.mark.parametrize(
+    ("fields", "error", "code"),
+    [
+        ({"ends_on": date(2027, 2, 28)}, d.WorkActivityPeriodOutOfBounds, "work_activity_period_out_of_bounds"),
+        ({"ends_on": date(2027, 12, 2)}, d.WorkActivityPeriodOutOfBounds, "work_activity_period_out_of_bounds"),
+        ({"days_per_week": 6}, d.WorkActivityDaysOutOfBounds, "work_activity_days_out_of_bounds"),
+        ({"hours_per_day": 3.5}, d.WorkActivityHoursTooFew, "work_activity_hours_too_few"),
+        ({"familiarisation_until": date(2026, 12, 16)}, d.FamiliarisationTooLong, "familiarisation_too_long"),
+        ({"evaluation_on": date(2027, 6, 2)}, d.EvaluationOutsidePeriod, "evaluation_outside_period"),
+        ({"shop_steward_notified": False}, d.ShopStewardNotNotified, "shop_steward_not_notified"),
+    ],
+)
+def test_work_activity_keeps_within_its_bounds(fields: dict[str, Any], error: type[d.CasefileRuleBroken], code: str) -> None:
+    rel = relationship()
+    activation_chosen(rel)
+    refused(rel, error, code, lambda: work(rel, **fields))
+
+
+def test_work_activity_bounds_at_their_edges_are_allowed_and_are_policy() -> None:
+    rel = relationship()
+    activation_chosen(rel)
+    work(rel, ends_on=date(2027, 3, 1), days_per_week=1, hours_per_day=4.0, familiarisation_until=None,
+         evaluation_on=date(2027, 3, 1))
+    rel.end_work_activity(reason="period_completed", **ctx())
+    work(rel, starts_on=date(2027, 3, 2), ends_on=date(2028, 3, 2), days_per_week=5, evaluation_on=date(2027, 9, 1),
+         familiarisation_until=date(2027, 3, 16))
+    rel.end_work_activity(reason="interrupted", **ctx())
+    shorter = Policy(work_activity_min_months=1, work_activity_min_hours=3.0)
+    work(rel, starts_on=date(2028, 4, 1), ends_on=date(2028, 5, 1), hours_per_day=3.0, familiarisation_until=None,
+         evaluation_on=date(2028, 4, 15), policy=shorter)
+
+
+def test_one_period_of_work_activity_at_a_time_and_only_a_running_one_ends() -> None:
+    rel = relationship()
+    activation_chosen(rel)
+    refused(rel, d.WorkActivityNotRunning, "work_activity_not_running", lambda: rel.end_work_activity(reason="interrupted", **ctx()))
+    work(rel)
+    refused(rel, d.WorkActivityRunning, "work_activity_running", lambda: work(rel))
+    refused(rel, d.WorkActivityRunning, "work_activity_running", lambda: rel.end(reason="transferred_to_work", policy=POLICY, **ctx()))
+
+
+# ---------------------------------------------------------------------------- decisions
+def decide(rel: Relationship, actor: dict[str, str], **fields: Any) -> None:
+    values: dict[str, Any] = dict(
+        decision_id=uuid.uuid4(), kind="supported_living", granted=True, appeal_instructions_given=False,
+        secures_care=False, grounds_text="",
+    )
+    values.update(fields)
+    rel.make_decision(**values, **ctx(actor))
+
+
+def test_a_denied_decision_carries_appeal_instructions() -> None:
+    rel = relationship()
+    refused(rel, d.AppealInstructionsMissing, "appeal_instructions_missing", lambda: decide(rel, SC, granted=False))
+    decide(rel, SC, granted=False, appeal_instructions_given=True)
+    [decision] = rel.collect_events()
+    assert decision.appealable is True and decision.maker_role == "social_counsellor"
+
+
+def test_decisions_securing_the_care_of_a_special_support_client_are_a_social_workers() -> None:
+    rel = relationship(SC, SW)
+    rel.determine_special_support_need(special_support=True, grounds=["disability"], grounds_text="", **ctx())
+    refused(rel, d.DecisionRequiresSocialWorker, "decision_requires_social_worker", lambda: decide(rel, SC, secures_care=True))
+    decide(rel, SW, secures_care=True)
+    decide(rel, SC, secures_care=False)  # other decisions a counsellor may make
+
+
+# ----------------------------------------------------------------- meetings, consents
+def test_a_meeting_is_held_or_missed_once() -> None:
+    rel = relationship()
+    meeting = uuid.uuid4()
+    refused(rel, d.MeetingNotFound, "meeting_not_found", lambda: rel.record_meeting_outcome(
+        meeting_id=meeting, outcome="held", notes="", **ctx()))
+    rel.schedule_meeting(meeting_id=meeting, kind="first_meeting", channel="in_person", scheduled_for=NOW, **ctx())
+    rel.record_meeting_outcome(meeting_id=meeting, outcome="missed", notes="", **ctx())
+    refused(rel, d.MeetingAlreadyRecorded, "meeting_already_recorded", lambda: rel.record_meeting_outcome(
+        meeting_id=meeting, outcome="held", notes="", **ctx()))
+
+
+def test_only_a_consent_given_can_be_withdrawn() -> None:
+    rel = relationship()
+    refused(rel, d.ConsentNotGiven, "consent_not_given", lambda: rel.record_consent(kind="information_exchange", given=False, **ctx()))
+    rel.record_consent(kind="information_exchange", given=True, **ctx())
+    rel.record_consent(kind="information_exchange", given=False, **ctx())
+    assert rel.consents == set()
+
+
+# ------------------------------------------------------------------------ end, return
+def test_an_ended_relationship_takes_nothing_until_it_is_reopened() -> None:
+    rel = relationship()
+    refused(rel, d.RelationshipNotEnded, "relationship_not_ended", lambda: rel.reopen(reason="client_returned", **ctx()))
+    rel.end(reason="moved", policy=POLICY, **ctx())
+    for act in (
+        lambda: rel.start_assessment(**ctx()),
+        lambda: plan(rel),
+        lambda: rel.end(reason="moved", policy=POLICY, **ctx()),
+        lambda: rel.record_consent(kind="information_exchange", given=True, **ctx()),
+        lambda: rel.determine_nature(nature="recurring", **ctx()),
+    ):
+        refused(rel, d.RelationshipAlreadyEnded, "relationship_ended", act)
+    rel.reopen(reason="client_returned", **ctx())
+    assert not rel.ended and rel.assessment == "not_started"
+    rel.start_assessment(**ctx())
+
+
+def test_the_end_names_the_check_in_date_for_followup_unless_the_client_died_or_moved() -> None:
+    rel = relationship()
+    rel.end(reason="transferred_to_work", policy=POLICY, **ctx())
+    [ended] = rel.collect_events()
+    assert ended.check_in_due == TODAY + timedelta(days=30)
+    other = relationship()
+    other.end(reason="died", policy=POLICY, **ctx())
+    assert other.collect_events()[0].check_in_due is None
+
+
+def test_a_command_is_remembered_with_its_reply_on_its_last_event_and_a_replay_remembers_it_too() -> None:
+    rel = Relationship.open(uuid.uuid4(), client_id="c" * 32, referral_id=uuid.uuid4(), occurred_at=NOW, trace={})
+    rel.start_assessment(**ctx(command={"id": "cmd-1", "digest": "x"}))
+    rel.complete_assessment(conclusion="no_service_need", summary="", policy=POLICY, **ctx(command={"id": "cmd-2", "digest": "y"}))
+    events = rel.collect_events()
+    assert [type(e).__name__ for e in events] == [
+        "Opened", "AssessmentStarted", "AssessmentCompleted", "RelationshipNatureDetermined", "Ended",
+    ]
+    assert rel.commands["cmd-1"]["reply"] == {"relationship_id": str(rel.id), "version": 2}
+    assert rel.commands["cmd-2"]["reply"] == {"relationship_id": str(rel.id), "version": 5}
+    assert events[2].command is None and events[4].command["id"] == "cmd-2"
+    again = None
+    for e in events:
+        again = e.mutate(again)
+    assert again is not None and again.commands == rel.commands and again.version == 5
