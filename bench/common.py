@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from polku.natsserver import EmbeddedNats, free_port
+from polku.natsserver import EmbeddedNats
 from polku.progress import Progress
 from polku.settings import Settings
 
@@ -85,8 +85,6 @@ def own_nats(settings: Settings) -> Iterator[EmbeddedNats]:
     """An embedded nats-server on free ports, JetStream under the var dir."""
     server = EmbeddedNats(
         settings.var_dir / "nats",
-        port=free_port(),
-        monitor_port=free_port(),
         log_file=settings.var_dir / "log" / "nats.log",
         server_name="polku-bench",
     )

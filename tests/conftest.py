@@ -18,7 +18,6 @@ import pytest
 from nats.aio.client import Client
 
 from polku.bus import connect
-from polku.natsserver import free_port
 from polku.settings import Settings
 from polku.stack import Stack
 
@@ -37,8 +36,8 @@ def polku_env(var_dir: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """The environment of one isolated Polku: its own var dir, NATS ports, keys."""
     env = {
         "POLKU_VAR_DIR": str(var_dir),
-        "POLKU_NATS_PORT": str(free_port()),
-        "POLKU_NATS_MONITOR_PORT": str(free_port()),
+        "POLKU_NATS_PORT": "0",
+        "POLKU_NATS_MONITOR_PORT": "0",
         "POLKU_PSEUDONYM_KEY": "test-pseudonym-key",
         "POLKU_LOG_FORMAT": "json",
         "POLKU_CONSUMER_BATCH": "64",
@@ -75,8 +74,8 @@ def module_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     s = Stack(
         settings,
         env={"POLKU_PSEUDONYM_KEY": "test-pseudonym-key", "POLKU_STORE": "sqlite"},
-        nats_port=free_port(),
-        nats_monitor_port=free_port(),
+        nats_port=0,
+        nats_monitor_port=0,
     )
     try:
         s.start()

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from polku.demo import demo_referral
-from polku.natsserver import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
@@ -24,8 +23,8 @@ def polku(*args: str, var: Path, timeout: float = 180) -> subprocess.CompletedPr
         k: v for k, v in os.environ.items() if not k.startswith("POLKU_")
     } | {
         "POLKU_VAR_DIR": str(var),
-        "POLKU_NATS_PORT": str(free_port()),
-        "POLKU_NATS_MONITOR_PORT": str(free_port()),
+        "POLKU_NATS_PORT": "0",
+        "POLKU_NATS_MONITOR_PORT": "0",
     }
     return subprocess.run(
         [sys.executable, "-m", "polku", *args], env=env, cwd=ROOT,

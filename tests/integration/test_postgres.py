@@ -19,7 +19,7 @@ from polku.settings import Settings
 from polku.stack import Stack
 from services.casefile.main import build_application as build_casefile
 from polku.demo import route_through
-from tests.helpers import RECEIVE_REFERRAL, distinct_referrals, referral_body, request, send_referrals, stream_messages, wait_for_projection
+from tests.helpers import RECEIVE_REFERRAL, distinct_referrals, referral_body, request, send_referrals, stored_events, stream_messages, wait_for_projection
 
 pytestmark = pytest.mark.postgres
 
@@ -63,7 +63,9 @@ async def test_on_postgresql_referrals_survive_a_casefile_crash_exactly_once(
         assert rows == n
     app = build_casefile(settings)
     try:
-        assert app.max_position() == 2 * n
+        # Count the stored events, not the highest notification id: a PostgreSQL sequence is not
+        # transactional, so the batch that was in flight when casefile was killed left a gap.
+        assert stored_events(app) == {"Relationship.Opened": n, "Relationship.OwnWorkerNamed": n}
         assert app.tracking_position("INTAKE") == 4 * n  # every intake event, not only ReferralRouted
     finally:
         app.close()
