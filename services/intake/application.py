@@ -46,6 +46,7 @@ from services.intake.domain import (
     ROSTER_ID,
     STAGE_AFTER_SCREENING,
     ClientIdentity,
+    CommandIdReused,
     Referral,
     Roster,
 )
@@ -55,10 +56,6 @@ REFERRAL_NAMESPACE = uuid5(NAMESPACE_URL, "https://polku.invalid/intake/referral
 
 class InvalidIdentityCode(CommandRefused):
     code = "invalid_identity_code"
-
-
-class CommandIdReused(CommandRefused):
-    code = "command_id_reused"
 
 
 class ReferralNotFound(CommandRefused):
@@ -235,10 +232,15 @@ class IntakeApplication(ServiceApplication):
                         self.loads.routed[referral_id] = (e.worker_id, special)
 
     # --------------------------------------------------------------- reception
-    def _digest(self, command: ReceiveReferral) -> str:
+    def _digest(self, command: Any) -> str:
         # Keyed, so the digest of a command holding an identity code cannot be brute-forced.
         canonical = msgspec.json.encode(command, order="sorted")
         return hmac.new(self.pseudonym_key.encode(), canonical, hashlib.sha256).hexdigest()
+
+    def _with_digest(self, command: Any, trace: dict[str, Any]) -> dict[str, Any]:
+        """The trace a worker's command is stored with: its id and the digest of its body, so
+        that a retry is answered and the same id on another command is refused."""
+        return {**trace, "command_digest": self._digest(command)}
 
     def receive_referral(
         self, command: ReceiveReferral, *, command_id: str, trace: dict[str, Any]
@@ -336,7 +338,8 @@ class IntakeApplication(ServiceApplication):
         self, command: ScreenReferral, *, trace: dict[str, Any], pending: dict[Any, Any] | None = None
     ) -> tuple[str, list[Referral]]:
         referral = self._referral(command.referral_id, pending)
-        if (stage := referral.answered(trace.get("causation_id"))) is not None:
+        trace = self._with_digest(command, trace)
+        if (stage := referral.answered(trace)) is not None:
             return stage, []
         now = command.occurred_at or datetime.now(UTC)
         referral.screen(
@@ -369,7 +372,8 @@ class IntakeApplication(ServiceApplication):
         self, command: AssessUrgentNeed, *, trace: dict[str, Any], pending: dict[Any, Any] | None = None
     ) -> tuple[str, list[Referral]]:
         referral = self._referral(command.referral_id, pending)
-        if (stage := referral.answered(trace.get("causation_id"))) is not None:
+        trace = self._with_digest(command, trace)
+        if (stage := referral.answered(trace)) is not None:
             return stage, []
         referral.assess_urgent_need(
             actions=list(command.actions), occurred_at=command.occurred_at or datetime.now(UTC),
@@ -382,7 +386,8 @@ class IntakeApplication(ServiceApplication):
         self, command: TriageSupportNeed, *, trace: dict[str, Any], pending: dict[Any, Any] | None = None
     ) -> tuple[str, list[Referral]]:
         referral = self._referral(command.referral_id, pending)
-        if (stage := referral.answered(trace.get("causation_id"))) is not None:
+        trace = self._with_digest(command, trace)
+        if (stage := referral.answered(trace)) is not None:
             return stage, []
         quadrant = self.grid.place(dict(command.positions))
         if quadrant is None:
@@ -405,7 +410,8 @@ class IntakeApplication(ServiceApplication):
         self, command: RouteReferral, *, trace: dict[str, Any], pending: dict[Any, Any] | None = None
     ) -> tuple[Routed, list[Referral]]:
         referral = self._referral(command.referral_id, pending)
-        if referral.answered(trace.get("causation_id")) is not None:
+        trace = self._with_digest(command, trace)
+        if referral.answered(trace) is not None:
             return self._routed(referral), []
         referral.check_routable()
         roster = self._roster(pending)
@@ -446,7 +452,8 @@ class IntakeApplication(ServiceApplication):
         """A roster command: answered from the roster when it is a retry; otherwise ``change``
         gets the roster and the count of special-support clients the worker holds."""
         roster = self._roster(pending)
-        if trace.get("causation_id") in roster.commands:
+        trace = self._with_digest(command, trace)
+        if roster.carried_out(trace):
             return command.worker_id, []
         with self._views_lock:
             special = self.loads.special_support_clients(command.worker_id)

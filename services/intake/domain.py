@@ -20,6 +20,25 @@ class IntakeRuleBroken(CommandRefused):
     """A command that breaks one of intake's rules; ``code`` says which."""
 
 
+class CommandIdReused(IntakeRuleBroken):
+    code = "command_id_reused"
+
+
+def _check_retry(seen: dict[str, str | None], trace: dict[str, Any]) -> bool:
+    """Whether the command in ``trace`` was carried out already (a retry, to be answered from
+    its first outcome). The same id with a different body is refused: it is another command."""
+    command_id = trace.get("causation_id")
+    if not command_id or command_id not in seen:
+        return False
+    first = seen[command_id]
+    if first is not None and first != trace.get("command_digest"):
+        raise CommandIdReused(
+            "this Polku-Command-Id was used for a different command; use a new id for a new command",
+            "Polku-Command-Id",
+        )
+    return True
+
+
 class ReferralIsClosed(IntakeRuleBroken):
     code = "referral_closed"
 
@@ -134,14 +153,18 @@ class Referral(Aggregate):
         #: command id → the stage it left the referral in: a retried command is answered
         #: from here and changes nothing
         self.answers: dict[str, str] = {}
+        #: command id → the keyed digest of its body, to tell a retry from a reused id
+        self.digests: dict[str, str | None] = {}
 
     def _answer(self, trace: dict[str, Any]) -> None:
         command_id = trace.get("causation_id")
         if command_id:
             self.answers[command_id] = self.stage
+            self.digests[command_id] = trace.get("command_digest")
 
-    def answered(self, command_id: str | None) -> str | None:
-        return self.answers.get(command_id) if command_id else None
+    def answered(self, trace: dict[str, Any]) -> str | None:
+        """The stage a retried command left the referral in; None for a new command."""
+        return self.answers[trace["causation_id"]] if _check_retry(self.digests, trace) else None
 
     @classmethod
     def receive(cls, referral_id: UUID, **fields: Any) -> Referral:
@@ -301,12 +324,15 @@ class Roster(Aggregate):
     def __init__(self, *, workers: list[dict[str, Any]], occurred_at: datetime, trace: dict[str, Any]) -> None:
         self.workers: dict[str, dict[str, Any]] = {w["worker_id"]: dict(w) for w in workers}
         self.absences: dict[str, list[tuple[str, str]]] = {}
-        #: command ids already carried out: a retried roster command changes nothing
-        self.commands: set[str] = set()
+        #: command id → digest of the roster commands carried out: a retry changes nothing
+        self.commands: dict[str, str | None] = {}
 
     def _done(self, trace: dict[str, Any]) -> None:
         if trace.get("causation_id"):
-            self.commands.add(trace["causation_id"])
+            self.commands[trace["causation_id"]] = trace.get("command_digest")
+
+    def carried_out(self, trace: dict[str, Any]) -> bool:
+        return _check_retry(self.commands, trace)
 
     @classmethod
     def seed(cls, workers: list[dict[str, Any]], occurred_at: datetime) -> Roster:

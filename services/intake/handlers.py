@@ -67,9 +67,9 @@ def build_router(app: IntakeApplication) -> NatsRouter:
     def worker_command(name: str, command_type: type, decide: Callable[..., Any], answer: Callable[[Any, Any], Any]) -> None:
         """A worker's command: decoded, decided and stored in a group, answered.
 
-        A retried command (same Polku-Command-Id) is answered from its first outcome: commands
-        after reception change an existing aggregate, so the key is remembered per process run
-        and, across restarts, the aggregate's rules refuse a repeat (e.g. already_screened)."""
+        A retried command (same Polku-Command-Id, same body) is answered from its first outcome,
+        which the aggregate it changed remembers with the digest of the body; the same id on a
+        different command is refused with ``command_id_reused``."""
         subject = f"polku.cmd.intake.{name}"
         decoder = msgspec.json.Decoder(command_type)
 

@@ -1,7 +1,8 @@
 """Reporting's read models, each with its tracking position, each rebuildable.
 
-Open relationships per own worker: fed by casefile's RelationshipOpened, OwnWorkerNamed and
-RelationshipEnded. The table and its tracking record change in one transaction, and a batch
+Open relationships per own worker: fed by casefile's RelationshipOpened, OwnWorkerNamed,
+RelationshipEnded and RelationshipReopened. An ended relationship keeps its row, marked closed,
+so that a reopened one is counted again for the own worker it still has. The table and its tracking record change in one transaction, and a batch
 skips what the tracking record says is already in: redelivery changes nothing.
 
 ``rebuild`` builds the model anew beside the live one by replaying the CASEFILE stream from
@@ -25,6 +26,7 @@ from contracts.events import (
     OwnWorkerNamed,
     RelationshipEnded,
     RelationshipOpened,
+    RelationshipReopened,
     casefile_decoder,
 )
 from polku.consumer import Delivery, Prepared
@@ -38,7 +40,8 @@ NEXT = "open_relationships_next"
 def _ddl(table: str) -> str:
     return (
         f"CREATE TABLE IF NOT EXISTS {table} ("
-        "relationship_id TEXT PRIMARY KEY, worker_id TEXT, role TEXT, team TEXT)"
+        "relationship_id TEXT PRIMARY KEY, worker_id TEXT, role TEXT, team TEXT, "
+        "is_open INTEGER NOT NULL DEFAULT 1)"
     )
 
 
@@ -57,7 +60,9 @@ def apply_events(cur: Cursor, table: str, events: Sequence[Any]) -> None:
                 (str(event.relationship_id), event.worker_id, event.role, event.team),
             )
         elif isinstance(event, RelationshipEnded):
-            cur.execute(f"DELETE FROM {table} WHERE relationship_id = ?", (str(event.relationship_id),))
+            cur.execute(f"UPDATE {table} SET is_open = 0 WHERE relationship_id = ?", (str(event.relationship_id),))
+        elif isinstance(event, RelationshipReopened):
+            cur.execute(f"UPDATE {table} SET is_open = 1 WHERE relationship_id = ?", (str(event.relationship_id),))
 
 
 class OpenRelationshipsView:
@@ -96,9 +101,9 @@ class OpenRelationshipsView:
         with self.db.reading() as cur:
             position = cur.position(SOURCE_STREAM)
             total, without = cur.execute(
-                f"SELECT COUNT(*), COUNT(*) - COUNT(worker_id) FROM {LIVE}"
+                f"SELECT COUNT(*), COUNT(*) - COUNT(worker_id) FROM {LIVE} WHERE is_open = 1"
             ).fetchone()
-            sql = f"SELECT worker_id, role, team, COUNT(*) FROM {LIVE} WHERE worker_id IS NOT NULL"
+            sql = f"SELECT worker_id, role, team, COUNT(*) FROM {LIVE} WHERE is_open = 1 AND worker_id IS NOT NULL"
             params: tuple[Any, ...] = ()
             if team is not None:
                 sql += " AND team = ?"

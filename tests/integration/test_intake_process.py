@@ -11,8 +11,11 @@ from collections import Counter
 from nats.aio.client import Client
 
 from contracts.events import intake_decoder
+from polku.settings import Settings
 from polku.stack import Stack
-from tests.helpers import RECEIVE_REFERRAL, messages_when, referral_body, request, stream_messages
+from services.intake.domain import ROSTER_ID
+from services.intake.main import build_application as build_intake
+from tests.helpers import RECEIVE_REFERRAL, messages_when, referral_body, request, stored_events, stream_messages
 
 GUIDE = {"worker_id": "sg-001", "role": "service_guidance_worker", "team": "team-north"}
 SOCIAL_WORKER = {"worker_id": "sw-001", "role": "social_worker", "team": "team-north"}
@@ -119,6 +122,30 @@ async def test_a_retried_screening_returns_the_first_answer_and_stores_nothing_n
     await messages_when(nc, "INTAKE", 3)  # received, screened, triaged: all relayed
     screened = await stream_messages(nc, "INTAKE", "polku.intake.referral_screened")
     assert len(screened) == 1
+    # The same id on a different command is not a retry: it is refused, and nothing changes.
+    reused = await cmd(nc, "screen_referral", {**body, "outcome": "declines"}, "screen-1")
+    assert reused["ok"] is False
+    assert (reused["error"]["code"], reused["error"]["field"]) == ("command_id_reused", "Polku-Command-Id")
+    status = await qry(nc, "referral_status", {"referral_id": rid})
+    assert status["stage"] == "awaiting_routing"
+
+
+async def test_a_retried_roster_change_is_answered_once_and_a_reused_id_is_refused(
+    stack: Stack, nc: Client, settings: Settings
+) -> None:
+    body = {"actor": LEAD, "worker_id": "sw-900", "role": "social_worker", "team": "team-north", "capacity": 20}
+    first = await cmd(nc, "set_roster_worker", body, "roster-1")
+    assert first == {"ok": True, "referral_id": None, "worker_id": "sw-900", "stage": None}
+    assert await cmd(nc, "set_roster_worker", body, "roster-1") == first
+    reused = await cmd(nc, "set_roster_worker", {**body, "capacity": 40}, "roster-1")
+    assert reused["ok"] is False and reused["error"]["code"] == "command_id_reused"
+    stack.stop()  # the store is read after intake has closed it
+    app = build_intake(settings)
+    try:
+        assert stored_events(app)["Roster.WorkerSet"] == 1
+        assert app.repository.get(ROSTER_ID).workers["sw-900"]["capacity"] == 20
+    finally:
+        app.close()
 
 
 async def test_each_wrong_step_gets_its_own_error_code_and_stores_nothing(stack: Stack, nc: Client) -> None:
