@@ -100,11 +100,13 @@ class GroupCommitter:
         # The batch failed as a whole: decide and store each command alone.
         single: list[tuple[bool, Any]] = []
         for item in items:
+            aggregates = []
             try:
                 result, aggregates = item.decide(pending={})
                 if aggregates:
                     self.app.save(*aggregates)
                 single.append((True, result))
             except Exception as e:  # noqa: BLE001
+                self.app.forget([a.id for a in aggregates])
                 single.append((False, e))
         return single

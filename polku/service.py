@@ -122,7 +122,10 @@ async def serve(name: str, settings: Settings, stop: asyncio.Event, ready: Calla
     js = nc.jetstream(publish_async_max_pending=4000)
     await ensure_streams(js, settings.stream_replicas)
 
-    broker = NatsBroker(url.split(","), logger=None, max_reconnect_attempts=-1, name=f"polku-{name}-commands")
+    # apply_types=False: handlers take the message itself, so no dependency injection is needed.
+    broker = NatsBroker(
+        url.split(","), logger=None, max_reconnect_attempts=-1, name=f"polku-{name}-commands", apply_types=False
+    )
     broker.include_router(parts.router)
     await broker.start()
 

@@ -176,6 +176,8 @@ class Settings:
     roster: tuple[RosterEntry, ...]
     consumer_batch: int
     max_deliveries: int
+    #: aggregates kept in memory per service (0: none); a service is the only writer of its store
+    aggregate_cache: int = 10_000
     triage_grid: TriageGrid = field(default_factory=lambda: parse_triage_grid(None))
     default_team: str = "team-north"
     repeat_referrals_flag: int = 3
@@ -221,6 +223,7 @@ class Settings:
             roster=parse_roster(os.environ.get("POLKU_ROSTER", DEFAULT_ROSTER)),
             consumer_batch=_int("POLKU_CONSUMER_BATCH", 256),
             max_deliveries=_int("POLKU_MAX_DELIVERIES", 5),
+            aggregate_cache=_int("POLKU_AGGREGATE_CACHE", 10_000),
             triage_grid=parse_triage_grid(os.environ.get("POLKU_TRIAGE_GRID") or None),
             default_team=os.environ.get("POLKU_DEFAULT_TEAM", "team-north"),
             repeat_referrals_flag=_int("POLKU_REPEAT_REFERRALS_FLAG", 3),

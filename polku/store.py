@@ -67,6 +67,12 @@ def store_env(settings: Settings, service: str) -> dict[str, str]:
         env["PERSISTENCE_MODULE"] = "eventsourcing.sqlite"
         env["SQLITE_DBNAME"] = str(path)
         env["SQLITE_LOCK_TIMEOUT"] = "10"
+    if settings.aggregate_cache > 0:
+        # Each service is the only writer of its store (one instance; see README), so the
+        # aggregates it saved are current: no fast-forward query on each read. A copy is handed
+        # out, so a refused command cannot change the cached one.
+        env["AGGREGATE_CACHE_MAXSIZE"] = str(settings.aggregate_cache)
+        env["AGGREGATE_CACHE_FASTFORWARD"] = "n"
     if settings.cipher_key:
         env["CIPHER_TOPIC"] = "eventsourcing.cipher:AESCipher"
         env["CIPHER_KEY"] = settings.cipher_key
@@ -121,6 +127,17 @@ class ServiceApplication(Application[Any]):
 
     def record_position(self, name: str, position: int) -> None:
         self.process_recorder.insert_tracking(Tracking(name, position))
+
+    def forget(self, aggregate_ids: list[Any]) -> None:
+        """Drop aggregates from the cache (after a failed save), so they are read anew."""
+        cache = self.repository.cache
+        if cache is None:
+            return
+        for aggregate_id in aggregate_ids:
+            try:
+                cache.get(aggregate_id, evict=True)
+            except KeyError:
+                pass
 
     def max_position(self) -> int:
         return self.recorder.max_notification_id() or 0

@@ -35,7 +35,7 @@ from contracts.commands import (
     TriageSupportNeed,
     WorkerCommand,
 )
-from contracts.events import OwnWorkerNamed, RelationshipEnded, RelationshipOpened
+from contracts.events import OwnWorkerNamed, RelationshipEnded, RelationshipOpened, RelationshipReopened
 from polku.commands import CommandRefused
 from polku.consumer import Delivery, Prepared
 from polku.settings import RosterEntry, TriageGrid, parse_triage_grid
@@ -98,25 +98,54 @@ class ReferralView:
 
 @dataclass
 class Loads:
-    """Routed referrals per worker whose relationships have not ended (from casefile)."""
+    """Routed referrals per worker whose relationships are open (from casefile's events).
+
+    Kept as running counts, so that routing reads a worker's load without a scan.
+    """
 
     routed: dict[UUID, tuple[str, bool]] = field(default_factory=dict)  # referral → (worker, special)
     referral_of: dict[UUID, UUID] = field(default_factory=dict)  # relationship → referral
     ended: set[UUID] = field(default_factory=set)  # referrals whose relationship ended
     open_by_client: dict[str, UUID] = field(default_factory=dict)  # client → relationship
+    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # worker → open
+    special: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # worker → special open
+
+    def _count(self, referral_id: UUID, step: int) -> None:
+        worker, special = self.routed[referral_id]
+        self.counts[worker] += step
+        if special:
+            self.special[worker] += step
+
+    def route(self, referral_id: UUID, worker_id: str, special: bool) -> None:
+        """Routed to ``worker_id``, or (OwnWorkerNamed) the own worker changed."""
+        counted = referral_id in self.routed and referral_id not in self.ended
+        if counted:
+            self._count(referral_id, -1)
+        self.routed[referral_id] = (worker_id, special)
+        if referral_id not in self.ended:
+            self._count(referral_id, +1)
+
+    def rename(self, referral_id: UUID, worker_id: str) -> None:
+        if referral_id in self.routed:
+            self.route(referral_id, worker_id, self.routed[referral_id][1])
+
+    def end(self, referral_id: UUID) -> None:
+        if referral_id not in self.ended:
+            self.ended.add(referral_id)
+            if referral_id in self.routed:
+                self._count(referral_id, -1)
+
+    def reopen(self, referral_id: UUID) -> None:
+        if referral_id in self.ended:
+            self.ended.discard(referral_id)
+            if referral_id in self.routed:
+                self._count(referral_id, +1)
 
     def load(self) -> dict[str, int]:
-        counts: dict[str, int] = defaultdict(int)
-        for referral_id, (worker, _special) in self.routed.items():
-            if referral_id not in self.ended:
-                counts[worker] += 1
-        return counts
+        return {worker: n for worker, n in self.counts.items() if n}
 
     def special_support_clients(self, worker_id: str) -> int:
-        return sum(
-            1 for rid, (worker, special) in self.routed.items()
-            if worker == worker_id and special and rid not in self.ended
-        )
+        return self.special.get(worker_id, 0)
 
 
 def referral_id_for(command_id: str) -> UUID:
@@ -201,7 +230,7 @@ class IntakeApplication(ServiceApplication):
                 view.stage = "routed"
                 view.worker_id = e.worker_id
                 view.team = e.team
-                self.loads.routed[e.originator_id] = (e.worker_id, e.special_support_suspected)
+                self.loads.route(e.originator_id, e.worker_id, e.special_support_suspected)
 
     # ---------------------------------------------------- consumer (casefile)
     def position(self, stream: str) -> int:
@@ -222,14 +251,18 @@ class IntakeApplication(ServiceApplication):
                 elif isinstance(e, RelationshipEnded):
                     referral_id = self.loads.referral_of.get(e.relationship_id)
                     if referral_id is not None:
-                        self.loads.ended.add(referral_id)
+                        self.loads.end(referral_id)
                     if self.loads.open_by_client.get(e.client_id) == e.relationship_id:
                         del self.loads.open_by_client[e.client_id]
+                elif isinstance(e, RelationshipReopened):
+                    referral_id = self.loads.referral_of.get(e.relationship_id)
+                    if referral_id is not None:
+                        self.loads.reopen(referral_id)
+                    self.loads.open_by_client[e.client_id] = e.relationship_id
                 elif isinstance(e, OwnWorkerNamed):
                     referral_id = self.loads.referral_of.get(e.relationship_id)
-                    if referral_id is not None and referral_id in self.loads.routed:
-                        _worker, special = self.loads.routed[referral_id]
-                        self.loads.routed[referral_id] = (e.worker_id, special)
+                    if referral_id is not None:
+                        self.loads.rename(referral_id, e.worker_id)
 
     # --------------------------------------------------------------- reception
     def _digest(self, command: Any) -> str:

@@ -19,7 +19,7 @@ def app() -> IntakeApplication:
 
 
 async def test_a_referral_is_received_and_answered_with_its_ids(app: IntakeApplication) -> None:
-    broker = NatsBroker()
+    broker = NatsBroker(apply_types=False)  # as polku.service runs it
     broker.include_router(build_router(app))
     async with TestNatsBroker(broker) as br:
         reply = await br.request(json.dumps(BODY).encode(), RECEIVE_REFERRAL, headers={"Polku-Command-Id": "c-1"})
@@ -34,7 +34,7 @@ async def test_a_referral_is_received_and_answered_with_its_ids(app: IntakeAppli
 
 
 async def test_a_wrong_command_is_answered_with_an_error_and_stores_nothing(app: IntakeApplication) -> None:
-    broker = NatsBroker()
+    broker = NatsBroker(apply_types=False)  # as polku.service runs it
     broker.include_router(build_router(app))
     async with TestNatsBroker(broker) as br:
         reply = await br.request(
