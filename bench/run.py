@@ -77,7 +77,7 @@ def main(args: argparse.Namespace) -> int:
     _emit(
         [
             f"# polku bench{' --quick' if quick else ''}: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-            f"{_nats_version()}, store {store}, cipher {'on' if os.environ.get('POLKU_CIPHER_KEY') else 'off'}",
+            f"{_nats_version()}, store {store}, events encrypted at rest",
             "# each benchmark: a fresh temporary POLKU_VAR_DIR and its own nats-server on free ports",
         ]
     )

@@ -39,18 +39,32 @@ def synthetic_identity_code(rng: random.Random) -> str:
     return f"{ddmmyy}{sign}{individual}{check_character(ddmmyy, individual)}"
 
 
+#: Synthetic names for the demo's contact details and summaries: the free text a real referral
+#: carries, which must stay in intake's encrypted store and appear nowhere else.
+FIRST_NAMES = ("Aino", "Eino", "Helmi", "Onni", "Sanni", "Veeti", "Kerttu", "Arvo", "Iida", "Toivo")
+LAST_NAMES = ("Hakkarainen", "Kettunen", "Leskinen", "Miettinen", "Pesonen", "Räsänen", "Tikkanen", "Väisänen")
+
+
+def demo_name(rng: random.Random) -> str:
+    return f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+
+
 def demo_referral(rng: random.Random) -> dict[str, Any]:
     kind = rng.choices(get_args(SourceKind), weights=[35, 15, 35, 10, 5])[0]
     source: dict[str, Any] = {"kind": kind}
     if kind == "authority":
         source["authority"] = rng.choice(get_args(AuthorityKind))
+    concerns = rng.sample(get_args(ConcernCategory), rng.randint(1, 3))
+    name = demo_name(rng)
     return {
         "identity_code": synthetic_identity_code(rng),
         "channel": rng.choice(get_args(Channel)),
         "source": source,
-        "concerns": rng.sample(get_args(ConcernCategory), rng.randint(1, 3)),
+        "concerns": concerns,
         "urgent": rng.random() < 0.1,
         "consent": rng.random() < 0.8,
+        "summary": f"{name} asked for help with {concerns[0].replace('_', ' ')}.",
+        "contact_details": f"{name}, 040 {rng.randrange(1_000_000, 10_000_000)}",
     }
 
 

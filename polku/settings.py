@@ -6,6 +6,7 @@ embedded ``nats-server`` under ``./var``. Production sets PostgreSQL, the NATS U
 
 from __future__ import annotations
 
+import base64
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,21 @@ def _int(name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _cipher_key(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    try:
+        size = len(base64.b64decode(raw, validate=True))
+    except ValueError:
+        size = 0
+    if size not in (16, 24, 32):
+        raise SettingsError(
+            "POLKU_CIPHER_KEY must be an AES key of 16, 24 or 32 bytes in base64 "
+            "(e.g. python3 -c 'import os, base64; print(base64.b64encode(os.urandom(32)).decode())')"
+        )
+    return raw
 
 
 @dataclass(frozen=True)
@@ -214,7 +230,7 @@ class Settings:
             store=store,
             postgres_dsn=postgres_dsn,
             postgres_schema_prefix=os.environ.get("POLKU_POSTGRES_PREFIX", "polku"),
-            cipher_key=os.environ.get("POLKU_CIPHER_KEY") or None,
+            cipher_key=_cipher_key(os.environ.get("POLKU_CIPHER_KEY") or None),
             # The embedded default key is for demos and tests only; production sets its own.
             pseudonym_key=os.environ.get("POLKU_PSEUDONYM_KEY", "polku-embedded-demo-key"),
             log_format=log_format,

@@ -2,8 +2,8 @@
 
 Each service owns one ``eventsourcing`` Application and its own database: a SQLite file under
 ``var/store/`` by default (WAL, ``synchronous=FULL``: an acknowledged command survives a power
-cut), or a PostgreSQL schema per service. Events are encrypted at rest when
-``POLKU_CIPHER_KEY`` is set. Nothing is ever updated or deleted in the store.
+cut), or a PostgreSQL schema per service. Events are encrypted at rest (AES-GCM), with
+``POLKU_CIPHER_KEY`` or a key derived from the pseudonym secret. Nothing is ever updated or deleted in the store.
 
 The application records through a *process recorder*, so that a consumer's new events and its
 tracking record ``(stream, sequence)`` are committed in one transaction, and so that the relay can
@@ -12,6 +12,8 @@ keep its position in the same database.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -73,11 +75,16 @@ def store_env(settings: Settings, service: str) -> dict[str, str]:
         # out, so a refused command cannot change the cached one.
         env["AGGREGATE_CACHE_MAXSIZE"] = str(settings.aggregate_cache)
         env["AGGREGATE_CACHE_FASTFORWARD"] = "n"
-    if settings.cipher_key:
-        env["CIPHER_TOPIC"] = "eventsourcing.cipher:AESCipher"
-        env["CIPHER_KEY"] = settings.cipher_key
-        env["COMPRESSOR_TOPIC"] = "eventsourcing.compressor:ZlibCompressor"
+    # Events are encrypted at rest (AES-GCM): a store holds free text and contact details
+    # about clients. The key is POLKU_CIPHER_KEY, else one derived from the pseudonym secret.
+    env["CIPHER_TOPIC"] = "eventsourcing.cipher:AESCipher"
+    env["CIPHER_KEY"] = settings.cipher_key or derived_key(settings.pseudonym_key, "event-store")
     return env
+
+
+def derived_key(secret: str, purpose: str) -> str:
+    """A 256-bit AES key of its own for ``purpose``, derived from a configured secret (base64)."""
+    return base64.b64encode(hashlib.sha256(f"polku-{purpose}:".encode() + secret.encode()).digest()).decode()
 
 
 #: The tracking name under which the relay keeps its position in the service's own store.

@@ -21,6 +21,11 @@ from polku.bus import connect
 from polku.settings import Settings
 from polku.stack import Stack
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``after_all`` go last: they inspect what the others left behind."""
+    items.sort(key=lambda item: item.get_closest_marker("after_all") is not None)
+
+
 POSTGRES_DSN = os.environ.get("POLKU_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 
 

@@ -20,10 +20,24 @@ from polku.demo import route_through, demo_referral, query_open_relationships, s
 RECEIVE_REFERRAL = "polku.cmd.intake.receive_referral"
 
 
+#: Every identity code and client name this session's tests sent to Polku: the search in
+#: tests/test_personal_data.py looks for each of them in everything Polku wrote.
+SENT_CODES: set[str] = set()
+SENT_NAMES: set[str] = set()
+
+
 def referral_body(rng: random.Random | None = None, **overrides: Any) -> dict[str, Any]:
     body = demo_referral(rng or random.Random())
     body.update(overrides)
+    remember_personal_data(body)
     return body
+
+
+def remember_personal_data(body: dict[str, Any]) -> None:
+    if isinstance(code := body.get("identity_code"), str) and code:
+        SENT_CODES.add(code)
+    if isinstance(contact := body.get("contact_details"), str) and contact:
+        SENT_NAMES.add(contact.split(",")[0])
 
 
 def distinct_referrals(seed: int, n: int) -> list[dict[str, Any]]:

@@ -105,7 +105,7 @@ class Referral(Aggregate):
 
     Stages: unscreened → (urgent →) awaiting_triage → awaiting_routing → routed; or closed by
     screening. The summary is free text about a client: it stays in intake's store (encrypted
-    at rest when a cipher key is configured) and never travels in an event on the bus.
+    at rest, like every stored event) and never travels in an event on the bus.
     """
 
     @event("Received")

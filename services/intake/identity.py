@@ -12,10 +12,13 @@ be turned back into the code without the key.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
 from datetime import date
+
+from polku.store import derived_key
 
 CHECK_CHARACTERS = "0123456789ABCDEFHJKLMNPRSTUVWXY"
 CENTURIES = {"+": 1800, "-": 1900, "U": 1900, "V": 1900, "W": 1900, "X": 1900, "Y": 1900,
@@ -56,15 +59,13 @@ def pseudonymise(normalised_code: str, key: str) -> str:
     return hmac.new(key.encode(), normalised_code.encode(), hashlib.sha256).hexdigest()[:32]
 
 
+@functools.lru_cache(maxsize=4)
 def _cipher(key: str):  # noqa: ANN202 - eventsourcing's AESCipher
-    from base64 import b64encode
-
     from eventsourcing.cipher import AESCipher
     from eventsourcing.utils import Environment
 
     # A key of its own for identity records, derived from the configured secret.
-    derived = hashlib.sha256(b"polku-identity-record:" + key.encode()).digest()
-    return AESCipher(Environment(env={"CIPHER_KEY": b64encode(derived).decode()}))
+    return AESCipher(Environment(env={"CIPHER_KEY": derived_key(key, "identity-record")}))
 
 
 def seal(normalised_code: str, key: str) -> str:

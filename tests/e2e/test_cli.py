@@ -58,10 +58,13 @@ def test_polku_demo_runs_the_referrals_through_and_leaves_no_identity_code_anywh
         assert any(r["event"] == "message_handled" for r in records)
         assert all("correlation_id" in r and "duration_ms" in r for r in records if r["event"] == "message_handled")
 
-    # No identity code in anything Polku stored, published or logged: stores, JetStream's
-    # files, logs.
+    # No identity code and no name in anything Polku stored, published or logged: stores,
+    # JetStream's files, logs.
     rng = random.Random(7)
-    codes = [demo_referral(rng)["identity_code"] for _ in range(40)]
+    bodies = [demo_referral(rng) for _ in range(40)]
+    codes = [b["identity_code"] for b in bodies]
+    names = {b["contact_details"].split(",")[0] for b in bodies}
+    assert all(n in b["summary"] for n, b in zip((b["contact_details"].split(",")[0] for b in bodies), bodies))
     files = [p for p in var.rglob("*") if p.is_file()]
     assert any("nats" in p.parts for p in files) and any(p.suffix == ".db" for p in files)
     for path in files:
@@ -69,6 +72,8 @@ def test_polku_demo_runs_the_referrals_through_and_leaves_no_identity_code_anywh
         for code in codes:
             assert code.encode() not in data, f"an identity code in {path.relative_to(var)}"
             assert code[:6].encode() + code[7:].encode() not in data
+        for name in names:
+            assert name.encode() not in data, f"a client's name in {path.relative_to(var)}"
 
 
 def test_polku_contracts_writes_the_asyncapi_document_and_schemas(tmp_path: Path) -> None:

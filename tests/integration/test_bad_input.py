@@ -10,7 +10,7 @@ from nats.aio.client import Client
 from polku.settings import Settings
 from polku.stack import Stack
 from services.intake.main import build_application as build_intake
-from tests.helpers import RECEIVE_REFERRAL, request, stored_events, stream_messages
+from tests.helpers import RECEIVE_REFERRAL, remember_personal_data, request, stored_events, stream_messages
 
 GOOD = {
     "identity_code": "131052-308T",
@@ -19,7 +19,10 @@ GOOD = {
     "concerns": ["housing", "substance_use"],
     "urgent": True,
     "consent": False,
+    "contact_details": "Lyydia Kärkkäinen, 044 1234567",
 }
+for _code in ("131052-308T", "131052-308U", "310252-308T"):
+    remember_personal_data({**GOOD, "identity_code": _code})
 
 
 def _without(key: str) -> bytes:
