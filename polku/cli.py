@@ -153,12 +153,15 @@ def _rebuild_casefile(settings: Settings) -> int:
     """Casefile's read models (caseload, the open relationship of each client, counts by nature
     and end reason) live in memory and are built from its event store whenever it starts; its
     timeline is read from the store itself. Rebuilding replays the store into them and reports."""
+    from polku.progress import Progress
     from services.casefile.main import build_application
 
     started = time.perf_counter()
-    app = build_application(settings)
+    progress = Progress("casefile events replayed")
+    app = build_application(settings, progress=lambda replayed, end: progress.update(replayed, end))
     try:
-        events = app.max_position()
+        progress.done()
+        events = app.replayed
         counts = app.summary()
     finally:
         app.close()

@@ -90,6 +90,7 @@ class CasefileApplication(ServiceApplication):
         *,
         roster: tuple[RosterEntry, ...],
         policy: Policy | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> None:
         super().__init__(env)
         self.roster = roster
@@ -104,7 +105,9 @@ class CasefileApplication(ServiceApplication):
         self.open_by_client: dict[str, UUID] = {}
         self.nature: dict[UUID, str] = {}
         self.end_reason: dict[UUID, str] = {}
-        self._load_projections()
+        #: events replayed into the projections at start
+        self.replayed = 0
+        self._load_projections(progress)
         self._handlers: dict[type, Callable[..., None]] = {
             cmd.NameOwnWorker: self._name_own_worker,
             cmd.DetermineSpecialSupportNeed: self._determine_special_support_need,
@@ -128,7 +131,9 @@ class CasefileApplication(ServiceApplication):
         transcoder.register(DateAsISO())
 
     # ----------------------------------------------------------- projections
-    def _load_projections(self) -> None:
+    def _load_projections(self, progress: Callable[[int, int], None] | None = None) -> None:
+        """Replay the whole store into the projections; ``progress(replayed, last position)``."""
+        end = self.max_position()
         start = 1
         while True:
             page = self.recorder.select_notifications(start, 1000)
@@ -136,7 +141,10 @@ class CasefileApplication(ServiceApplication):
                 break
             for notification in page:
                 self._project(self.mapper.to_domain_event(notification))
+            self.replayed += len(page)
             start = page[-1].id + 1
+            if progress is not None:
+                progress(self.replayed, max(end, start - 1))
 
     def _notify(self, recordings: list[Any]) -> None:
         with self._projection_lock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from contracts.events import intake_decoder
 from polku.service import ConsumerSpec, ServiceParts
@@ -19,8 +20,12 @@ def policy(settings: Settings) -> Policy:
     return Policy(**{f.name: getattr(settings, f.name) for f in dataclasses.fields(Policy)})
 
 
-def build_application(settings: Settings) -> CasefileApplication:
-    return CasefileApplication(store_env(settings, "casefile"), roster=settings.roster, policy=policy(settings))
+def build_application(
+    settings: Settings, progress: Callable[[int, int], None] | None = None
+) -> CasefileApplication:
+    return CasefileApplication(
+        store_env(settings, "casefile"), roster=settings.roster, policy=policy(settings), progress=progress
+    )
 
 
 def build(settings: Settings) -> ServiceParts:
