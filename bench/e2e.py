@@ -201,7 +201,7 @@ async def _latency_phase(nc: Any, settings: Settings, rng: random.Random, tag: s
         return cb
 
     subs = [
-        await nc.subscribe(contracts.EVENTS_BY_NAME["ReferralReceived"].subject, cb=stamper(on_intake)),
+        await nc.subscribe(contracts.EVENTS_BY_NAME["ReferralRouted"].subject, cb=stamper(on_intake)),
         await nc.subscribe(contracts.EVENTS_BY_NAME["OwnWorkerNamed"].subject, cb=stamper(on_casefile)),
     ]
     await nc.flush()
@@ -262,7 +262,7 @@ async def _latency_phase(nc: Any, settings: Settings, rng: random.Random, tag: s
         intake = [on_intake[k] for k in referral_keys]
         casefile = [on_casefile[r] for r in relationship_ids]
         stages = [
-            ("reply -> ReferralReceived on the bus (intake relay)", ms(replied_at, intake)),
+            ("route reply -> ReferralRouted on the bus (intake relay)", ms(replied_at, intake)),
             ("-> OwnWorkerNamed on the bus (casefile consumer + relay)", ms(intake, casefile)),
             ("-> row in reporting's view (reporting consumer)", ms(casefile, projected)),
         ]
@@ -294,14 +294,14 @@ def latency(rate: float, seconds: float, low_rate: float = 20, low_seconds: floa
                 "seen in reporting's view DB (var/store/reporting-views.db, table open_relationships, "
                 "relationship_id = uuid5 of the referral id): a thread in this process reads that DB "
                 f"every 2 ms ({main.polls} polls), so a figure is late by at most ~2 ms plus one read",
-                f"#   command reply (intake stored it): {_pp(main.reply)}",
+                f"#   the four commands answered (receive, screen, triage, route; intake stored each): {_pp(main.reply)}",
                 *(f"#   {name}: {_pp(values)}" for name, values in main.stages),
                 "#   (stages from core NATS subscriptions in this process on the relays' events)",
             ]
             low_notes = [
                 f"#   max {max(main.total):.1f} ms; p90 {percentile(main.total, 90):.1f} ms",
                 f"#   not a figure: the same at {low_rate:.0f}/s ({low.count} referrals, well under capacity): "
-                f"end to end {_pp(low.total)}, max {max(low.total):.1f} ms; reply {_pp(low.reply)}",
+                f"end to end {_pp(low.total)}, max {max(low.total):.1f} ms; four commands answered {_pp(low.reply)}",
                 *(f"#     {name}: {_pp(values)}" for name, values in low.stages),
             ]
             return [

@@ -214,7 +214,7 @@ def cmd_republish(args: argparse.Namespace) -> int:
             if not page:
                 break
             messages = await asyncio.to_thread(to_outgoing, app, publishing.to_contract, page)
-            duplicates += await publish_all(js, messages)
+            duplicates += await publish_all(nc, messages)
             sent += len(page)
             position = page[-1].id + 1
             progress.update(sent)

@@ -7,8 +7,11 @@ and records the position it reached in the service's own store. After a crash or
 away it starts again from that position; JetStream's duplicate window and idempotent consumers
 absorb the overlap.
 
-Publishing is asynchronous with a bounded number in flight: a loop of awaited publishes is
-round-trip bound.
+Publishing is asynchronous, a page at a time: every message of a page is sent with a reply
+subject of one subscription, and the page is settled when JetStream has acknowledged all of
+them. A loop of awaited publishes would be round-trip bound, and nats-py's ``publish_async``
+spends more per message (a semaphore, a future and a token each) than the relay spends mapping
+the event.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.persistence import Notification
-from nats.js import JetStreamContext
+
+import msgspec
+from nats.aio.client import Client
 
 import contracts
 from contracts.events import Event, encoder
@@ -80,18 +85,112 @@ def to_outgoing(app: ServiceApplication, mapper: Mapper, notifications: Iterable
     return out
 
 
-async def publish_all(
-    js: JetStreamContext, messages: Sequence[Outgoing], *, timeout: float = 10.0
-) -> int:
-    """Publish asynchronously, then wait for every acknowledgement; raise if any failed."""
-    futures = [
-        await js.publish_async(m.subject, m.payload, headers=m.headers) for m in messages
-    ]
+class PublishFailed(RuntimeError):
+    """JetStream refused a message of a page (or nobody answered): the page is published again."""
+
+
+class _PubAck(msgspec.Struct):
+    stream: str = ""
+    seq: int = 0
+    duplicate: bool = False
+    error: dict[str, Any] | None = None
+
+
+_ack_decoder = msgspec.json.Decoder(_PubAck)
+
+
+class _Page:
+    __slots__ = ("done", "duplicates", "error", "remaining", "size")
+
+    def __init__(self, size: int, done: asyncio.Future[None]) -> None:
+        self.size = size
+        self.remaining = size
+        self.duplicates = 0
+        self.error: str | None = None
+        self.done = done
+        if size == 0:
+            done.set_result(None)
+
+
+class PagePublisher:
+    """Publishes pages of messages to JetStream and settles each page by its acknowledgements.
+
+    One subscription (``<inbox>.*``) takes every acknowledgement; each message's reply subject
+    ends in its own number, which maps it to its page.
+    """
+
+    def __init__(self, nc: Client) -> None:
+        self.nc = nc
+        self._prefix = nc.new_inbox()
+        self._sub: Any = None
+        self._next = 0
+        self._waiting: dict[int, _Page] = {}
+
+    async def publish(self, messages: Sequence[Outgoing]) -> _Page:
+        if self._sub is None:
+            self._sub = await self.nc.subscribe(self._prefix + ".*", cb=self._on_ack)
+        page = _Page(len(messages), asyncio.get_running_loop().create_future())
+        prefix = self._prefix + "."
+        for m in messages:
+            n = self._next
+            self._next += 1
+            self._waiting[n] = page
+            await self.nc.publish(m.subject, m.payload, reply=prefix + str(n), headers=m.headers)
+        return page
+
+    async def settle(self, page: _Page, timeout: float = 10.0) -> int:
+        """Wait for every acknowledgement of ``page``; return how many were duplicates."""
+        try:
+            await asyncio.wait_for(asyncio.shield(page.done), timeout)
+        except TimeoutError:
+            self.forget(page)
+            raise TimeoutError(f"{page.remaining} of {page.size} publishes not acknowledged") from None
+        if page.error is not None:
+            raise PublishFailed(page.error)
+        return page.duplicates
+
+    def forget(self, page: _Page) -> None:
+        """Stop waiting for ``page`` (its acknowledgements, if any come, are dropped)."""
+        for n in [n for n, p in self._waiting.items() if p is page]:
+            del self._waiting[n]
+
+    async def close(self) -> None:
+        if self._sub is not None:
+            await self._sub.unsubscribe()
+            self._sub = None
+
+    async def _on_ack(self, msg: Any) -> None:
+        try:
+            page = self._waiting.pop(int(msg.subject.rsplit(".", 1)[1]), None)
+        except ValueError:
+            return
+        if page is None:
+            return
+        if not msg.data:  # a status message: no stream takes this subject (503), or the like
+            status = (msg.headers or {}).get("Status", "no acknowledgement")
+            page.error = page.error or f"JetStream did not take the message (status {status})"
+        else:
+            try:
+                ack = _ack_decoder.decode(msg.data)
+            except msgspec.DecodeError:
+                page.error = page.error or "an acknowledgement JetStream sent could not be read"
+            else:
+                if ack.error is not None:
+                    page.error = page.error or f"JetStream refused a message: {ack.error.get('description', ack.error)}"
+                elif ack.duplicate:
+                    page.duplicates += 1
+        page.remaining -= 1
+        if page.remaining == 0 and not page.done.done():
+            page.done.set_result(None)
+
+
+async def publish_all(nc: Client, messages: Sequence[Outgoing], *, timeout: float = 10.0) -> int:
+    """Publish, then wait for every acknowledgement; return the duplicates; raise if any failed."""
+    publisher = PagePublisher(nc)
     try:
-        return await _settle(futures, timeout)
+        return await publisher.settle(await publisher.publish(messages), timeout)
     finally:
-        for future in futures:
-            future.cancel()
+        await publisher.close()
 
 
 class Relay:
@@ -99,7 +198,7 @@ class Relay:
         self,
         app: ServiceApplication,
         mapper: Mapper,
-        js: JetStreamContext,
+        nc: Client,
         *,
         page_size: int = 1000,
         idle_wait: float = 0.25,
@@ -107,7 +206,7 @@ class Relay:
     ) -> None:
         self.app = app
         self.mapper = mapper
-        self.js = js
+        self.publisher = PagePublisher(nc)
         self.page_size = page_size
         self.idle_wait = idle_wait
         self.position = 0  # acknowledged by JetStream
@@ -128,7 +227,7 @@ class Relay:
         acknowledgements are on their way. The position moves only over acknowledged pages.
         """
         total = 0
-        inflight: deque[tuple[int, int, list[asyncio.Future[Any]], float]] = deque()
+        inflight: deque[tuple[int, int, _Page, float]] = deque()
         read_position = self.position
         try:
             while True:
@@ -143,15 +242,12 @@ class Relay:
                 if page:
                     started = time.perf_counter()
                     messages = await asyncio.to_thread(to_outgoing, self.app, self.mapper, page)
-                    futures = [
-                        await self.js.publish_async(m.subject, m.payload, headers=m.headers)
-                        for m in messages
-                    ]
-                    inflight.append((page[-1].id, len(page), futures, started))
+                    published = await self.publisher.publish(messages)
+                    inflight.append((page[-1].id, len(page), published, started))
                     read_position = page[-1].id
                 if inflight and (not page or len(inflight) >= 2):
-                    last, count, futures, started = inflight.popleft()
-                    duplicates = await _settle(futures)
+                    last, count, published, started = inflight.popleft()
+                    duplicates = await self.publisher.settle(published)
                     self.position = last
                     total += count
                     log.info(
@@ -165,9 +261,8 @@ class Relay:
                 if not page and not inflight:
                     return total
         finally:
-            for _last, _count, futures, _started in inflight:
-                for future in futures:
-                    future.cancel()
+            for _last, _count, published, _started in inflight:
+                self.publisher.forget(published)
 
     async def record_position(self, *, force: bool = False) -> None:
         """Record the position in the store, at most every ``record_every`` seconds unless forced.
@@ -213,16 +308,6 @@ class Relay:
         except Exception as e:  # noqa: BLE001 - the next start publishes the overlap again
             log.warning("relay_position_not_recorded", error=type(e).__name__, position=self.position)
         log.info("relay_stopped", position=self.position)
-
-
-async def _settle(futures: list[asyncio.Future[Any]], timeout: float = 10.0) -> int:
-    """Wait for a page's acknowledgements; return how many were duplicates; raise on any error."""
-    if not futures:
-        return 0
-    done, pending = await asyncio.wait(futures, timeout=timeout)
-    if pending:
-        raise TimeoutError(f"{len(pending)} of {len(futures)} publishes not acknowledged")
-    return sum(bool(getattr(f.result(), "duplicate", False)) for f in done)
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

@@ -138,7 +138,7 @@ async def serve(name: str, settings: Settings, stop: asyncio.Event, ready: Calla
 
     tasks: list[asyncio.Task[None]] = []
     if parts.app is not None and parts.publishing is not None:
-        relay = Relay(parts.app, parts.publishing, js)
+        relay = Relay(parts.app, parts.publishing, nc)
         tasks.append(asyncio.create_task(relay.run(stop), name=f"{name}-relay"))
     for spec in parts.consumers:
         consumer = EventConsumer(

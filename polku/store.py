@@ -77,7 +77,7 @@ def store_env(settings: Settings, service: str) -> dict[str, str]:
         env["AGGREGATE_CACHE_FASTFORWARD"] = "n"
     # Events are encrypted at rest (AES-GCM): a store holds free text and contact details
     # about clients. The key is POLKU_CIPHER_KEY, else one derived from the pseudonym secret.
-    env["CIPHER_TOPIC"] = "eventsourcing.cipher:AESCipher"
+    env["CIPHER_TOPIC"] = "eventsourcing.cryptography:AESCipher"
     env["CIPHER_KEY"] = settings.cipher_key or derived_key(settings.pseudonym_key, "event-store")
     return env
 

@@ -61,7 +61,7 @@ def pseudonymise(normalised_code: str, key: str) -> str:
 
 @functools.lru_cache(maxsize=4)
 def _cipher(key: str):  # noqa: ANN202 - eventsourcing's AESCipher
-    from eventsourcing.cipher import AESCipher
+    from eventsourcing.cryptography import AESCipher
     from eventsourcing.utils import Environment
 
     # A key of its own for identity records, derived from the configured secret.

@@ -1,0 +1,59 @@
+"""The relay's page publisher against a real nats-server: a page is settled only when
+JetStream acknowledged every message of it, duplicates are counted, refusals raise."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from nats.aio.client import Client
+
+from polku.bus import connect, ensure_streams
+from polku.natsserver import EmbeddedNats
+from polku.relay import Outgoing, PagePublisher, PublishFailed
+
+
+@pytest.fixture
+async def js_nc(tmp_path: Path) -> AsyncIterator[Client]:
+    server = EmbeddedNats(tmp_path / "nats")
+    server.start()
+    nc = await connect(server.url, name="polku-test")
+    try:
+        await ensure_streams(nc.jetstream(), 1)
+        yield nc
+    finally:
+        await nc.close()
+        server.stop()
+
+
+def message(n: int, subject: str = "polku.intake.referral_received") -> Outgoing:
+    return Outgoing(subject, b'{"n": %d}' % n, {"Nats-Msg-Id": f"m-{n}"}, n)
+
+
+async def test_a_page_is_settled_when_every_message_is_acknowledged_and_duplicates_are_counted(js_nc: Client) -> None:
+    publisher = PagePublisher(js_nc)
+    assert await publisher.settle(await publisher.publish([message(n) for n in range(1, 501)])) == 0
+    # The same ids again, with new ones: JetStream drops the repeats by Nats-Msg-Id.
+    again = await publisher.publish([message(n) for n in range(491, 511)])
+    assert await publisher.settle(again) == 10
+    assert (await js_nc.jetstream().stream_info("INTAKE")).state.messages == 510
+    assert await publisher.settle(await publisher.publish([])) == 0
+
+
+async def test_a_message_no_stream_takes_fails_its_page(js_nc: Client) -> None:
+    publisher = PagePublisher(js_nc)
+    page = await publisher.publish([message(1), message(2, "polku.nowhere.event")])
+    with pytest.raises(PublishFailed, match="status 503"):
+        await publisher.settle(page, timeout=5)
+
+
+async def test_a_page_not_acknowledged_in_time_times_out_and_its_late_acknowledgements_are_dropped(js_nc: Client) -> None:
+    publisher = PagePublisher(js_nc)
+    page = await publisher.publish([message(n) for n in range(1, 101)])
+    with pytest.raises(TimeoutError, match="not acknowledged"):
+        await publisher.settle(page, timeout=0)  # no time for the acknowledgements to come
+    await js_nc.flush()  # they come now, for nobody
+    assert page.remaining == 100
+    # The relay publishes the page again; the repeats are acknowledged as duplicates.
+    assert await publisher.settle(await publisher.publish([message(n) for n in range(1, 101)])) == 100
