@@ -45,8 +45,9 @@ def event_id(originator_id: UUID, version: int) -> UUID:
     return uuid5(EVENT_ID_NAMESPACE, f"{originator_id}:{version}")
 
 
-#: A service's publishing table: a stored domain event in, its contract event out (or None for
-#: an event that stays inside the service).
+#: A service's publishing table: a stored domain event in, its contract event out, or None for
+#: an event that stays inside the service. It answers by the event's type: a type mapped to None
+#: once is never published, so the relay skips its stored events unread from then on.
 Mapper = Callable[[Any], Event | None]
 
 
@@ -58,12 +59,23 @@ class Outgoing:
     position: int
 
 
-def to_outgoing(app: ServiceApplication, mapper: Mapper, notifications: Iterable[Notification]) -> list[Outgoing]:
+def to_outgoing(
+    app: ServiceApplication,
+    mapper: Mapper,
+    notifications: Iterable[Notification],
+    internal: set[str] | None = None,
+) -> list[Outgoing]:
+    """The contract events of stored events; ``internal`` collects (and skips) the topics of
+    events that stay inside the service, so they are not even decrypted again."""
     out: list[Outgoing] = []
     for notification in notifications:
+        if internal is not None and notification.topic in internal:
+            continue
         domain_event = app.mapper.to_domain_event(notification)
         contract_event = mapper(domain_event)
         if contract_event is None:
+            if internal is not None:
+                internal.add(notification.topic)
             continue
         spec = contracts.EVENTS_BY_NAME[type(contract_event).__name__]
         trace = getattr(domain_event, "trace", None) or {}
@@ -207,6 +219,7 @@ class Relay:
         self.app = app
         self.mapper = mapper
         self.publisher = PagePublisher(nc)
+        self._internal: set[str] = set()
         self.page_size = page_size
         self.idle_wait = idle_wait
         self.position = 0  # acknowledged by JetStream
@@ -232,16 +245,11 @@ class Relay:
         try:
             while True:
                 limit = self.page_size if until is None else min(self.page_size, until - read_position)
-                page = (
-                    await asyncio.to_thread(
-                        self.app.recorder.select_notifications, read_position + 1, limit
-                    )
-                    if limit > 0
-                    else []
+                started = time.perf_counter()
+                page, messages = (
+                    await asyncio.to_thread(self._read, read_position + 1, limit) if limit > 0 else ([], [])
                 )
                 if page:
-                    started = time.perf_counter()
-                    messages = await asyncio.to_thread(to_outgoing, self.app, self.mapper, page)
                     published = await self.publisher.publish(messages)
                     inflight.append((page[-1].id, len(page), published, started))
                     read_position = page[-1].id
@@ -263,6 +271,10 @@ class Relay:
         finally:
             for _last, _count, published, _started in inflight:
                 self.publisher.forget(published)
+
+    def _read(self, start: int, limit: int) -> tuple[list[Notification], list[Outgoing]]:
+        page = self.app.recorder.select_notifications(start, limit)
+        return page, to_outgoing(self.app, self.mapper, page, self._internal)
 
     async def record_position(self, *, force: bool = False) -> None:
         """Record the position in the store, at most every ``record_every`` seconds unless forced.
