@@ -146,6 +146,9 @@ class EventConsumer:
         self.position = 0
         self.processed = 0
         self.dead_lettered = 0
+        #: set once everything the stream held when the consumer started has been handled
+        self.caught_up = asyncio.Event()
+        self._catch_up_to = 0
 
     # ------------------------------------------------------------------ setup
     async def _bind(self) -> Any:
@@ -164,10 +167,21 @@ class EventConsumer:
             deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
             opt_start_seq=self.position + 1,
         )
-        await self.js.add_consumer(self.stream, config)
+        info = await self.js.add_consumer(self.stream, config)
         sub = await self.js.pull_subscribe_bind(durable=self.name, stream=self.stream)
-        log.info("consumer_started", consumer=self.name, stream=self.stream, position=self.position)
+        if not self.caught_up.is_set():
+            self._catch_up_to = self.position + info.num_pending
+            self._check_caught_up()
+        log.info(
+            "consumer_started", consumer=self.name, stream=self.stream, position=self.position,
+            pending=info.num_pending,
+        )
         return sub
+
+    def _check_caught_up(self) -> None:
+        if not self.caught_up.is_set() and self.position >= self._catch_up_to:
+            self.caught_up.set()
+            log.info("consumer_caught_up", consumer=self.name, position=self.position, processed=self.processed)
 
     # ------------------------------------------------------------------- loop
     async def run(self, stop: asyncio.Event) -> None:
@@ -180,8 +194,11 @@ class EventConsumer:
                 try:
                     msgs = await sub.fetch(self.batch, timeout=0.5)
                 except (nats.errors.TimeoutError, TimeoutError):
+                    self._catch_up_to = min(self._catch_up_to, self.position)  # nothing more came
+                    self._check_caught_up()
                     continue
                 await self.handle(msgs)
+                self._check_caught_up()
                 backoff = 0.2
             except asyncio.CancelledError:
                 raise

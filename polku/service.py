@@ -40,6 +40,9 @@ class ConsumerSpec:
     source: str  # the service whose stream is consumed, e.g. "intake"
     decoder: msgspec.json.Decoder[Any]
     handler: BatchHandler
+    #: the service serves commands only once this consumer has handled what its stream held
+    #: at start (a read model the commands decide by, replayed into memory)
+    before_commands: bool = False
 
 
 @dataclass
@@ -122,6 +125,27 @@ async def serve(name: str, settings: Settings, stop: asyncio.Event, ready: Calla
     js = nc.jetstream(publish_async_max_pending=4000)
     await ensure_streams(js, settings.stream_replicas)
 
+    tasks: list[asyncio.Task[None]] = []
+    if parts.app is not None and parts.publishing is not None:
+        relay = Relay(parts.app, parts.publishing, nc)
+        tasks.append(asyncio.create_task(relay.run(stop), name=f"{name}-relay"))
+    gates: list[EventConsumer] = []
+    for spec in parts.consumers:
+        consumer = EventConsumer(
+            js,
+            service=name,
+            source=spec.source,
+            decoder=spec.decoder,
+            handler=spec.handler,
+            batch=settings.consumer_batch,
+            max_attempts=settings.max_deliveries,
+        )
+        tasks.append(asyncio.create_task(consumer.run(stop), name=consumer.name))
+        if spec.before_commands:
+            gates.append(consumer)
+    for consumer in gates:
+        await _caught_up(consumer, stop)
+
     # apply_types=False: handlers take the message itself, so no dependency injection is needed.
     broker = NatsBroker(
         url.split(","), logger=None, max_reconnect_attempts=-1, name=f"polku-{name}-commands", apply_types=False
@@ -135,22 +159,6 @@ async def serve(name: str, settings: Settings, stop: asyncio.Event, ready: Calla
         )
 
     health_sub = await nc.subscribe(f"polku.ctl.{name}.health", cb=health)
-
-    tasks: list[asyncio.Task[None]] = []
-    if parts.app is not None and parts.publishing is not None:
-        relay = Relay(parts.app, parts.publishing, nc)
-        tasks.append(asyncio.create_task(relay.run(stop), name=f"{name}-relay"))
-    for spec in parts.consumers:
-        consumer = EventConsumer(
-            js,
-            service=name,
-            source=spec.source,
-            decoder=spec.decoder,
-            handler=spec.handler,
-            batch=settings.consumer_batch,
-            max_attempts=settings.max_deliveries,
-        )
-        tasks.append(asyncio.create_task(consumer.run(stop), name=consumer.name))
     log.info("service_started", nats=url, store=settings.store, pid=os.getpid())
     if ready:
         ready()
@@ -175,6 +183,21 @@ async def serve(name: str, settings: Settings, stop: asyncio.Event, ready: Calla
         await nc.close()
         await asyncio.to_thread(parts.close)
         log.info("service_stopped")
+
+
+async def _caught_up(consumer: EventConsumer, stop: asyncio.Event) -> None:
+    """Wait until ``consumer`` has handled what its stream held at start, with periodic counts."""
+    started = time.monotonic()
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(consumer.caught_up.wait(), 5.0)
+            return
+        except TimeoutError:
+            elapsed = time.monotonic() - started
+            log.info(
+                "consumer_catching_up", consumer=consumer.name, position=consumer.position,
+                processed=consumer.processed, rate=round(consumer.processed / elapsed),
+            )
 
 
 def run(name: str) -> None:

@@ -30,7 +30,8 @@ def build(settings: Settings) -> ServiceParts:
         router=build_router(app),
         publishing=publishing.to_contract,
         # Casefile's relationships tell intake each worker's load and each client's open
-        # relationship; the loads are kept in memory and replayed from the stream at start.
-        consumers=[ConsumerSpec("casefile", casefile_decoder, app)],
+        # relationship; the loads are kept in memory and replayed from the stream at start,
+        # before intake takes commands, so that no referral is routed by a partial load.
+        consumers=[ConsumerSpec("casefile", casefile_decoder, app, before_commands=True)],
         close=app.close,
     )

@@ -13,6 +13,7 @@ from nats.aio.client import Client
 from contracts.events import intake_decoder
 from polku.settings import Settings
 from polku.stack import Stack
+from services.casefile.application import relationship_id_for
 from services.intake.domain import ROSTER_ID
 from services.intake.main import build_application as build_intake
 from tests.helpers import RECEIVE_REFERRAL, messages_when, referral_body, request, stored_events, stream_messages
@@ -190,3 +191,37 @@ async def test_each_wrong_step_gets_its_own_error_code_and_stores_nothing(stack:
     assert (await cmd(nc, "remove_roster_worker", {"actor": LEAD, "worker_id": "sc-002"}))["ok"]
     routed_events = Counter(m.subject for m in await messages_when(nc, "INTAKE", before + 1))
     assert routed_events["polku.intake.referral_routed"] == 1
+
+
+async def test_after_a_restart_intake_routes_by_the_loads_casefile_reported_before_it(stack: Stack, nc: Client) -> None:
+    """Loads come from casefile's events, replayed when intake starts: intake takes commands
+    only once the replay is done, so the first referral after a restart is routed by them."""
+    routed_to = ["sc-001"] * 4 + ["sc-002"] * 2
+    rids = []
+    for worker in routed_to:
+        rid = await receive(nc)
+        await screen(nc, rid, "assessment_needed")
+        await triage(nc, rid, "able", "single")
+        reply = await route(nc, rid, worker_id=worker, override_reason="continuity")
+        assert reply["ok"] and reply["worker_id"] == worker, reply
+        rids.append(rid)
+    await messages_when(nc, "CASEFILE", 2 * len(rids), timeout=30)
+    # sc-001's four relationships end: sc-001 holds none now, sc-002 two.
+    for rid in rids[:4]:
+        body = {"relationship_id": str(relationship_id_for(uuid.UUID(rid))), "reason": "goal_reached",
+                "actor": {"worker_id": "sc-001", "role": "social_counsellor", "team": "team-north"}}
+        ended = await request(nc, "polku.cmd.casefile.end_relationship", json.dumps(body).encode(), f"end-{rid}")
+        assert ended["ok"], ended
+    await messages_when(nc, "CASEFILE", 2 * len(rids) + 4, timeout=30)
+    rid = await receive(nc)
+    await screen(nc, rid, "assessment_needed")
+    await triage(nc, rid, "able", "single")
+
+    stack.stop_service("intake")
+    stack.start_service("intake")
+    stack.wait_ready(("intake",))
+    assert (await route(nc, rid))["worker_id"] == "sc-001"
+    # The restarted intake replayed casefile's events before it said it was started.
+    events = [json.loads(line)["event"] for line in (stack.var / "log" / "intake.jsonl").read_text().splitlines()]
+    last_start = len(events) - 1 - events[::-1].index("service_started")
+    assert "consumer_caught_up" in events[events.index("service_stopped"):last_start]
