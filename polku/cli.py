@@ -63,7 +63,15 @@ def cmd_up(args: argparse.Namespace, *, exit_after_demo: bool = False) -> int:
         for name in stack.services:
             stack.start_service(name)
         print(f"Starting services: {', '.join(stack.services)} ...", flush=True)
-        stack.wait_ready()
+        stack.wait_ready(
+            timeout=None,
+            waiting=lambda name, seconds: print(
+                f"  still waiting for {name} ({seconds:.0f}s): it replays its read models first; "
+                f"see {settings.var_dir / 'log' / (name + '.jsonl')}",
+                flush=True,
+            ),
+            cancelled=lambda: stopping,
+        )
         print(f"  ready in {time.perf_counter() - started:.1f}s; logs in {settings.var_dir / 'log'}", flush=True)
 
         if args.demo or exit_after_demo:

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,8 +101,19 @@ class Stack:
         self.processes[name] = sp
         return sp
 
-    def wait_ready(self, names: tuple[str, ...] | None = None, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
+    def wait_ready(
+        self,
+        names: tuple[str, ...] | None = None,
+        timeout: float | None = 60.0,
+        *,
+        waiting: Callable[[str, float], None] | None = None,
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> None:
+        """Wait until each service says it is ready. ``timeout`` None: as long as it lives (a
+        service replaying a long history takes its time); ``waiting(name, seconds)`` is called
+        every 5 s meanwhile; ``cancelled()`` true stops the wait."""
+        started = time.monotonic()
+        told = started
         for name in names or tuple(self.processes):
             sp = self.processes[name]
             while not self._ready_file(name).exists():
@@ -109,8 +121,14 @@ class Stack:
                     raise StackError(
                         f"service {name} exited with {sp.process.returncode}; see {self.var / 'log' / (name + '.out')}"
                     )
-                if time.monotonic() > deadline:
+                now = time.monotonic()
+                if timeout is not None and now - started > timeout:
                     raise StackError(f"service {name} not ready after {timeout}s")
+                if cancelled():
+                    raise StackError(f"stopped while waiting for {name}")
+                if waiting is not None and now - told >= 5.0:
+                    waiting(name, now - started)
+                    told = now
                 time.sleep(0.05)
 
     def start(self) -> None:
