@@ -170,7 +170,9 @@ class EventConsumer:
         info = await self.js.add_consumer(self.stream, config)
         sub = await self.js.pull_subscribe_bind(durable=self.name, stream=self.stream)
         if not self.caught_up.is_set():
-            self._catch_up_to = self.position + info.num_pending
+            # The stream's last sequence now; should the filter leave the last ones out, the
+            # first fetch that finds nothing more says the consumer has caught up.
+            self._catch_up_to = (await self.js.stream_info(self.stream)).state.last_seq
             self._check_caught_up()
         log.info(
             "consumer_started", consumer=self.name, stream=self.stream, position=self.position,
