@@ -138,18 +138,18 @@ def publish_figures(raw_count: int, relay_count: int) -> list[Figure]:
                     await plain.publish("bench.raw", chunk, headers=False)
                     await headed.publish("bench.hdr", chunk, headers=True)
                     target = positions * (r + 1) // rounds
-                    relay_before = (relay.position, relay_seconds)
+                    relay_before = (relay.published, relay_seconds)
                     started = time.perf_counter()
                     while relay.position < target and await relay.catch_up_once(until=target):
                         pages += 1
                     relay_seconds += time.perf_counter() - started
                     raw_rate = (plain.sent - raw_before[0]) / (plain.seconds - raw_before[1])
-                    relay_round = (relay.position - relay_before[0]) / (relay_seconds - relay_before[1])
+                    relay_round = (relay.published - relay_before[0]) / (relay_seconds - relay_before[1])
                     round_ratios.append(relay_round / raw_rate)
                     say(
                         f"round {r + 1}/{rounds}: raw {plain.sent}/{raw_count} at {plain.rate:,.0f}/s, "
-                        f"raw+headers {headed.rate:,.0f}/s, relay {relay.position}/{positions} "
-                        f"at {relay.position / relay_seconds:,.0f}/s"
+                        f"raw+headers {headed.rate:,.0f}/s, relay {relay.published}/{relay_count} events "
+                        f"at {relay.published / relay_seconds:,.0f}/s (store position {relay.position}/{positions})"
                     )
                 started = time.perf_counter()
                 if await relay.catch_up_once():  # must be at the end of the store by now

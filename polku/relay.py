@@ -223,6 +223,7 @@ class Relay:
         self.page_size = page_size
         self.idle_wait = idle_wait
         self.position = 0  # acknowledged by JetStream
+        self.published = 0  # events published and acknowledged since this relay was made
         self.recorded = 0  # recorded in the store
         self.record_every = record_every
         self._recorded_at = 0.0
@@ -256,6 +257,7 @@ class Relay:
                 if inflight and (not page or len(inflight) >= 2):
                     last, count, published, started = inflight.popleft()
                     duplicates = await self.publisher.settle(published)
+                    self.published += published.size
                     self.position = last
                     total += count
                     log.info(
