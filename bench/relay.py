@@ -117,7 +117,7 @@ def publish_figures(raw_count: int, relay_count: int) -> list[Figure]:
             raw_nc = await connect(raw_server.url, name="polku-bench-raw")
             relay_nc = await connect(relay_server.url, name="polku-bench-relay")
             try:
-                # The same JetStream context as a service's relay (polku.service.serve).
+                # The JetStream context a service makes (polku.service.serve); the relay publishes on the connection.
                 raw_js = raw_nc.jetstream(publish_async_max_pending=4000)
                 relay_js = relay_nc.jetstream(publish_async_max_pending=4000)
                 await raw_js.add_stream(stream_config("BENCH", "bench.>", 1))
@@ -196,7 +196,7 @@ def publish_figures(raw_count: int, relay_count: int) -> list[Figure]:
                         "IntakeApplication.decide_referral and stored in groups as the service does; not timed), then "
                         "polku.relay.Relay.catch_up_once from "
                         f"position 0 to the store's end into INTAKE: {pages} pages of {page}, each read + map + "
-                        "publish_async + wait for the acks + record the position",
+                        "publish on one connection + wait for the acks + record the position",
                         f"#   relay/raw per round: min {min(round_ratios):.3f}, median {median(round_ratios):.3f}, "
                         f"max {max(round_ratios):.3f} (how much the machine's load moved the ratio)",
                     ],
