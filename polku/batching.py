@@ -97,6 +97,8 @@ class GroupCommitter:
                 return outcomes
             except Exception as e:  # noqa: BLE001
                 log.warning("group_commit_split", size=len(items), error=type(e).__name__)
+                # What the batch read may be stale (another writer got there first): read anew.
+                self.app.forget(list(pending))
         # The batch failed as a whole: decide and store each command alone.
         single: list[tuple[bool, Any]] = []
         for item in items:

@@ -13,6 +13,7 @@ from contracts.commands import ReceiveReferral
 from polku.batching import GroupCommitter
 from polku.settings import Settings
 from services.intake.application import CommandIdReused, InvalidIdentityCode
+from services.intake.domain import AlreadyScreened
 from services.intake.main import build_application
 from tests.helpers import referral_body, stored_events
 
@@ -67,3 +68,30 @@ async def test_a_stored_referral_is_found_again_by_a_later_retry(settings: Setti
             )
     finally:
         app.close()
+
+
+async def test_a_batch_that_lost_a_race_with_another_writer_is_decided_again_on_fresh_state(settings: Settings) -> None:
+    """A service is meant to be its store's only writer, and keeps the aggregates it saved in
+    memory. Should another writer change one anyway, the batch that lost the race is decided
+    again on what the store holds: the command is refused by the rule it now breaks, not failed
+    with a stale version again and again."""
+    from contracts.commands import ScreenReferral
+
+    app, other = build_application(settings), build_application(settings)
+    committer = GroupCommitter(app)
+    try:
+        received = await committer.submit(partial(app.decide_referral, command(random.Random(33)), command_id="r-1", trace={}))
+        actor = {"worker_id": "sg-001", "role": "service_guidance_worker", "team": "team-north"}
+
+        def screen(outcome: str) -> ScreenReferral:
+            return msgspec.convert({"referral_id": str(received.referral_id), "actor": actor, "outcome": outcome}, ScreenReferral)
+
+        app.get_referral(received.referral_id)  # in app's cache now
+        _stage, aggregates = other.decide_screening(screen("assessment_needed"), trace={"causation_id": "s-other"})
+        other.save(*aggregates)  # the other writer screens the referral first
+        with pytest.raises(AlreadyScreened):
+            await committer.submit(partial(app.decide_screening, screen("urgent_need"), trace={"causation_id": "s-1"}))
+        assert stored_events(app)["Referral.Screened"] == 1
+    finally:
+        app.close()
+        other.close()
