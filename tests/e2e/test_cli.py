@@ -92,3 +92,22 @@ def test_the_readme_test_command_is_what_ci_runs() -> None:
     up, test = blocks[0].strip(), blocks[1].strip()
     assert "polku up --demo" in up
     assert test in ci
+
+
+def test_polku_bench_quick_measures_every_figure(tmp_path: Path) -> None:
+    """The benchmarks run and report each figure (`name value unit`) with its goal lines.
+    Behaviour only: no figure's value is checked here."""
+    result = polku("bench", "--quick", var=tmp_path / "var", timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    figures = {}
+    for line in result.stdout.splitlines():
+        if line and not line.startswith("#"):
+            name, value, unit = line.split()
+            figures[name] = (float(value), unit)
+    assert set(figures) == {
+        "raw_nats_publish_async", "relay_events", "relay_ratio", "raw_sqlite_insert", "e2e_referrals",
+        "e2e_ratio", "latency_p50_ms", "latency_p99_ms", "rebuild_rate",
+    }
+    assert all(value > 0 for value, _unit in figures.values())
+    assert sum(line.startswith("# goal ") for line in result.stdout.splitlines()) == 3
+    assert "FAILED" not in result.stdout
