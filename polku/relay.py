@@ -51,6 +51,14 @@ def event_id(originator_id: UUID, version: int) -> UUID:
 Mapper = Callable[[Any], Event | None]
 
 
+def published_topics(table: Iterable[type]) -> tuple[str, ...]:
+    """The stored-event topics of a publishing table's domain event classes: the relay reads
+    only these from the store, and passes over what stays inside the service unread."""
+    from eventsourcing.utils import get_topic
+
+    return tuple(sorted(get_topic(cls) for cls in table))
+
+
 @dataclass(frozen=True)
 class Outgoing:
     subject: str
@@ -215,9 +223,12 @@ class Relay:
         page_size: int = 1000,
         idle_wait: float = 0.25,
         record_every: float = 0.2,
+        topics: Sequence[str] = (),
     ) -> None:
         self.app = app
         self.mapper = mapper
+        #: the topics the mapper publishes (all, when empty): the store is read for these only
+        self.topics = tuple(topics)
         self.publisher = PagePublisher(nc)
         self._internal: set[str] = set()
         self.page_size = page_size
@@ -245,10 +256,11 @@ class Relay:
         read_position = self.position
         try:
             while True:
-                limit = self.page_size if until is None else min(self.page_size, until - read_position)
                 started = time.perf_counter()
                 page, messages = (
-                    await asyncio.to_thread(self._read, read_position + 1, limit) if limit > 0 else ([], [])
+                    await asyncio.to_thread(self._read, read_position + 1, until)
+                    if until is None or read_position < until
+                    else ([], [])
                 )
                 if page:
                     published = await self.publisher.publish(messages)
@@ -274,8 +286,8 @@ class Relay:
             for _last, _count, published, _started in inflight:
                 self.publisher.forget(published)
 
-    def _read(self, start: int, limit: int) -> tuple[list[Notification], list[Outgoing]]:
-        page = self.app.recorder.select_notifications(start, limit)
+    def _read(self, start: int, stop: int | None) -> tuple[list[Notification], list[Outgoing]]:
+        page = list(self.app.recorder.select_notifications(start, self.page_size, stop=stop, topics=self.topics))
         return page, to_outgoing(self.app, self.mapper, page, self._internal)
 
     async def record_position(self, *, force: bool = False) -> None:

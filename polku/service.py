@@ -53,6 +53,8 @@ class ServiceParts:
     router: NatsRouter
     app: ServiceApplication | None = None
     publishing: Mapper | None = None
+    #: the stored-event topics ``publishing`` maps (the relay reads only these)
+    published_topics: tuple[str, ...] = ()
     consumers: list[ConsumerSpec] = field(default_factory=list)
     close: Callable[[], None] = lambda: None
 
@@ -127,7 +129,7 @@ async def serve(name: str, settings: Settings, stop: asyncio.Event, ready: Calla
 
     tasks: list[asyncio.Task[None]] = []
     if parts.app is not None and parts.publishing is not None:
-        relay = Relay(parts.app, parts.publishing, nc)
+        relay = Relay(parts.app, parts.publishing, nc, topics=parts.published_topics)
         tasks.append(asyncio.create_task(relay.run(stop), name=f"{name}-relay"))
     gates: list[EventConsumer] = []
     for spec in parts.consumers:

@@ -35,6 +35,7 @@ def build(settings: Settings) -> ServiceParts:
         app=app,
         router=build_router(app),
         publishing=publishing.to_contract,
+        published_topics=publishing.TOPICS,
         consumers=[ConsumerSpec("intake", intake_decoder, app)],
         close=app.close,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from contracts import events as wire
-from polku.relay import event_id
+from polku.relay import event_id, published_topics
 from services.casefile.domain import RecordView, Relationship
 
 
@@ -187,6 +187,10 @@ TABLE: dict[type, Any] = {
     Relationship.Reopened: relationship_reopened,
     RecordView.Viewed: client_record_viewed,
 }
+
+
+#: What the relay reads from the store: the topics of the events in the table.
+TOPICS = published_topics(TABLE)
 
 
 def to_contract(domain_event: Any) -> wire.Event | None:

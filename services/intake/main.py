@@ -29,6 +29,7 @@ def build(settings: Settings) -> ServiceParts:
         app=app,
         router=build_router(app),
         publishing=publishing.to_contract,
+        published_topics=publishing.TOPICS,
         # Casefile's relationships tell intake each worker's load and each client's open
         # relationship; the loads are kept in memory and replayed from the stream at start,
         # before intake takes commands, so that no referral is routed by a partial load.

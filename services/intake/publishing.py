@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from contracts import events as wire
-from polku.relay import event_id
+from polku.relay import event_id, published_topics
 from services.intake.domain import Referral
 
 
@@ -86,6 +86,10 @@ TABLE: dict[type, Any] = {
     Referral.Routed: referral_routed,
     Referral.RepeatsFlagged: repeats_flagged,
 }
+
+
+#: What the relay reads from the store: the topics of the events in the table.
+TOPICS = published_topics(TABLE)
 
 
 def to_contract(domain_event: Any) -> wire.Event | None:

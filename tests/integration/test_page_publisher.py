@@ -1,4 +1,4 @@
-"""The relay's page publisher against a real nats-server: a page is settled only when
+"""The relay and its page publisher against a real nats-server: a page is settled only when
 JetStream acknowledged every message of it, duplicates are counted, refusals raise."""
 
 from __future__ import annotations
@@ -6,12 +6,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import msgspec
 import pytest
 from nats.aio.client import Client
 
 from polku.bus import connect, ensure_streams
 from polku.natsserver import EmbeddedNats
-from polku.relay import Outgoing, PagePublisher, PublishFailed
+from polku.relay import Outgoing, PagePublisher, PublishFailed, Relay
+from polku.settings import Settings
+from services.intake import publishing
+from services.intake.handlers import receive_referral_decoder
+from services.intake.main import build_application as build_intake
+from tests.helpers import distinct_referrals, stream_messages
 
 
 @pytest.fixture
@@ -57,3 +63,28 @@ async def test_a_page_not_acknowledged_in_time_times_out_and_its_late_acknowledg
     assert page.remaining == 100
     # The relay publishes the page again; the repeats are acknowledged as duplicates.
     assert await publisher.settle(await publisher.publish([message(n) for n in range(1, 101)])) == 100
+
+
+async def test_the_relay_reads_only_the_published_topics_and_publishes_each_event_once(
+    js_nc: Client, settings: Settings
+) -> None:
+    app = build_intake(settings)  # seeds the roster: an event that stays inside intake
+    try:
+        pending: dict = {}  # decided as one group commit, stored in one transaction
+        for i, body in enumerate(distinct_referrals(41, 30)):
+            command = receive_referral_decoder.decode(msgspec.json.encode(body))
+            _r, aggregates = app.decide_referral(command, command_id=f"relay-{i}", trace={}, pending=pending)
+            pending.update((a.id, a) for a in aggregates)
+        app.save(*pending.values())  # 30 referrals and 30 identity records
+        relay = Relay(app, publishing.to_contract, js_nc, page_size=7, topics=publishing.TOPICS)
+        assert await relay.catch_up_once() == 30
+        assert relay._internal == set()  # identity records and the roster were never read
+        assert await relay.catch_up_once() == 0
+        messages = await stream_messages(js_nc, "INTAKE")
+        assert len(messages) == 30 and {m.subject for m in messages} == {"polku.intake.referral_received"}
+        last_referral = max(
+            n.id for n in app.recorder.select_notifications(1, 1000) if n.topic.endswith("Referral.Received")
+        )
+        assert relay.position == last_referral < app.max_position()
+    finally:
+        app.close()
