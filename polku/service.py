@@ -221,4 +221,9 @@ def run(name: str) -> None:
 
         await serve(name, settings, stop, ready)
 
-    asyncio.run(main())
+    try:
+        import uvloop  # libuv's event loop: about a sixth less CPU per command in a service
+    except ImportError:  # pragma: no cover - no wheel for this platform
+        asyncio.run(main())
+    else:
+        uvloop.run(main())
