@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import signal
 import sys
 import time
@@ -247,19 +248,51 @@ def cmd_republish(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------ status
 def cmd_status(_args: argparse.Namespace) -> int:
+    """For operations staff: is each service up, how far behind is each consumer, what do the
+    streams hold, and the open relationships per own worker. Names no client."""
     from polku.bus import connect, stream_counts
-    from polku.demo import DemoResult, format_summary, query_open_relationships
+    from polku.demo import query_open_relationships
+    from polku.settings import RUNNING_SERVICES
 
     settings = _settings()
 
     async def run() -> int:
         nc = await connect(settings.resolved_nats_url(), name="polku-status", wait=3)
+        lines: list[str] = ["Services:"]
         try:
-            result = DemoResult(streams=await stream_counts(nc.jetstream()))
-            result.reply = await query_open_relationships(nc)
+            for name in RUNNING_SERVICES:
+                try:
+                    msg = await nc.request(f"polku.ctl.{name}.health", b"", timeout=2)
+                    lines.append(f"  {name:<12} up (pid {json.loads(msg.data)['pid']})")
+                except Exception:  # noqa: BLE001 - no answer is the answer
+                    lines.append(f"  {name:<12} NOT ANSWERING")
+            js = nc.jetstream()
+            counts = await stream_counts(js)
+            lines += ["", "Streams (messages):", *(f"  {name:<10} {count:>8}" for name, count in counts.items())]
+            lines += ["", "Consumers (durable; pending = not yet delivered, unacked = delivered, not acked):"]
+            for stream in counts:
+                try:
+                    consumers = await js.consumers_info(stream)
+                except Exception:  # noqa: BLE001 - a missing stream has no consumers
+                    continue
+                for c in sorted(consumers, key=lambda c: c.name):
+                    lines.append(
+                        f"  {c.name:<22} on {stream:<9} at {c.delivered.stream_seq:>8}  "
+                        f"pending {c.num_pending:>6}  unacked {c.num_ack_pending:>5}"
+                    )
+            try:
+                reply = await query_open_relationships(nc, timeout=3)
+            except Exception:  # noqa: BLE001 - reporting down: said above
+                reply = None
+            if reply is not None:
+                lines += ["", f"Open relationships per own worker (reporting, at CASEFILE {reply.position}):"]
+                for w in reply.workers:
+                    lines.append(f"  {w.worker_id:<10} {w.role or '':<18} {w.team or '':<12} {w.open_relationships:>6}")
+                lines.append(f"  {'total':<42} {reply.total:>6}")
+                lines.append(f"  {'without an own worker':<42} {reply.without_own_worker:>6}")
         finally:
             await nc.drain()
-        print("\n".join(format_summary(result).splitlines()[3:]))
+        print("\n".join(lines))
         return 0
 
     try:

@@ -5,7 +5,12 @@ Real processes (``polku serve``), a real ``nats-server`` with JetStream, real SQ
 
 from __future__ import annotations
 
+import asyncio
+import os
 import random
+import re
+import subprocess
+import sys
 from collections import Counter
 
 import msgspec
@@ -18,7 +23,9 @@ from polku.stack import Stack
 from services.casefile.application import relationship_id_for
 from services.casefile.main import build_application as build_casefile
 from services.intake.main import build_application as build_intake
-from tests.helpers import RECEIVE_REFERRAL, request, send_referrals, stored_events, stream_messages, wait_for_projection
+from tests.helpers import (
+    RECEIVE_REFERRAL, distinct_referrals, request, send_referrals, stored_events, stream_messages, wait_for_projection,
+)
 
 
 async def test_200_referrals_appear_once_in_intake_open_200_relationships_and_reporting_shows_200(
@@ -130,3 +137,31 @@ def _body(rng: random.Random) -> dict:
     from tests.helpers import referral_body
 
     return referral_body(rng)
+
+
+async def test_polku_status_tells_operations_staff_what_runs_and_how_far_behind_each_consumer_is(
+    stack: Stack, nc: Client
+) -> None:
+    replies = await send_referrals(nc, distinct_referrals(61, 5))
+    assert all(r["ok"] for r in replies)
+    await wait_for_projection(nc, 5)
+    await asyncio.sleep(0.3)  # the consumers' acks reach JetStream
+    result = subprocess.run(
+        [sys.executable, "-m", "polku", "status"], env={**os.environ, "POLKU_NATS_URL": stack.url},
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for name, sp in stack.processes.items():
+        assert re.search(rf"{name}\s+up \(pid {sp.process.pid}\)", out), out
+    assert re.search(r"INTAKE\s+20\b", out) and re.search(r"CASEFILE\s+10\b", out)
+    assert re.search(r"casefile-intake\s+on INTAKE\s+at\s+20\s+pending\s+0\s+unacked\s+0", out), out
+    assert re.search(r"reporting-casefile\s+on CASEFILE\s+at\s+10\s+pending\s+0\s+unacked\s+0", out), out
+    assert re.search(r"total\s+5\b", out)
+
+    stack.stop_service("reporting")
+    down = subprocess.run(
+        [sys.executable, "-m", "polku", "status"], env={**os.environ, "POLKU_NATS_URL": stack.url},
+        capture_output=True, text=True, timeout=60,
+    ).stdout
+    assert re.search(r"reporting\s+NOT ANSWERING", down) and "Open relationships" not in down
