@@ -215,21 +215,29 @@ def cmd_republish(args: argparse.Namespace) -> int:
                 last = await js.get_msg(stream, seq=info.state.last_seq)
                 start = int((last.headers or {}).get(contracts.H_POSITION, "0")) + 1
         end = app.max_position()
-        progress = Progress(f"{stream} republished", max(end - start + 1, 0))
-        sent = duplicates = 0
+        total = max(end - start + 1, 0)
+        progress = Progress(f"{stream} store positions republished", total)
+        published = duplicates = 0
         position = start
         while position <= end:
-            page = await asyncio.to_thread(app.recorder.select_notifications, position, 1000)
+            # Only the topics the service publishes: what stays inside it is passed over in SQL.
+            page = await asyncio.to_thread(
+                app.recorder.select_notifications, position, 1000, end, publishing.TOPICS
+            )
             if not page:
                 break
             messages = await asyncio.to_thread(to_outgoing, app, publishing.to_contract, page)
             duplicates += await publish_all(nc, messages)
-            sent += len(page)
+            published += len(messages)
             position = page[-1].id + 1
-            progress.update(sent)
+            progress.update(page[-1].id - start + 1)
+        progress.update(total)
         progress.done()
         await nc.drain()
-        print(f"{stream}: stored events {start}..{end} published again ({duplicates} were already there)")
+        print(
+            f"{stream}: {published} events of store positions {start}..{end} published again "
+            f"({duplicates} were already there)"
+        )
         if duplicates:
             print(
                 f"  JetStream dropped {duplicates} as duplicates: their Nats-Msg-Id was seen within the "
