@@ -259,7 +259,7 @@ def cmd_status(_args: argparse.Namespace) -> int:
     """For operations staff: is each service up, how far behind is each consumer, what do the
     streams hold, and the open relationships per own worker. Names no client."""
     from polku.bus import connect, stream_counts
-    from polku.demo import query_open_relationships
+    from polku.demo import caseload_lines, query_open_relationships
     from polku.settings import RUNNING_SERVICES
 
     settings = _settings()
@@ -294,10 +294,7 @@ def cmd_status(_args: argparse.Namespace) -> int:
                 reply = None
             if reply is not None:
                 lines += ["", f"Open relationships per own worker (reporting, at CASEFILE {reply.position}):"]
-                for w in reply.workers:
-                    lines.append(f"  {w.worker_id:<10} {w.role or '':<18} {w.team or '':<12} {w.open_relationships:>6}")
-                lines.append(f"  {'total':<42} {reply.total:>6}")
-                lines.append(f"  {'without an own worker':<42} {reply.without_own_worker:>6}")
+                lines += caseload_lines(reply)
         finally:
             await nc.drain()
         print("\n".join(lines))

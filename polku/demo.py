@@ -298,6 +298,15 @@ async def _carry(nc: Client, rid: uuid.UUID, path: str, prefix: str, result: Dem
     return True
 
 
+def caseload_lines(reply: OpenRelationshipsReply) -> list[str]:
+    """Reporting's open relationships per own worker, a line each, then the totals."""
+    return [
+        *(f"  {w.worker_id:<10} {w.role or '':<18} {w.team or '':<12} {w.open_relationships:>6}" for w in reply.workers),
+        f"  {'total':<42} {reply.total:>6}",
+        f"  {'without an own worker':<42} {reply.without_own_worker:>6}",
+    ]
+
+
 def format_summary(result: DemoResult) -> str:
     lines = [
         "",
@@ -316,12 +325,8 @@ def format_summary(result: DemoResult) -> str:
     for name, count in result.streams.items():
         lines.append(f"  {name:<10} {count:>8}")
     lines += ["", "Open relationships per own worker (reporting, after intake):"]
-    reply = result.reply
-    if reply is not None:
-        for w in reply.workers:
-            lines.append(f"  {w.worker_id:<10} {w.role or '':<18} {w.team or '':<12} {w.open_relationships:>6}")
-        lines.append(f"  {'total':<42} {reply.total:>6}")
-        lines.append(f"  {'without an own worker':<42} {reply.without_own_worker:>6}")
+    if result.reply is not None:
+        lines += caseload_lines(result.reply)
     if result.casefile_summary:
         counts = result.casefile_summary
         lines += ["", "Casefile stage: relationships carried along the paths of the models:"]

@@ -3,7 +3,8 @@
 Each service owns one ``eventsourcing`` Application and its own database: a SQLite file under
 ``var/store/`` by default (WAL, ``synchronous=FULL``: an acknowledged command survives a power
 cut), or a PostgreSQL schema per service. Events are encrypted at rest (AES-GCM), with
-``POLKU_CIPHER_KEY`` or a key derived from the pseudonym secret. Nothing is ever updated or deleted in the store.
+``POLKU_CIPHER_KEY`` or a key derived from the pseudonym secret. Nothing is ever updated or
+deleted in the store.
 
 The application records through a *process recorder*, so that a consumer's new events and its
 tracking record ``(stream, sequence)`` are committed in one transaction, and so that the relay can

@@ -2,8 +2,9 @@
 
 Open relationships per own worker: fed by casefile's RelationshipOpened, OwnWorkerNamed,
 RelationshipEnded and RelationshipReopened. An ended relationship keeps its row, marked closed,
-so that a reopened one is counted again for the own worker it still has. The table and its tracking record change in one transaction, and a batch
-skips what the tracking record says is already in: redelivery changes nothing.
+so that a reopened one is counted again for the own worker it still has. The table and its
+tracking record change in one transaction, and a batch skips what the tracking record says is
+already in: redelivery changes nothing.
 
 ``rebuild`` builds the model anew beside the live one by replaying the CASEFILE stream from
 sequence 1, then swaps it in with the tracking record in one transaction. The live model keeps
