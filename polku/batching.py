@@ -5,11 +5,11 @@ command alone caps a service at the disk's sync rate; committing the commands th
 together in one transaction keeps the same durability and multiplies throughput. No command is
 answered before the transaction holding it has committed.
 
-Each command's ``decide(pending)`` runs in one worker thread, in arrival order, and returns
-``(result, aggregates)``. ``pending`` maps aggregate ids already decided in this batch to their
-aggregates, so a command retried within one batch finds its first attempt. A decision that
-raises (a refusal) fails that command only. If the batch's transaction fails as a whole, every
-command in it is stored alone, so one bad command cannot sink the others.
+Each command's ``work(uow)`` runs in one worker thread, in arrival order, in a
+:class:`~polku.unit_of_work.UnitOfWork` that sees what the earlier commands of the batch changed.
+A command that raises (a refusal) fails alone and its changes are not kept. If the batch's
+transaction fails as a whole, every command in it is decided again and stored alone, so one bad
+command cannot sink the others. A command alone (``run``) takes the same path as a batch of one.
 """
 
 from __future__ import annotations
@@ -19,20 +19,23 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
+from polku.domain import Envelope
 from polku.log import get_logger
 from polku.store import ServiceApplication
+from polku.unit_of_work import UnitOfWork
 
 log = get_logger("polku.batching")
 
-Decision = tuple[Any, list[Any]]
-Decide = Callable[..., Decision]  # called as decide(pending=...)
+Work = Callable[[UnitOfWork], Any]
 
 
 @dataclass
 class _Item:
-    decide: Decide
-    future: asyncio.Future[Any]
+    work: Work
+    env: Envelope | None
+    future: asyncio.Future[Any] | None = None
 
 
 class GroupCommitter:
@@ -44,13 +47,20 @@ class GroupCommitter:
         self._lock = threading.Lock()
         self.batches = 0
 
-    async def submit(self, decide: Decide) -> Any:
-        """Decide and store one command; return its result once it is committed."""
+    async def submit(self, work: Work, env: Envelope | None = None) -> Any:
+        """Run ``work`` in a unit of work and store what it changed; its result once committed."""
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="group-commit")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Item(decide, future))
+        await self._queue.put(_Item(work, env, future))
         return await future
+
+    def run(self, work: Work, env: Envelope | None = None) -> Any:
+        """The same as ``submit``, for one command in the calling thread (tests, tools)."""
+        [(ok, value)] = self._commit([_Item(work, env)])
+        if not ok:
+            raise value
+        return value
 
     async def _run(self) -> None:
         while True:
@@ -61,54 +71,57 @@ class GroupCommitter:
                 outcomes = await asyncio.to_thread(self._commit, items)
             except BaseException as e:  # noqa: BLE001 - every waiting command hears of it
                 for item in items:
-                    if not item.future.done():
+                    if item.future is not None and not item.future.done():
                         item.future.set_exception(e)
                 if isinstance(e, asyncio.CancelledError):
                     raise
                 continue
             for item, (ok, value) in zip(items, outcomes, strict=True):
-                if item.future.done():
+                if item.future is None or item.future.done():
                     continue
                 if ok:
                     item.future.set_result(value)
                 else:
                     item.future.set_exception(value)
 
+    def _decide(self, item: _Item, batch: dict[UUID, Any]) -> tuple[Any, list[Any]]:
+        uow = UnitOfWork(self.app, batch, item.env)
+        result = item.work(uow)
+        return result, uow.changed()
+
     def _commit(self, items: list[_Item]) -> list[tuple[bool, Any]]:
         with self._lock:
-            pending: dict[Any, Any] = {}
+            batch: dict[UUID, Any] = {}
             outcomes: list[tuple[bool, Any]] = []
-            to_save: list[Any] = []
             for item in items:
                 try:
-                    result, aggregates = item.decide(pending=pending)
+                    result, changed = self._decide(item, batch)
                 except Exception as e:  # noqa: BLE001 - a refusal, or a fault of this command
                     outcomes.append((False, e))
                     continue
-                for aggregate in aggregates:
-                    pending[aggregate.id] = aggregate
-                to_save.extend(aggregates)
+                for aggregate in changed:
+                    batch[aggregate.id] = aggregate
                 outcomes.append((True, result))
-            if not to_save:
+            if not batch:
                 return outcomes
             try:
-                self.app.save(*to_save)
+                self.app.save(*batch.values())
                 self.batches += 1
                 return outcomes
             except Exception as e:  # noqa: BLE001
                 log.warning("group_commit_split", size=len(items), error=type(e).__name__)
                 # What the batch read may be stale (another writer got there first): read anew.
-                self.app.forget(list(pending))
-        # The batch failed as a whole: decide and store each command alone.
-        single: list[tuple[bool, Any]] = []
-        for item in items:
-            aggregates = []
-            try:
-                result, aggregates = item.decide(pending={})
-                if aggregates:
-                    self.app.save(*aggregates)
-                single.append((True, result))
-            except Exception as e:  # noqa: BLE001
-                self.app.forget([a.id for a in aggregates])
-                single.append((False, e))
-        return single
+                self.app.forget(list(batch))
+            # The batch failed as a whole: decide and store each command alone.
+            single: list[tuple[bool, Any]] = []
+            for item in items:
+                changed: list[Any] = []
+                try:
+                    result, changed = self._decide(item, {})
+                    if changed:
+                        self.app.save(*changed)
+                    single.append((True, result))
+                except Exception as e:  # noqa: BLE001
+                    self.app.forget([a.id for a in changed])
+                    single.append((False, e))
+            return single

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from contracts.commands import COMMAND_ID_HEADER, Error, Refused
+from polku.domain import RuleBroken
 
 T = TypeVar("T")
 
@@ -24,20 +25,8 @@ _UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `(?P<name>[^`]+)`")
 _COMMAND_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
 
 
-class CommandRefused(Exception):
-    """Raised by an application for a command it will not carry out; nothing was stored."""
-
-    code = "rule_broken"
-
-    def __init__(self, message: str, field: str | None = None, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        if code:
-            self.code = code
-
-    def error(self) -> Error:
-        return Error(code=self.code, message=self.message, field=self.field)
+class CommandRefused(RuleBroken):
+    """The input is wrong before any rule of the domain is asked: the body or a header."""
 
 
 def _path(raw: str) -> str | None:

@@ -30,7 +30,7 @@ import msgspec
 from nats.aio.client import Client
 
 import contracts
-from contracts.events import Event, encoder
+from contracts.events import Actor, Event, encoder
 from polku.bus import event_headers
 from polku.log import get_logger
 from polku.store import RELAY_TRACKING, ServiceApplication
@@ -43,6 +43,17 @@ EVENT_ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://polku.invalid/event")
 def event_id(originator_id: UUID, version: int) -> UUID:
     """The contract event's id: stable for a stored event, so a republished event keeps it."""
     return uuid5(EVENT_ID_NAMESPACE, f"{originator_id}:{version}")
+
+
+def envelope(e: Any) -> dict[str, Any]:
+    """The fields every contract event takes from a stored event: its stable id, its business
+    time and who acted (from the envelope)."""
+    actor = e.env.actor
+    return {
+        "event_id": event_id(e.originator_id, e.originator_version),
+        "occurred_at": e.env.occurred_at,
+        "actor": Actor(**actor) if actor else None,
+    }
 
 
 #: A service's publishing table: a stored domain event in, its contract event out, or None for
@@ -86,7 +97,7 @@ def to_outgoing(
                 internal.add(notification.topic)
             continue
         spec = contracts.EVENTS_BY_NAME[type(contract_event).__name__]
-        trace = getattr(domain_event, "trace", None) or {}
+        env = domain_event.env
         out.append(
             Outgoing(
                 subject=spec.subject,
@@ -96,8 +107,8 @@ def to_outgoing(
                     event_name=spec.name,
                     schema_version=spec.schema_version,
                     position=notification.id,
-                    correlation_id=trace.get("correlation_id"),
-                    causation_id=trace.get("causation_id"),
+                    correlation_id=env.correlation_id,
+                    causation_id=env.causation_id,
                 ),
                 position=notification.id,
             )

@@ -20,14 +20,13 @@ from typing import Any
 
 import msgspec
 import structlog
-from faststream.nats import NatsBroker, NatsMessage, NatsRouter
+from faststream.nats import NatsBroker
 
 import contracts
-from contracts.commands import Error
 from polku import log as polku_log
 from polku.bus import connect, ensure_streams
-from polku.commands import CommandRefused, command_id, refused
 from polku.consumer import BatchHandler, EventConsumer
+from polku.pipeline import Pipeline
 from polku.relay import Mapper, Relay
 from polku.settings import Settings
 from polku.store import ServiceApplication
@@ -50,73 +49,14 @@ class ServiceParts:
     """What a service's ``main.build(settings)`` returns: wiring only."""
 
     name: str
-    router: NatsRouter
+    #: the service's commands and queries (its table, run by the runtime)
+    pipeline: Pipeline
     app: ServiceApplication | None = None
     publishing: Mapper | None = None
     #: the stored-event topics ``publishing`` maps (the relay reads only these)
     published_topics: tuple[str, ...] = ()
     consumers: list[ConsumerSpec] = field(default_factory=list)
     close: Callable[[], None] = lambda: None
-
-
-async def _message_decoder(msg: Any) -> Any:
-    """Hand the handler the message itself: body, headers and correlation id in one object.
-
-    Commands are decoded by us (msgspec), so a malformed body still gets our error reply; and
-    taking the message as the body spares FastStream resolving it from its context for every
-    message (measured: about a third of intake's CPU went there).
-    """
-    return msg
-
-
-def command_router() -> NatsRouter:
-    return NatsRouter(decoder=_message_decoder)
-
-
-async def handle_request(
-    subject: str,
-    message: NatsMessage,
-    call: Callable[[str | None, dict[str, str]], Awaitable[bytes]],
-    *,
-    needs_command_id: bool = True,
-) -> bytes:
-    """Run one command or query: bind the correlation id, reply, log one ``message_handled``.
-
-    ``call`` gets the command id (None for queries) and a dict for the ids worth logging
-    (``referral_id``...), and returns the encoded reply; it raises
-    :class:`CommandRefused` to refuse. Anything else is logged by type (never by message: it may
-    hold input) and answered ``unavailable``: the caller may retry with the same command id.
-    """
-    started = time.perf_counter()
-    headers = dict(message.headers or {})
-    correlation_id = headers.get(contracts.H_CORRELATION) or message.correlation_id
-    outcome, error_code = "ok", None
-    ids: dict[str, str] = {}
-    with structlog.contextvars.bound_contextvars(correlation_id=correlation_id):
-        try:
-            cid = command_id(headers) if needs_command_id else None
-            result = await call(cid, ids)
-        except CommandRefused as e:
-            outcome, error_code = "refused", e.code
-            result = refused(e.error())
-        except Exception as e:  # noqa: BLE001
-            outcome, error_code = "failed", "unavailable"
-            log.error("command_failed", subject=subject, error=type(e).__name__)
-            result = refused(
-                Error(
-                    code="unavailable",
-                    message="the command could not be carried out now; retry with the same Polku-Command-Id",
-                )
-            )
-        log.info(
-            "message_handled",
-            subject=subject,
-            outcome=outcome,
-            error_code=error_code,
-            duration_ms=round((time.perf_counter() - started) * 1000, 2),
-            **ids,
-        )
-    return result
 
 
 async def serve(name: str, settings: Settings, stop: asyncio.Event, ready: Callable[[], None] | None = None) -> None:
@@ -152,7 +92,7 @@ async def serve(name: str, settings: Settings, stop: asyncio.Event, ready: Calla
     broker = NatsBroker(
         url.split(","), logger=None, max_reconnect_attempts=-1, name=f"polku-{name}-commands", apply_types=False
     )
-    broker.include_router(parts.router)
+    broker.include_router(parts.pipeline.router())
     await broker.start()
 
     async def health(msg: Any) -> None:

@@ -20,9 +20,12 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from eventsourcing.application import Application, ProcessingEvent
-from eventsourcing.persistence import ProcessRecorder, Recording, Tracking
+from datetime import date
 
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.persistence import JSONTranscoder, ProcessRecorder, Recording, Tracking, Transcoding
+
+from polku.domain import EnvelopeAsDict
 from polku.settings import Settings, SettingsError
 
 
@@ -92,13 +95,50 @@ def derived_key(secret: str, purpose: str) -> str:
 RELAY_TRACKING = "relay"
 
 
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
 class ServiceApplication(Application[Any]):
-    """An Application that records through a process recorder and tells listeners it did."""
+    """An Application that records through a process recorder, keeps the read models that
+    follow its store up to date, and tells listeners it recorded."""
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
         self._listeners: list[Callable[[], None]] = []
         self._listeners_lock = threading.Lock()
+        self._projections: list[Any] = []
+        #: events replayed into the read models at start
+        self.replayed = 0
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+        transcoder.register(EnvelopeAsDict())
+
+    def follow(self, *projections: Any, progress: Callable[[int, int], None] | None = None) -> None:
+        """Build ``projections`` from the whole store, then keep them up to date with each
+        recording; ``progress(replayed, last position)`` after each page read."""
+        end = self.max_position()
+        start = 1
+        while page := self.recorder.select_notifications(start, 1000):
+            events = [self.mapper.to_domain_event(n) for n in page]
+            for projection in projections:
+                with projection.lock:
+                    for event in events:
+                        projection.apply(event)
+            self.replayed += len(page)
+            start = page[-1].id + 1
+            if progress is not None:
+                progress(self.replayed, max(end, start - 1))
+        self._projections.extend(projections)
 
     def construct_recorder(self) -> ProcessRecorder:
         return self.factory.process_recorder()
@@ -114,6 +154,10 @@ class ServiceApplication(Application[Any]):
             self._listeners.append(listener)
 
     def _notify(self, recordings: list[Recording[Any]]) -> None:
+        for projection in self._projections:
+            with projection.lock:
+                for recording in recordings:
+                    projection.apply(recording.domain_event)
         super()._notify(recordings)
         if recordings:
             with self._listeners_lock:

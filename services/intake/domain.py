@@ -10,33 +10,14 @@ from datetime import date, datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
-from polku.commands import CommandRefused
+from polku.domain import Envelope, PolkuAggregate, RuleBroken
 
 
 # ------------------------------------------------------------------------------ named errors
-class IntakeRuleBroken(CommandRefused):
+class IntakeRuleBroken(RuleBroken):
     """A command that breaks one of intake's rules; ``code`` says which."""
-
-
-class CommandIdReused(IntakeRuleBroken):
-    code = "command_id_reused"
-
-
-def _check_retry(seen: dict[str, str | None], trace: dict[str, Any]) -> bool:
-    """Whether the command in ``trace`` was carried out already (a retry, to be answered from
-    its first outcome). The same id with a different body is refused: it is another command."""
-    command_id = trace.get("causation_id")
-    if not command_id or command_id not in seen:
-        return False
-    first = seen[command_id]
-    if first is not None and first != trace.get("command_digest"):
-        raise CommandIdReused(
-            "this Polku-Command-Id was used for a different command; use a new id for a new command",
-            "Polku-Command-Id",
-        )
-    return True
 
 
 class ReferralIsClosed(IntakeRuleBroken):
@@ -100,7 +81,7 @@ QUEUE_STAGES = ("unscreened", "urgent", "awaiting_triage", "awaiting_routing")
 
 
 # ---------------------------------------------------------------------------------- referral
-class Referral(Aggregate):
+class Referral(PolkuAggregate):
     """A matter that came up about a client (SHL 34-35 §): a referral or a notification.
 
     Stages: unscreened → (urgent →) awaiting_triage → awaiting_routing → routed; or closed by
@@ -112,7 +93,7 @@ class Referral(Aggregate):
     def __init__(
         self,
         *,
-        client_id: str,
+        env: Envelope,
         channel: str,
         source_kind: str,
         authority: str | None,
@@ -120,16 +101,12 @@ class Referral(Aggregate):
         urgent: bool,
         consent: bool,
         summary: str,
-        occurred_at: datetime,
-        actor: dict[str, str] | None,
-        command_digest: str,
-        trace: dict[str, Any],
         contact_details: str = "",
         team: str | None = None,
         repeat_of: list[UUID] | None = None,
         open_relationship_id: UUID | None = None,
     ) -> None:
-        self.client_id = client_id
+        self.client_id = env.client_id
         self.channel = channel
         self.source_kind = source_kind
         self.authority = authority
@@ -138,9 +115,8 @@ class Referral(Aggregate):
         self.consent = consent
         self.summary = summary
         self.contact_details = contact_details
-        self.received_at = occurred_at
-        self.actor = actor
-        self.command_digest = command_digest
+        self.received_at = env.occurred_at
+        self.actor = env.actor
         self.team = team
         self.repeat_of = list(repeat_of or [])
         self.open_relationship_id = open_relationship_id
@@ -150,97 +126,54 @@ class Referral(Aggregate):
         self.required_role: str | None = None
         self.worker_id: str | None = None
         self.flagged = False
-        #: command id → the stage it left the referral in: a retried command is answered
-        #: from here and changes nothing
-        self.answers: dict[str, str] = {}
-        #: command id → the keyed digest of its body, to tell a retry from a reused id
-        self.digests: dict[str, str | None] = {}
-
-    def _answer(self, trace: dict[str, Any]) -> None:
-        command_id = trace.get("causation_id")
-        if command_id:
-            self.answers[command_id] = self.stage
-            self.digests[command_id] = trace.get("command_digest")
-
-    def answered(self, trace: dict[str, Any]) -> str | None:
-        """The stage a retried command left the referral in; None for a new command."""
-        return self.answers[trace["causation_id"]] if _check_retry(self.digests, trace) else None
 
     @classmethod
-    def receive(cls, referral_id: UUID, **fields: Any) -> Referral:
-        return cls._create(cls.Received, id=referral_id, **fields)
+    def receive(cls, referral_id: UUID, env: Envelope, **fields: Any) -> Referral:
+        return cls._create(cls.Received, id=referral_id, env=env, **fields)
 
     def _refuse_if_closed(self) -> None:
         if self.stage == "closed":
             raise ReferralIsClosed("the referral is closed", "referral_id")
 
     # ---------------------------------------------------------------- screening
-    def screen(
-        self, *, outcome: str, redirected_to: str | None, motivation: str,
-        occurred_at: datetime, actor: dict[str, str], trace: dict[str, Any],
-    ) -> None:
+    def screen(self, env: Envelope, *, outcome: str, redirected_to: str | None, motivation: str) -> None:
         self._refuse_if_closed()
         if self.stage != "unscreened":
             raise AlreadyScreened("the referral has been screened already", "referral_id")
-        self._screened(client_id=self.client_id, 
-            outcome=outcome, redirected_to=redirected_to, motivation=motivation,
-            occurred_at=occurred_at, actor=actor, trace=trace,
-        )
+        self._screened(env, outcome=outcome, redirected_to=redirected_to, motivation=motivation)
         if outcome in CLOSING_OUTCOMES:
-            self._closed(client_id=self.client_id, reason=outcome, occurred_at=occurred_at, actor=actor, trace=trace)
+            self._closed(env, reason=outcome)
 
     @event("Screened")
-    def _screened(
-        self, *, client_id: str, outcome: str, redirected_to: str | None, motivation: str,
-        occurred_at: datetime, actor: dict[str, str], trace: dict[str, Any],
-    ) -> None:
+    def _screened(self, env: Envelope, *, outcome: str, redirected_to: str | None, motivation: str) -> None:
         self.outcome = outcome
         self.stage = STAGE_AFTER_SCREENING.get(outcome, self.stage)
-        self._answer(trace)
 
     @event("Closed")
-    def _closed(
-        self, *, client_id: str, reason: str, occurred_at: datetime, actor: dict[str, str] | None, trace: dict[str, Any]
-    ) -> None:
+    def _closed(self, env: Envelope, *, reason: str) -> None:
         self.stage = "closed"
-        self._answer(trace)
 
-    def flag_repeats(
-        self, *, referrals: int, unreached_or_declined: int, occurred_at: datetime, trace: dict[str, Any]
-    ) -> None:
+    def flag_repeats(self, env: Envelope, *, referrals: int, unreached_or_declined: int) -> None:
         if not self.flagged:
-            self._repeats_flagged(client_id=self.client_id, 
-                referrals=referrals, unreached_or_declined=unreached_or_declined,
-                occurred_at=occurred_at, trace=trace,
-            )
+            self._repeats_flagged(env, referrals=referrals, unreached_or_declined=unreached_or_declined)
 
     @event("RepeatsFlagged")
-    def _repeats_flagged(
-        self, *, client_id: str, referrals: int, unreached_or_declined: int, occurred_at: datetime, trace: dict[str, Any]
-    ) -> None:
+    def _repeats_flagged(self, env: Envelope, *, referrals: int, unreached_or_declined: int) -> None:
         self.flagged = True
 
     # ------------------------------------------------------------ urgent need
-    def assess_urgent_need(
-        self, *, actions: list[str], occurred_at: datetime, actor: dict[str, str], trace: dict[str, Any]
-    ) -> None:
+    def assess_urgent_need(self, env: Envelope, *, actions: list[str]) -> None:
         self._refuse_if_closed()
         if self.stage != "urgent":
             raise NotUrgent("only a referral screened as an urgent need gets an urgent assessment", "referral_id")
-        self._urgent_need_assessed(client_id=self.client_id, actions=sorted(set(actions)), occurred_at=occurred_at, actor=actor, trace=trace)
+        self._urgent_need_assessed(env, actions=sorted(set(actions)))
 
     @event("UrgentNeedAssessed")
-    def _urgent_need_assessed(
-        self, *, client_id: str, actions: list[str], occurred_at: datetime, actor: dict[str, str], trace: dict[str, Any]
-    ) -> None:
+    def _urgent_need_assessed(self, env: Envelope, *, actions: list[str]) -> None:
         self.stage = "awaiting_triage"
-        self._answer(trace)
 
     # ------------------------------------------------------------------ triage
-    def triage(
-        self, *, quadrant: str, special_support_suspected: bool, required_role: str,
-        occurred_at: datetime, actor: dict[str, str], trace: dict[str, Any],
-    ) -> None:
+    def triage(self, env: Envelope, *, quadrant: str, special_support_suspected: bool, required_role: str) -> None:
         self._refuse_if_closed()
         if self.stage in ("awaiting_routing", "routed"):
             raise AlreadyTriaged("the referral has been triaged already", "referral_id")
@@ -249,22 +182,22 @@ class Referral(Aggregate):
                 "triage comes after screening found a service need assessment needed, or after an urgent assessment",
                 "referral_id",
             )
-        self._triaged(client_id=self.client_id, 
-            quadrant=quadrant, special_support_suspected=special_support_suspected,
-            required_role=required_role, occurred_at=occurred_at, actor=actor, trace=trace,
+        self._triaged(
+            env, quadrant=quadrant, special_support_suspected=special_support_suspected, required_role=required_role
         )
 
     @event("SupportNeedTriaged")
-    def _triaged(
-        self, *, client_id: str, quadrant: str, special_support_suspected: bool, required_role: str,
-        occurred_at: datetime, actor: dict[str, str], trace: dict[str, Any],
-    ) -> None:
+    def _triaged(self, env: Envelope, *, quadrant: str, special_support_suspected: bool, required_role: str) -> None:
         self.special_support_suspected = special_support_suspected
         self.required_role = required_role
         self.stage = "awaiting_routing"
-        self._answer(trace)
 
     # ----------------------------------------------------------------- routing
+    @property
+    def role_needed(self) -> str:
+        """SHL 42 §: a suspected special support need is a social worker's."""
+        return "social_worker" if self.special_support_suspected else str(self.required_role)
+
     def check_routable(self) -> None:
         self._refuse_if_closed()
         if self.stage == "routed":
@@ -272,36 +205,31 @@ class Referral(Aggregate):
         if self.stage != "awaiting_routing":
             raise RoutingBeforeTriage("a referral is routed only after triage", "referral_id")
 
-    def route(
-        self, *, worker_id: str, team: str, override_reason: str | None,
-        occurred_at: datetime, actor: dict[str, str], trace: dict[str, Any],
-    ) -> None:
+    def route(self, env: Envelope, *, worker_id: str, team: str, override_reason: str | None) -> None:
         self.check_routable()
-        self._routed(client_id=self.client_id, 
-            worker_id=worker_id, team=team, required_role=self.required_role,
-            special_support_suspected=bool(self.special_support_suspected),
-            override_reason=override_reason, occurred_at=occurred_at, actor=actor, trace=trace,
+        self._routed(
+            env, worker_id=worker_id, team=team, required_role=self.required_role,
+            special_support_suspected=bool(self.special_support_suspected), override_reason=override_reason,
         )
 
     @event("Routed")
     def _routed(
-        self, *, client_id: str, worker_id: str, team: str, required_role: str | None, special_support_suspected: bool,
-        override_reason: str | None, occurred_at: datetime, actor: dict[str, str], trace: dict[str, Any],
+        self, env: Envelope, *, worker_id: str, team: str, required_role: str | None, special_support_suspected: bool,
+        override_reason: str | None,
     ) -> None:
         self.worker_id = worker_id
         self.team = team
         self.stage = "routed"
-        self._answer(trace)
 
 
 # --------------------------------------------------------------------------- identity record
-class ClientIdentity(Aggregate):
+class ClientIdentity(PolkuAggregate):
     """The protected identity record: the client's identity code, sealed (encrypted with a key
     of its own), under the pseudonymous client id. Nothing else in Polku holds the code."""
 
     @event("Recorded")
-    def __init__(self, *, client_id: str, sealed_code: str, trace: dict[str, Any]) -> None:
-        self.client_id = client_id
+    def __init__(self, *, env: Envelope, sealed_code: str) -> None:
+        self.client_id = env.client_id
         self.sealed_code = sealed_code
 
     @staticmethod
@@ -309,34 +237,25 @@ class ClientIdentity(Aggregate):
         return uuid5(NAMESPACE_URL, f"https://polku.invalid/intake/client/{client_id}")
 
     @classmethod
-    def record(cls, client_id: str, sealed_code: str) -> ClientIdentity:
-        return cls._create(cls.Recorded, id=cls.id_for(client_id), client_id=client_id, sealed_code=sealed_code, trace={})
+    def record(cls, env: Envelope, sealed_code: str) -> ClientIdentity:
+        return cls._create(cls.Recorded, id=cls.id_for(str(env.client_id)), env=env, sealed_code=sealed_code)
 
 
 # ------------------------------------------------------------------------------------ roster
 ROSTER_ID = uuid5(NAMESPACE_URL, "https://polku.invalid/intake/roster")
 
 
-class Roster(Aggregate):
+class Roster(PolkuAggregate):
     """The workers distribution routes to: role, team, capacity and absences (ids, no names)."""
 
     @event("Seeded")
-    def __init__(self, *, workers: list[dict[str, Any]], occurred_at: datetime, trace: dict[str, Any]) -> None:
+    def __init__(self, *, env: Envelope, workers: list[dict[str, Any]]) -> None:
         self.workers: dict[str, dict[str, Any]] = {w["worker_id"]: dict(w) for w in workers}
         self.absences: dict[str, list[tuple[str, str]]] = {}
-        #: command id → digest of the roster commands carried out: a retry changes nothing
-        self.commands: dict[str, str | None] = {}
-
-    def _done(self, trace: dict[str, Any]) -> None:
-        if trace.get("causation_id"):
-            self.commands[trace["causation_id"]] = trace.get("command_digest")
-
-    def carried_out(self, trace: dict[str, Any]) -> bool:
-        return _check_retry(self.commands, trace)
 
     @classmethod
-    def seed(cls, workers: list[dict[str, Any]], occurred_at: datetime) -> Roster:
-        return cls._create(cls.Seeded, id=ROSTER_ID, workers=workers, occurred_at=occurred_at, trace={})
+    def seed(cls, env: Envelope, workers: list[dict[str, Any]]) -> Roster:
+        return cls._create(cls.Seeded, id=ROSTER_ID, env=env, workers=workers)
 
     def _check_social_workers_kept(self, worker_id: str, special_support_clients: int, new_role: str | None) -> None:
         current = self.workers.get(worker_id)
@@ -348,57 +267,35 @@ class Roster(Aggregate):
             )
 
     def set_worker(
-        self, *, worker_id: str, role: str, team: str, capacity: int, special_support_clients: int,
-        occurred_at: datetime, actor: dict[str, str], trace: dict[str, Any],
+        self, env: Envelope, *, worker_id: str, role: str, team: str, capacity: int, special_support_clients: int
     ) -> None:
         self._check_social_workers_kept(worker_id, special_support_clients, role)
-        self._worker_set(
-            worker_id=worker_id, role=role, team=team, capacity=capacity,
-            occurred_at=occurred_at, actor=actor, trace=trace,
-        )
+        self._worker_set(env, worker_id=worker_id, role=role, team=team, capacity=capacity)
 
     @event("WorkerSet")
-    def _worker_set(
-        self, *, worker_id: str, role: str, team: str, capacity: int,
-        occurred_at: datetime, actor: dict[str, str], trace: dict[str, Any],
-    ) -> None:
+    def _worker_set(self, env: Envelope, *, worker_id: str, role: str, team: str, capacity: int) -> None:
         self.workers[worker_id] = {"worker_id": worker_id, "role": role, "team": team, "capacity": capacity}
-        self._done(trace)
 
-    def remove_worker(
-        self, *, worker_id: str, special_support_clients: int,
-        occurred_at: datetime, actor: dict[str, str], trace: dict[str, Any],
-    ) -> None:
+    def _known(self, worker_id: str) -> None:
         if worker_id not in self.workers:
             raise UnknownWorker("the worker is not on the roster", "worker_id")
+
+    def remove_worker(self, env: Envelope, *, worker_id: str, special_support_clients: int) -> None:
+        self._known(worker_id)
         self._check_social_workers_kept(worker_id, special_support_clients, None)
-        self._worker_removed(worker_id=worker_id, occurred_at=occurred_at, actor=actor, trace=trace)
+        self._worker_removed(env, worker_id=worker_id)
 
     @event("WorkerRemoved")
-    def _worker_removed(
-        self, *, worker_id: str, occurred_at: datetime, actor: dict[str, str], trace: dict[str, Any]
-    ) -> None:
+    def _worker_removed(self, env: Envelope, *, worker_id: str) -> None:
         self.workers.pop(worker_id, None)
-        self._done(trace)
 
-    def record_absence(
-        self, *, worker_id: str, starts: date, ends: date,
-        occurred_at: datetime, actor: dict[str, str], trace: dict[str, Any],
-    ) -> None:
-        if worker_id not in self.workers:
-            raise UnknownWorker("the worker is not on the roster", "worker_id")
-        self._absence_recorded(
-            worker_id=worker_id, starts=starts.isoformat(), ends=ends.isoformat(),
-            occurred_at=occurred_at, actor=actor, trace=trace,
-        )
+    def record_absence(self, env: Envelope, *, worker_id: str, starts: date, ends: date) -> None:
+        self._known(worker_id)
+        self._absence_recorded(env, worker_id=worker_id, starts=starts.isoformat(), ends=ends.isoformat())
 
     @event("AbsenceRecorded")
-    def _absence_recorded(
-        self, *, worker_id: str, starts: str, ends: str,
-        occurred_at: datetime, actor: dict[str, str], trace: dict[str, Any],
-    ) -> None:
+    def _absence_recorded(self, env: Envelope, *, worker_id: str, starts: str, ends: str) -> None:
         self.absences.setdefault(worker_id, []).append((starts, ends))
-        self._done(trace)
 
     def is_absent(self, worker_id: str, day: date) -> bool:
         iso = day.isoformat()

@@ -1,14 +1,16 @@
-"""Intake's wiring: settings → store → application → router, relay and consumer of casefile."""
+"""Intake's wiring: settings → store → application → pipeline, relay and consumer of casefile."""
 
 from __future__ import annotations
 
 from contracts.events import casefile_decoder
+from polku.pipeline import Pipeline
+from polku.projections import ProjectionConsumer
 from polku.service import ConsumerSpec, ServiceParts
 from polku.settings import Settings
 from polku.store import store_env
 from services.intake import publishing
 from services.intake.application import IntakeApplication
-from services.intake.handlers import build_router
+from services.intake.handlers import TABLE
 
 
 def build_application(settings: Settings) -> IntakeApplication:
@@ -22,17 +24,21 @@ def build_application(settings: Settings) -> IntakeApplication:
     )
 
 
+def build_pipeline(app: IntakeApplication, settings: Settings) -> Pipeline:
+    return Pipeline("intake", app, TABLE, digest_secret=settings.pseudonym_key)
+
+
 def build(settings: Settings) -> ServiceParts:
     app = build_application(settings)
     return ServiceParts(
         name="intake",
         app=app,
-        router=build_router(app),
+        pipeline=build_pipeline(app, settings),
         publishing=publishing.to_contract,
         published_topics=publishing.TOPICS,
         # Casefile's relationships tell intake each worker's load and each client's open
         # relationship; the loads are kept in memory and replayed from the stream at start,
         # before intake takes commands, so that no referral is routed by a partial load.
-        consumers=[ConsumerSpec("casefile", casefile_decoder, app, before_commands=True)],
+        consumers=[ConsumerSpec("casefile", casefile_decoder, ProjectionConsumer(app.loads), before_commands=True)],
         close=app.close,
     )

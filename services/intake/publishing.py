@@ -9,22 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from contracts import events as wire
-from polku.relay import event_id, published_topics
+from polku.relay import envelope, published_topics
 from services.intake.domain import Referral
 
 
-def _actor(actor: dict[str, str] | None) -> wire.Actor | None:
-    return wire.Actor(**actor) if actor else None
-
-
 def _base(e: Any) -> dict[str, Any]:
-    return {
-        "event_id": event_id(e.originator_id, e.originator_version),
-        "occurred_at": e.occurred_at,
-        "actor": _actor(getattr(e, "actor", None)),
-        "referral_id": e.originator_id,
-        "client_id": e.client_id,
-    }
+    return {**envelope(e), "referral_id": e.originator_id, "client_id": e.env.client_id}
 
 
 def referral_received(e: Referral.Received) -> wire.ReferralReceived:

@@ -1,0 +1,382 @@
+"""The command pipeline: a service is its rules, its contracts and a table.
+
+A service declares one :class:`Table`: for each command struct of its contract the use case
+that carries it out, for each query the read that answers it, and for each event it consumes
+from another service the policy that acts on it. The runtime does the rest, once for every
+service:
+
+1. subscribes each subject the contract names (``polku.cmd.<service>.<command>``, queue group
+   per service) and decodes the body into the contract struct (a bad body is refused with a
+   stable code and field, and nothing is stored);
+2. checks the command id (``Polku-Command-Id``) against the idempotency record: the same id
+   with the same body is answered with the first reply, the same id with another body is
+   refused ``command_id_reused``; the digest of a body is keyed (HMAC), so a digest of a
+   command holding an identity code cannot be brute-forced;
+3. makes the :class:`~polku.domain.Envelope` (business time, actor, correlation and causation
+   ids) and runs the use case in a :class:`~polku.unit_of_work.UnitOfWork`, grouped with the
+   commands that arrived together (one transaction, one sync to disk);
+4. stores the reply with the idempotency record in the same transaction, replies with the typed
+   reply struct, or with the refusal of a :class:`~polku.domain.RuleBroken`;
+5. logs one ``message_handled`` line: subject, outcome, error code, duration, the ids worth
+   logging, the correlation id. Never a payload.
+
+A use case is ``use_case(app, uow, command) -> reply``: it reads aggregates through ``uow``,
+calls their methods with ``uow.env`` and plain values, adds what it creates, and returns the
+reply struct. It never saves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+import msgspec
+import structlog
+from eventsourcing.application import ProcessingEvent
+from eventsourcing.domain import event
+from eventsourcing.persistence import Tracking
+from faststream.nats import NatsMessage, NatsRouter
+
+import contracts
+from contracts.commands import COMMAND_ID_HEADER, Error
+from polku import log as polku_log
+from polku.batching import GroupCommitter
+from polku.commands import command_id as read_command_id
+from polku.commands import decode_command, refused, reply
+from polku.consumer import Delivery, Failure, Prepared
+from polku.domain import Envelope, PolkuAggregate, RuleBroken
+from polku.store import ServiceApplication, derived_key
+from polku.unit_of_work import UnitOfWork
+
+log = polku_log.get_logger("polku.pipeline")
+
+#: Commands handled at once by a service; concurrent ones are stored together.
+CONCURRENCY = 64
+
+UseCase = Callable[[Any, UnitOfWork, Any], Any]
+Read = Callable[[Any, Any], Any]
+Policy = Callable[[Any, UnitOfWork, Any], "dict[str, str] | None"]
+
+#: Fields of a command or a reply worth a log line: ids, never personal data.
+LOG_ID_FIELDS = ("referral_id", "relationship_id", "worker_id", "meeting_id", "decision_id")
+
+COMMAND_NAMESPACE = uuid5(NAMESPACE_URL, "https://polku.invalid/command")
+
+
+class CommandIdReused(RuleBroken):
+    code = "command_id_reused"
+    field = COMMAND_ID_HEADER
+
+
+# ------------------------------------------------------------------------- idempotency record
+class CommandRecord(PolkuAggregate):
+    """A command carried out: which one, the keyed digest of its body, and its reply.
+
+    Stored in the same transaction as what the command changed, so a command either happened
+    with its record or not at all. A retry with the same command id finds it.
+    """
+
+    @event("Recorded")
+    def __init__(self, *, env: Envelope, command: str, digest: str, reply: str) -> None:
+        self.command = command
+        self.digest = digest
+        self.reply = reply
+
+    @staticmethod
+    def id_for(command_id: str) -> UUID:
+        return uuid5(COMMAND_NAMESPACE, command_id)
+
+
+# ---------------------------------------------------------------------------------- the table
+@dataclass(frozen=True)
+class Logged:
+    """A read that is itself recorded (the Client Data Act's usage log): it runs in a unit of
+    work, and what it adds is stored even when it refuses (it returns the refusal)."""
+
+    read: UseCase
+
+
+@dataclass(frozen=True)
+class Table:
+    """A service's registration table.
+
+    ``commands``: contract command struct → use case ``(app, uow, command) -> reply``.
+    ``queries``: contract query struct, or query name where one struct serves several →
+    ``(app, query) -> reply``, or :class:`Logged` for a read that is recorded.
+    ``events``: source service → {contract event type → policy ``(app, uow, event) -> ids``}.
+    """
+
+    commands: Mapping[type, UseCase] = field(default_factory=dict)
+    queries: Mapping[type | str, Read | Logged] = field(default_factory=dict)
+    events: Mapping[str, Mapping[type, Policy]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Route:
+    spec: Any  # contracts.CommandSpec
+    decoder: msgspec.json.Decoder[Any]
+    run: Any  # UseCase, Read or Logged
+
+
+def _routes(service: str, table: Table) -> list[Route]:
+    """Match the table against the contract: every command and query of the service has one
+    row, and every row names one of them."""
+    specs = [s for s in contracts.COMMANDS if s.service == service]
+    routes: list[Route] = []
+    used: set[Any] = set()
+    for spec in specs:
+        rows = table.commands if spec.kind == "cmd" else table.queries
+        for key in (spec.name, spec.request):
+            if key in rows:
+                routes.append(Route(spec, msgspec.json.Decoder(spec.request), rows[key]))
+                used.add(key)
+                break
+        else:
+            raise LookupError(f"{service}: no row in the table for {spec.subject}")
+    unused = [k for k in (*table.commands, *table.queries) if k not in used]
+    if unused:
+        raise LookupError(f"{service}: table rows that no contract names: {unused}")
+    return routes
+
+
+def _log_ids(*structs: Any) -> dict[str, str]:
+    ids: dict[str, str] = {}
+    for struct in structs:
+        for name in LOG_ID_FIELDS:
+            value = getattr(struct, name, None)
+            if value is not None and name not in ids:
+                ids[name] = str(value)
+    return ids
+
+
+# ---------------------------------------------------------------------------------- pipeline
+class Pipeline:
+    """A service's commands and queries, run through one path."""
+
+    def __init__(self, service: str, app: ServiceApplication, table: Table, *, digest_secret: str) -> None:
+        self.service = service
+        self.app = app
+        self.table = table
+        self.routes = _routes(service, table)
+        self.committer = GroupCommitter(app)
+        self._digest_key = derived_key(digest_secret, "command-digest").encode()
+        self._by_request = {r.spec.request: r for r in self.routes}
+        self._by_name = {r.spec.name: r for r in self.routes}
+
+    # -------------------------------------------------------------------- the steps
+    def digest(self, command: Any) -> str:
+        canonical = msgspec.json.encode(command, order="sorted")
+        return hmac.new(self._digest_key, canonical, hashlib.sha256).hexdigest()
+
+    @staticmethod
+    def envelope(command: Any, command_id: str | None, correlation_id: str | None) -> Envelope:
+        actor = getattr(command, "actor", None)
+        return Envelope(
+            occurred_at=getattr(command, "occurred_at", None) or datetime.now(UTC),
+            actor=msgspec.to_builtins(actor) if actor is not None else None,
+            correlation_id=correlation_id,
+            causation_id=command_id,
+        )
+
+    def _work(self, route: Route, command: Any, command_id: str) -> Callable[[UnitOfWork], Any]:
+        digest = self.digest(command)
+        record_id = CommandRecord.id_for(command_id)
+        reply_type = route.spec.reply
+
+        def work(uow: UnitOfWork) -> Any:
+            record = uow.get(CommandRecord, record_id)
+            if record is not None:
+                if not hmac.compare_digest(record.digest, digest):
+                    raise CommandIdReused(
+                        "this Polku-Command-Id was used for a different command; use a new id for a new command",
+                        COMMAND_ID_HEADER,
+                    )
+                return msgspec.json.decode(record.reply, type=reply_type)
+            result = route.run(self.app, uow, command)
+            uow.add(
+                CommandRecord(env=uow.env, command=route.spec.name, digest=digest, reply=msgspec.json.encode(result).decode())
+            )
+            return result
+
+        return work
+
+    def _route(self, request: Any, name: str | None) -> Route:
+        return self._by_name[name] if name else self._by_request[type(request)]
+
+    # ------------------------------------------------- in process (tests, tools): one path
+    def execute(self, command: Any, *, command_id: str, correlation_id: str | None = None) -> Any:
+        """Carry out one command in the calling thread: its reply, or a RuleBroken raised."""
+        route = self._route(command, None)
+        env = self.envelope(command, command_id, correlation_id)
+        return self.committer.run(self._work(route, command, command_id), env)
+
+    async def submit(self, command: Any, *, command_id: str, correlation_id: str | None = None) -> Any:
+        """Carry out one command grouped with those submitted together: its reply once stored."""
+        route = self._route(command, None)
+        env = self.envelope(command, command_id, correlation_id)
+        return await self.committer.submit(self._work(route, command, command_id), env)
+
+    def ask(self, query: Any, name: str | None = None, correlation_id: str | None = None) -> Any:
+        """Answer one query in the calling thread: its reply, or a RuleBroken raised."""
+        route = self._route(query, name)
+        if isinstance(route.run, Logged):
+            env = self.envelope(query, None, correlation_id)
+            result = self.committer.run(lambda uow: route.run.read(self.app, uow, query), env)
+        else:
+            result = route.run(self.app, query)
+        if isinstance(result, RuleBroken):
+            raise result
+        return result
+
+    # ---------------------------------------------------------------------- on the bus
+    async def _answer(self, route: Route, message: NatsMessage, ids: dict[str, str], correlation_id: str | None) -> bytes:
+        headers = message.headers or {}
+        body = message.body
+        if route.spec.kind == "cmd":
+            command_id = read_command_id(headers)
+            command = decode_command(route.decoder, body)
+            ids.update(_log_ids(command))
+            env = self.envelope(command, command_id, correlation_id)
+            result = await self.committer.submit(self._work(route, command, command_id), env)
+        else:
+            query = decode_command(route.decoder, body or b"{}")
+            ids.update(_log_ids(query))
+            if isinstance(route.run, Logged):
+                env = self.envelope(query, None, correlation_id)
+                result = await self.committer.submit(lambda uow: route.run.read(self.app, uow, query), env)
+            else:
+                result = await asyncio.to_thread(route.run, self.app, query)
+            if isinstance(result, RuleBroken):
+                raise result
+        ids.update({k: v for k, v in _log_ids(result).items() if k not in ids})
+        return reply(result)
+
+    def router(self) -> NatsRouter:
+        router = command_router()
+        for route in self.routes:
+            self._subscribe(router, route)
+        return router
+
+    def _subscribe(self, router: NatsRouter, route: Route) -> None:
+        subject = route.spec.subject
+
+        @router.subscriber(subject, queue=self.service, max_workers=CONCURRENCY)
+        async def handle(message):  # type: ignore[no-untyped-def]  # the NatsMessage itself
+            return await handle_request(subject, message, lambda ids, cid: self._answer(route, message, ids, cid))
+
+    # ------------------------------------------------------------------------ consumers
+    def consumer(self, source: str) -> StoreConsumer:
+        return StoreConsumer(self.app, self.table.events[source])
+
+
+async def _message_decoder(msg: Any) -> Any:
+    """Hand the handler the message itself: body, headers and correlation id in one object.
+
+    Commands are decoded by us (msgspec), so a malformed body still gets our error reply; and
+    taking the message as the body spares FastStream resolving it from its context for every
+    message (measured: about a third of intake's CPU went there).
+    """
+    return msg
+
+
+def command_router() -> NatsRouter:
+    return NatsRouter(decoder=_message_decoder)
+
+
+async def handle_request(
+    subject: str,
+    message: NatsMessage,
+    call: Callable[[dict[str, str], str | None], Any],
+) -> bytes:
+    """Run one command or query: bind the correlation id, reply, log one ``message_handled``.
+
+    ``call(ids, correlation_id)`` fills ``ids`` with what is worth logging and returns the
+    encoded reply; a :class:`RuleBroken` it raises is the refusal. Anything else is logged by
+    type (never by message: it may hold input) and answered ``unavailable``: the caller may
+    retry with the same command id.
+    """
+    started = time.perf_counter()
+    headers = message.headers or {}
+    correlation_id = headers.get(contracts.H_CORRELATION) or message.correlation_id
+    outcome, error_code = "ok", None
+    ids: dict[str, str] = {}
+    with structlog.contextvars.bound_contextvars(correlation_id=correlation_id):
+        try:
+            result = await call(ids, correlation_id)
+        except RuleBroken as e:
+            outcome, error_code = "refused", e.code
+            result = refused(Error(code=e.code, message=str(e), field=e.field))
+        except Exception as e:  # noqa: BLE001
+            outcome, error_code = "failed", "unavailable"
+            log.error("command_failed", subject=subject, error=type(e).__name__)
+            result = refused(
+                Error(
+                    code="unavailable",
+                    message="the command could not be carried out now; retry with the same Polku-Command-Id",
+                )
+            )
+        log.info(
+            "message_handled",
+            subject=subject,
+            outcome=outcome,
+            error_code=error_code,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            **ids,
+        )
+    return result
+
+
+# ------------------------------------------------------------------------------- consumers
+class StoreConsumer:
+    """Another service's events in → this service's policies, stored with the tracking record.
+
+    Each delivery's policy runs in a unit of work of the batch (it sees what earlier deliveries
+    of the batch changed); what they changed and the tracking record ``(stream, last sequence)``
+    are committed in one transaction. A policy that breaks a rule dead-letters its delivery.
+    """
+
+    def __init__(self, app: ServiceApplication, policies: Mapping[type, Policy]) -> None:
+        self.app = app
+        self.policies = policies
+        self._lock = threading.Lock()
+
+    def position(self, stream: str) -> int:
+        return self.app.tracking_position(stream)
+
+    def prepare(self, deliveries: list[Delivery[Any]]) -> Prepared:
+        prepared = Prepared(deliveries)
+        batch: dict[UUID, Any] = {}
+        for d in deliveries:
+            policy = self.policies.get(type(d.event))
+            if policy is None:
+                continue
+            env = Envelope(
+                occurred_at=d.event.occurred_at, correlation_id=d.correlation_id, causation_id=str(d.event.event_id)
+            )
+            uow = UnitOfWork(self.app, batch, env)
+            try:
+                ids = policy(self.app, uow, d.event)
+            except RuleBroken as e:
+                prepared.failures.append(Failure(d, e.code, str(e)))
+                continue
+            if ids:
+                prepared.log_ids[d.seq] = ids
+            for aggregate in uow.changed():
+                batch[aggregate.id] = aggregate
+        prepared.state = list(batch.values())
+        return prepared
+
+    def commit(self, prepared: Prepared, stream: str, last_seq: int) -> None:
+        processing = ProcessingEvent[UUID]()
+        processing.collect_events(*(prepared.state or ()))
+        processing.tracking = Tracking(stream, last_seq)
+        with self._lock:
+            self.app.record_processed(processing)

@@ -1,0 +1,83 @@
+"""Read models built from events, by one mechanism for replay and for live events.
+
+A projection is a class with a method per event type it reads, marked ``@on(EventType, ...)``;
+``apply(event)`` calls the one for the event's type and passes over the rest. The same object is
+fed by the service's own store (replayed at start by :meth:`ServiceApplication.follow`, then each
+new recording) and, where it reads another service's events, by a
+:class:`ProjectionConsumer` on that service's stream. Every read model can be thrown away and
+built again from where its events come from.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from polku.consumer import Delivery, Prepared
+
+
+def on(*event_types: type) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Mark a projection method as the one that applies events of these types."""
+
+    def mark(method: Callable[..., None]) -> Callable[..., None]:
+        method.__polku_applies__ = event_types  # type: ignore[attr-defined]
+        return method
+
+    return mark
+
+
+class Projection:
+    """A read model. Subclasses mark their methods with :func:`on`."""
+
+    _appliers: ClassVar[dict[type, Callable[..., None]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        appliers: dict[type, Callable[..., None]] = {}
+        for klass in reversed(cls.__mro__):
+            for value in vars(klass).values():
+                for event_type in getattr(value, "__polku_applies__", ()):
+                    appliers[event_type] = value
+        cls._appliers = appliers
+
+    #: held while events are applied; readers of the model take it too
+    lock: threading.RLock
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Projection:
+        self = super().__new__(cls)
+        self.lock = threading.RLock()
+        return self
+
+    def reads(self, event: Any) -> bool:
+        return type(event) in self._appliers
+
+    def apply(self, event: Any) -> None:
+        applier = self._appliers.get(type(event))
+        if applier is not None:
+            with self.lock:
+                applier(self, event)
+
+
+class ProjectionConsumer:
+    """A consumer's handler that applies another service's events to an in-memory projection.
+
+    The projection lives in memory, so it tracks nothing: the stream is replayed from its start
+    whenever the service starts (see ``ConsumerSpec.before_commands``).
+    """
+
+    def __init__(self, projection: Projection) -> None:
+        self.projection = projection
+
+    def position(self, stream: str) -> int:
+        return 0
+
+    def prepare(self, deliveries: list[Delivery[Any]]) -> Prepared:
+        return Prepared(deliveries)
+
+    def commit(self, prepared: Prepared, stream: str, last_seq: int) -> None:
+        failed = {f.delivery.seq for f in prepared.failures}
+        with self.projection.lock:
+            for d in prepared.deliveries:
+                if d.seq not in failed:
+                    self.projection.apply(d.event)

@@ -1,0 +1,156 @@
+"""Intake's read models: the distribution queue and each client's referrals (from intake's own
+store), and each worker's load of open relationships (routing in intake's store, the
+relationships' lives in casefile's events). No personal data: ids, stages and times."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+from contracts.events import OwnWorkerNamed, RelationshipEnded, RelationshipOpened, RelationshipReopened
+from polku.projections import Projection, on
+from services.intake.domain import STAGE_AFTER_SCREENING, Referral
+
+
+@dataclass
+class ReferralView:
+    """What the queue and the repeat rule need of a referral (no personal data)."""
+
+    referral_id: UUID
+    client_id: str
+    team: str
+    urgent: bool
+    received_at: datetime
+    stage: str = "unscreened"
+    outcome: str | None = None
+    worker_id: str | None = None
+    special_support: bool = False
+
+
+class Referrals(Projection):
+    """Every referral's stage and team, and each client's referrals in the order received."""
+
+    def __init__(self, default_team: str) -> None:
+        self.default_team = default_team
+        self.by_id: dict[UUID, ReferralView] = {}
+        self.by_client: dict[str, list[UUID]] = defaultdict(list)
+
+    @on(Referral.Received)
+    def _received(self, e: Referral.Received) -> None:
+        self.by_id[e.originator_id] = ReferralView(
+            e.originator_id, e.env.client_id, e.team or self.default_team, e.urgent, e.env.occurred_at
+        )
+        self.by_client[e.env.client_id].append(e.originator_id)
+
+    @on(Referral.Screened)
+    def _screened(self, e: Referral.Screened) -> None:
+        if view := self.by_id.get(e.originator_id):
+            view.outcome = e.outcome
+            view.stage = STAGE_AFTER_SCREENING.get(e.outcome, view.stage)
+
+    @on(Referral.Closed)
+    def _closed(self, e: Referral.Closed) -> None:
+        if view := self.by_id.get(e.originator_id):
+            view.stage = "closed"
+
+    @on(Referral.UrgentNeedAssessed)
+    def _urgent(self, e: Referral.UrgentNeedAssessed) -> None:
+        if view := self.by_id.get(e.originator_id):
+            view.stage = "awaiting_triage"
+
+    @on(Referral.SupportNeedTriaged)
+    def _triaged(self, e: Referral.SupportNeedTriaged) -> None:
+        if view := self.by_id.get(e.originator_id):
+            view.stage = "awaiting_routing"
+            view.special_support = e.special_support_suspected
+
+    @on(Referral.Routed)
+    def _routed(self, e: Referral.Routed) -> None:
+        if view := self.by_id.get(e.originator_id):
+            view.stage = "routed"
+            view.worker_id = e.worker_id
+            view.team = e.team
+
+
+class Loads(Projection):
+    """Routed referrals per worker whose relationships are open, as running counts, so that
+    routing reads a worker's load without a scan. Routing comes from intake's store; openings,
+    ends, returns and changes of own worker from casefile's events."""
+
+    def __init__(self) -> None:
+        self.routed: dict[UUID, tuple[str, bool]] = {}  # referral → (worker, special)
+        self.referral_of: dict[UUID, UUID] = {}  # relationship → referral
+        self.ended: set[UUID] = set()  # referrals whose relationship ended
+        self.open_by_client: dict[str, UUID] = {}  # client → relationship
+        self.counts: dict[str, int] = defaultdict(int)  # worker → open
+        self.special: dict[str, int] = defaultdict(int)  # worker → special open
+
+    def _count(self, referral_id: UUID, step: int) -> None:
+        worker, special = self.routed[referral_id]
+        self.counts[worker] += step
+        if special:
+            self.special[worker] += step
+
+    def route(self, referral_id: UUID, worker_id: str, special: bool) -> None:
+        """Routed to ``worker_id``, or (OwnWorkerNamed) the own worker changed."""
+        counted = referral_id in self.routed and referral_id not in self.ended
+        if counted:
+            self._count(referral_id, -1)
+        self.routed[referral_id] = (worker_id, special)
+        if referral_id not in self.ended:
+            self._count(referral_id, +1)
+
+    def rename(self, referral_id: UUID, worker_id: str) -> None:
+        if referral_id in self.routed:
+            self.route(referral_id, worker_id, self.routed[referral_id][1])
+
+    def end(self, referral_id: UUID) -> None:
+        if referral_id not in self.ended:
+            self.ended.add(referral_id)
+            if referral_id in self.routed:
+                self._count(referral_id, -1)
+
+    def reopen(self, referral_id: UUID) -> None:
+        if referral_id in self.ended:
+            self.ended.discard(referral_id)
+            if referral_id in self.routed:
+                self._count(referral_id, +1)
+
+    def load(self) -> dict[str, int]:
+        return {worker: n for worker, n in self.counts.items() if n}
+
+    def special_support_clients(self, worker_id: str) -> int:
+        return self.special.get(worker_id, 0)
+
+    # ------------------------------------------------------------------ events
+    @on(Referral.Routed)
+    def _routed(self, e: Referral.Routed) -> None:
+        self.route(e.originator_id, e.worker_id, e.special_support_suspected)
+
+    @on(RelationshipOpened)
+    def _opened(self, e: RelationshipOpened) -> None:
+        self.referral_of[e.relationship_id] = e.referral_id
+        self.open_by_client[e.client_id] = e.relationship_id
+
+    @on(RelationshipEnded)
+    def _ended(self, e: RelationshipEnded) -> None:
+        referral_id = self.referral_of.get(e.relationship_id)
+        if referral_id is not None:
+            self.end(referral_id)
+        if self.open_by_client.get(e.client_id) == e.relationship_id:
+            del self.open_by_client[e.client_id]
+
+    @on(RelationshipReopened)
+    def _reopened(self, e: RelationshipReopened) -> None:
+        referral_id = self.referral_of.get(e.relationship_id)
+        if referral_id is not None:
+            self.reopen(referral_id)
+        self.open_by_client[e.client_id] = e.relationship_id
+
+    @on(OwnWorkerNamed)
+    def _named(self, e: OwnWorkerNamed) -> None:
+        referral_id = self.referral_of.get(e.relationship_id)
+        if referral_id is not None:
+            self.rename(referral_id, e.worker_id)
