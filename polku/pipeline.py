@@ -94,6 +94,10 @@ class CommandRecord(PolkuAggregate):
     def id_for(command_id: str) -> UUID:
         return uuid5(COMMAND_NAMESPACE, command_id)
 
+    @classmethod
+    def record(cls, command_id: str, env: Envelope, **fields: Any) -> CommandRecord:
+        return cls._create(cls.Recorded, id=cls.id_for(command_id), env=env, **fields)
+
 
 # ---------------------------------------------------------------------------------- the table
 @dataclass(frozen=True)
@@ -188,7 +192,7 @@ class Pipeline:
 
     def _work(self, route: Route, command: Any, command_id: str) -> Callable[[UnitOfWork], Any]:
         digest = self.digest(command)
-        record_id = CommandRecord.id_for(command_id)
+        record_id = CommandRecord.id_for(command_id)  # where a first attempt left its record
         reply_type = route.spec.reply
 
         def work(uow: UnitOfWork) -> Any:
@@ -202,7 +206,9 @@ class Pipeline:
                 return msgspec.json.decode(record.reply, type=reply_type)
             result = route.run(self.app, uow, command)
             uow.add(
-                CommandRecord(env=uow.env, command=route.spec.name, digest=digest, reply=msgspec.json.encode(result).decode())
+                CommandRecord.record(
+                    command_id, uow.env, command=route.spec.name, digest=digest, reply=msgspec.json.encode(result).decode()
+                )
             )
             return result
 
