@@ -6,7 +6,8 @@ from contracts.events import casefile_decoder
 from polku.service import ConsumerSpec, ServiceParts
 from polku.settings import Settings
 from polku.sql import SqlDatabase
-from services.reporting.handlers import build_router
+from polku.pipeline import Pipeline
+from services.reporting.handlers import TABLE
 from services.reporting.projections import OpenRelationshipsView
 
 
@@ -18,7 +19,7 @@ def build(settings: Settings) -> ServiceParts:
     view = build_view(settings)
     return ServiceParts(
         name="reporting",
-        router=build_router(view),
+        pipeline=Pipeline("reporting", view, TABLE, digest_secret=settings.pseudonym_key),
         consumers=[ConsumerSpec("casefile", casefile_decoder, view)],
         close=view.db.close,
     )

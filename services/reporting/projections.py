@@ -22,7 +22,7 @@ from typing import Any
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
 
-from contracts.commands import OpenRelationshipsReply, WorkerCaseload
+from contracts.commands import OpenRelationshipsQuery, OpenRelationshipsReply, WorkerCaseload
 from contracts.events import (
     OwnWorkerNamed,
     RelationshipEnded,
@@ -98,6 +98,9 @@ class OpenRelationshipsView:
             cur.set_position(stream, last_seq)
 
     # --------------------------------------------------------------- query
+    def open_relationships(self, q: OpenRelationshipsQuery) -> OpenRelationshipsReply:
+        return self.query(q.team)
+
     def query(self, team: str | None = None) -> OpenRelationshipsReply:
         with self.db.reading() as cur:
             position = cur.position(SOURCE_STREAM)

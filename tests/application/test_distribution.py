@@ -10,7 +10,9 @@ import msgspec
 
 from contracts.commands import ReceiveReferral, RecordAbsence, RouteReferral, ScreenReferral, TriageSupportNeed
 from polku.settings import RosterEntry, Settings
+from polku.pipeline import Pipeline
 from services.intake.application import IntakeApplication
+from services.intake.handlers import TABLE
 from services.intake.main import store_env
 from tests.helpers import referral_body
 
@@ -26,34 +28,30 @@ GUIDE = {"worker_id": "sg-001", "role": "service_guidance_worker", "team": "team
 LEAD = {"worker_id": "tl-001", "role": "team_lead", "team": "team-north"}
 
 
-def run(app: IntakeApplication, decide, command_type, body: dict, command_id: str):  # noqa: ANN001, ANN201
-    result, aggregates = decide(msgspec.convert(body, command_type), trace={"causation_id": command_id})
-    if aggregates:
-        app.save(*aggregates)
-    return result
+def run(pipeline: Pipeline, command_type, body: dict, command_id: str):  # noqa: ANN001, ANN201
+    return pipeline.execute(msgspec.convert(body, command_type), command_id=command_id)
 
 
 def test_1000_routed_referrals_spare_the_absent_and_follow_capacity(settings: Settings) -> None:
     app = IntakeApplication(store_env(settings, "intake"), pseudonym_key="k", roster=ROSTER)
+    pipeline = Pipeline("intake", app, TABLE, digest_secret="k")
     rng = random.Random(41)
     today = datetime.now(UTC).date()
-    run(app, app.decide_absence, RecordAbsence,
+    run(pipeline, RecordAbsence,
         {"actor": LEAD, "worker_id": "sw-003", "starts": date(2000, 1, 1).isoformat(), "ends": today.isoformat()}, "absence")
     routed: list = []
     try:
         for i in range(1000):
-            received = app.receive_referral(
-                msgspec.convert(referral_body(rng), ReceiveReferral), command_id=f"ref-{i}", trace={}
-            )
+            received = run(pipeline, ReceiveReferral, referral_body(rng), f"ref-{i}")
             rid = str(received.referral_id)
-            run(app, app.decide_screening, ScreenReferral,
+            run(pipeline, ScreenReferral,
                 {"actor": GUIDE, "referral_id": rid, "outcome": "assessment_needed"}, f"s-{i}")
             special = rng.random() < 0.4
-            run(app, app.decide_triage, TriageSupportNeed,
+            run(pipeline, TriageSupportNeed,
                 {"actor": GUIDE, "referral_id": rid,
                  "positions": {"seeks_help": "unable" if special else "able", "needs": rng.choice(["single", "multiple"])}},
                 f"t-{i}")
-            routed.append(run(app, app.decide_routing, RouteReferral, {"actor": GUIDE, "referral_id": rid}, f"r-{i}"))
+            routed.append(run(pipeline, RouteReferral, {"actor": GUIDE, "referral_id": rid}, f"r-{i}"))
     finally:
         app.close()
 

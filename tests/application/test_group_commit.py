@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import random
-from functools import partial
 
 import msgspec
 import pytest
 
 from contracts.commands import ReceiveReferral
-from polku.batching import GroupCommitter
+from polku.pipeline import CommandIdReused
 from polku.settings import Settings
-from services.intake.application import CommandIdReused, InvalidIdentityCode
+from services.intake.application import InvalidIdentityCode
 from services.intake.domain import AlreadyScreened
-from services.intake.main import build_application
+from services.intake.main import build_application, build_pipeline
 from tests.helpers import referral_body, stored_events
 
 
@@ -24,13 +23,14 @@ def command(rng: random.Random, **changes: object) -> ReceiveReferral:
 
 async def test_concurrent_commands_are_stored_together_and_each_gets_its_own_answer(settings: Settings) -> None:
     app = build_application(settings)
-    committer = GroupCommitter(app)
+    pipeline = build_pipeline(app, settings)
+    committer = pipeline.committer
     rng = random.Random(31)
     commands = [command(rng) for _ in range(100)]
     retried = commands[0]
 
     def submit(cmd: ReceiveReferral, command_id: str) -> asyncio.Future:
-        return committer.submit(partial(app.decide_referral, cmd, command_id=command_id, trace={}))
+        return pipeline.submit(cmd, command_id=command_id)
 
     try:
         results = await asyncio.gather(
@@ -55,17 +55,15 @@ async def test_concurrent_commands_are_stored_together_and_each_gets_its_own_ans
 
 async def test_a_stored_referral_is_found_again_by_a_later_retry(settings: Settings) -> None:
     app = build_application(settings)
-    committer = GroupCommitter(app)
+    pipeline = build_pipeline(app, settings)
     cmd = command(random.Random(32))
     try:
-        first = await committer.submit(partial(app.decide_referral, cmd, command_id="x-1", trace={}))
-        again = await committer.submit(partial(app.decide_referral, cmd, command_id="x-1", trace={}))
+        first = await pipeline.submit(cmd, command_id="x-1")
+        again = await pipeline.submit(cmd, command_id="x-1")
         assert again == first
         assert stored_events(app)["Referral.Received"] == 1
         with pytest.raises(CommandIdReused):
-            await committer.submit(
-                partial(app.decide_referral, command(random.Random(33)), command_id="x-1", trace={})
-            )
+            await pipeline.submit(command(random.Random(33)), command_id="x-1")
     finally:
         app.close()
 
@@ -78,19 +76,18 @@ async def test_a_batch_that_lost_a_race_with_another_writer_is_decided_again_on_
     from contracts.commands import ScreenReferral
 
     app, other = build_application(settings), build_application(settings)
-    committer = GroupCommitter(app)
+    pipeline, others = build_pipeline(app, settings), build_pipeline(other, settings)
     try:
-        received = await committer.submit(partial(app.decide_referral, command(random.Random(33)), command_id="r-1", trace={}))
+        received = await pipeline.submit(command(random.Random(33)), command_id="r-1")
         actor = {"worker_id": "sg-001", "role": "service_guidance_worker", "team": "team-north"}
 
         def screen(outcome: str) -> ScreenReferral:
             return msgspec.convert({"referral_id": str(received.referral_id), "actor": actor, "outcome": outcome}, ScreenReferral)
 
         app.get_referral(received.referral_id)  # in app's cache now
-        _stage, aggregates = other.decide_screening(screen("assessment_needed"), trace={"causation_id": "s-other"})
-        other.save(*aggregates)  # the other writer screens the referral first
+        others.execute(screen("assessment_needed"), command_id="s-other")  # the other writer screens it first
         with pytest.raises(AlreadyScreened):
-            await committer.submit(partial(app.decide_screening, screen("urgent_need"), trace={"causation_id": "s-1"}))
+            await pipeline.submit(screen("urgent_need"), command_id="s-1")
         assert stored_events(app)["Referral.Screened"] == 1
     finally:
         app.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from services.intake.application import Loads
+from services.intake.projections import Loads
 
 
 def test_counts_follow_routing_own_worker_changes_ends_and_reopenings() -> None:
