@@ -21,40 +21,41 @@ from bench.common import Figure, fresh_var, median, own_nats, progress, say
 from bench.raw import PAYLOAD_BYTES
 from polku.bus import connect, ensure_streams, stream_config
 from polku.demo import demo_referral
+from polku.pipeline import Pipeline
 from polku.relay import Relay
 from polku.store import RELAY_TRACKING
 from services.intake import publishing
-from services.intake.handlers import receive_referral_decoder
+from services.intake.handlers import TABLE
 from polku.store import store_env
 from services.intake.application import IntakeApplication
+from contracts.commands import ReceiveReferral
+
+decoder = msgspec.json.Decoder(ReceiveReferral)
 
 
 def fill_intake(app: Any, count: int, *, seed: int = 7, batch: int = 500) -> int:
-    """Store ``count`` referrals as intake's group commit does: each command decided by
-    ``IntakeApplication.decide_referral`` (validation, pseudonymisation, the aggregate, the
-    idempotency check), ``batch`` commands stored per transaction, so that filling 20k
-    referrals takes seconds. The stored events are those the service stores. Not timed.
+    """Store ``count`` referrals as intake's group commit does: each command carried out by
+    intake's pipeline (validation, pseudonymisation, the aggregate, the idempotency record),
+    ``batch`` commands stored per transaction, so that filling 20k referrals takes seconds. The
+    stored events are those the service stores. Not timed.
     """
     rng = random.Random(seed)
-    pending: dict[Any, Any] = {}
+    pipeline = Pipeline("intake", app, TABLE, digest_secret="bench")
+    commands: list[tuple[Any, str]] = []
     bar = progress("intake referrals stored (setup)", count)
     for i in range(count):
-        body = msgspec.json.encode(demo_referral(rng))
-        command = receive_referral_decoder.decode(body)
-        _received, aggregates = app.decide_referral(
-            command, command_id=f"bench-relay-{i}", trace={"correlation_id": f"bench-{i}"}, pending=pending
-        )
-        pending.update((a.id, a) for a in aggregates)
-        if len(pending) >= batch:
-            app.save(*pending.values())
-            pending.clear()
+        commands.append((decoder.decode(msgspec.json.encode(demo_referral(rng))), f"bench-relay-{i}"))
+        if len(commands) >= batch or i == count - 1:
+            for ok, value in pipeline.execute_batch(commands):
+                if not ok:
+                    raise value
+            commands.clear()
         bar.update(i + 1)
-    if pending:
-        app.save(*pending.values())
     bar.done()
     stored = app.max_position()
-    # Each referral, and the protected identity record of each client seen for the first time.
-    if not count <= stored <= 2 * count:
+    # Each referral and its command's idempotency record, and the protected identity record of
+    # each client seen for the first time.
+    if not 2 * count <= stored <= 3 * count:
         raise RuntimeError(f"intake store holds {stored} events for {count} referrals")
     return stored
 
@@ -192,7 +193,7 @@ def publish_figures(raw_count: int, relay_count: int) -> list[Figure]:
                     "events/s",
                     [
                         f"# relay_events: {relay_count} stored ReferralReceived events, each beside the client's "
-                        "identity record (decided by IntakeApplication.decide_referral and stored in groups as the "
+                        "identity record (carried out by intake's pipeline and stored in groups as the "
                         "service does; not timed), then polku.relay.Relay.catch_up_once from position 0 to the "
                         f"store's end into INTAKE, in pages of {page} published events: read (the published topics "
                         "only) + map + publish on one connection + wait for the acks + record the position",

@@ -57,10 +57,15 @@ class GroupCommitter:
 
     def run(self, work: Work, env: Envelope | None = None) -> Any:
         """The same as ``submit``, for one command in the calling thread (tests, tools)."""
-        [(ok, value)] = self._commit([_Item(work, env)])
+        [(ok, value)] = self.run_batch([(work, env)])
         if not ok:
             raise value
         return value
+
+    def run_batch(self, works: list[tuple[Work, Envelope | None]]) -> list[tuple[bool, Any]]:
+        """Commands as one group, in the calling thread: ``(True, result)`` or ``(False, error)``
+        for each (tools that load many commands at once)."""
+        return self._commit([_Item(work, env) for work, env in works])
 
     async def _run(self) -> None:
         while True:

@@ -208,7 +208,7 @@ class EventConsumer:
                 log.warning("consumer_retrying", consumer=self.name, error=type(e).__name__, retry_in_s=backoff)
                 await _unsubscribe(sub)
                 sub = None  # rebind from the tracked position: nothing is skipped
-                await _sleep_or_stop(stop, backoff)
+                await sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, 5.0)
         await _unsubscribe(sub)
         log.info("consumer_stopped", consumer=self.name, position=self.position)
@@ -350,7 +350,8 @@ def _without_values(message: str) -> str:
     return re.sub(r"'[^']*'", "'…'", message)
 
 
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    """Wait ``seconds``, or less if ``stop`` is set first (a retry's back-off)."""
     try:
         await asyncio.wait_for(stop.wait(), seconds)
     except TimeoutError:

@@ -224,6 +224,14 @@ class Pipeline:
         env = self.envelope(command, command_id, correlation_id)
         return self.committer.run(self._work(route, command, command_id), env)
 
+    def execute_batch(self, commands: list[tuple[Any, str]]) -> list[tuple[bool, Any]]:
+        """Carry out ``(command, command_id)`` pairs as one group commit, in the calling thread."""
+        works = []
+        for command, command_id in commands:
+            route = self._route(command, None)
+            works.append((self._work(route, command, command_id), self.envelope(command, command_id, None)))
+        return self.committer.run_batch(works)
+
     async def submit(self, command: Any, *, command_id: str, correlation_id: str | None = None) -> Any:
         """Carry out one command grouped with those submitted together: its reply once stored."""
         route = self._route(command, None)

@@ -32,6 +32,7 @@ from nats.aio.client import Client
 import contracts
 from contracts.events import Actor, Event, encoder
 from polku.bus import event_headers
+from polku.consumer import sleep_or_stop
 from polku.log import get_logger
 from polku.store import RELAY_TRACKING, ServiceApplication
 
@@ -332,7 +333,7 @@ class Relay:
                 raise
             except Exception as e:  # noqa: BLE001 - NATS away, a timeout, a locked store
                 log.warning("relay_retrying", error=type(e).__name__, position=self.position, retry_in_s=backoff)
-                await _sleep_or_stop(stop, backoff)
+                await sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
             if count == 0:
@@ -346,9 +347,3 @@ class Relay:
             log.warning("relay_position_not_recorded", error=type(e).__name__, position=self.position)
         log.info("relay_stopped", position=self.position)
 
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), seconds)
-    except TimeoutError:
-        pass
