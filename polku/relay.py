@@ -30,7 +30,7 @@ import msgspec
 from nats.aio.client import Client
 
 import contracts
-from contracts.events import Event, encoder
+from contracts.base import Event, encoder
 from polku.bus import event_headers
 from polku.log import get_logger
 from polku.store import RELAY_TRACKING, ServiceApplication

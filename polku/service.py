@@ -23,7 +23,7 @@ import structlog
 from faststream.nats import NatsBroker, NatsMessage, NatsRouter
 
 import contracts
-from contracts.commands import Error
+from contracts.base import Error
 from polku import log as polku_log
 from polku.bus import connect, ensure_streams
 from polku.commands import CommandRefused, command_id, refused

@@ -20,7 +20,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 import msgspec
 from eventsourcing.persistence import IntegrityError, Recording
 
-from contracts.commands import (
+from contracts.intake import (
     AssessUrgentNeed,
     DistributionQueueReply,
     HistoryEntry,
@@ -35,7 +35,7 @@ from contracts.commands import (
     TriageSupportNeed,
     WorkerCommand,
 )
-from contracts.events import OwnWorkerNamed, RelationshipEnded, RelationshipOpened, RelationshipReopened
+from contracts.casefile import OwnWorkerNamed, RelationshipEnded, RelationshipOpened, RelationshipReopened
 from polku.commands import CommandRefused
 from polku.consumer import Delivery, Prepared
 from polku.settings import RosterEntry, TriageGrid, parse_triage_grid

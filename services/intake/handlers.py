@@ -11,7 +11,7 @@ import msgspec
 from faststream.nats import NatsRouter
 
 import contracts
-from contracts.commands import (
+from contracts.intake import (
     AssessUrgentNeed,
     DistributionQueueQuery,
     Done,

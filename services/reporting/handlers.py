@@ -7,7 +7,7 @@ import asyncio
 import msgspec
 from faststream.nats import NatsRouter
 
-from contracts.commands import OpenRelationshipsQuery
+from contracts.reporting import OpenRelationshipsQuery
 from polku.commands import decode_command, reply
 from polku.service import command_router, handle_request
 from services.reporting.projections import OpenRelationshipsView

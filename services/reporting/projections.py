@@ -22,14 +22,14 @@ from typing import Any
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
 
-from contracts.commands import OpenRelationshipsReply, WorkerCaseload
-from contracts.events import (
+from contracts.casefile import (
     OwnWorkerNamed,
     RelationshipEnded,
     RelationshipOpened,
     RelationshipReopened,
     casefile_decoder,
 )
+from contracts.reporting import OpenRelationshipsReply, WorkerCaseload
 from polku.consumer import Delivery, Prepared
 from polku.sql import Cursor, SqlDatabase
 

@@ -17,8 +17,9 @@ from uuid import UUID
 
 import msgspec
 
-from contracts import commands as cmd
-from contracts.events import ReferralRouted
+from contracts import casefile as cmd
+from contracts import intake as intake_cmd
+from contracts.intake import ReferralRouted
 from polku.consumer import Delivery
 from polku.settings import RosterEntry
 from polku.store import store_env
@@ -71,22 +72,22 @@ def main(folder: Path) -> None:
         body = {"identity_code": code, "channel": "phone", "source": {"kind": "authority", "authority": "police"} if i == 1 else {"kind": "client"},
                 "concerns": ["housing", "debt"][: 1 + i % 2], "urgent": i == 2, "consent": True,
                 "summary": "Fixture summary.", "contact_details": "Fixture contact", "actor": GUIDE, "occurred_at": at(i)}
-        received = intake.receive_referral(msgspec.convert(body, cmd.ReceiveReferral), command_id=f"rcv-{i}",
+        received = intake.receive_referral(msgspec.convert(body, intake_cmd.ReceiveReferral), command_id=f"rcv-{i}",
                                            trace={"correlation_id": f"corr-{i}", "causation_id": f"rcv-{i}"})
         referrals.append(received)
     r0, r1, r2, r3 = (r.referral_id for r in referrals)
-    do(intake.decide_screening, cmd.ScreenReferral, {"actor": GUIDE, "referral_id": str(r0), "outcome": "assessment_needed", "motivation": "motivated", "occurred_at": at(10)}, "s0")
-    do(intake.decide_screening, cmd.ScreenReferral, {"actor": GUIDE, "referral_id": str(r1), "outcome": "assessment_needed", "occurred_at": at(11)}, "s1")
-    do(intake.decide_screening, cmd.ScreenReferral, {"actor": GUIDE, "referral_id": str(r2), "outcome": "urgent_need", "occurred_at": at(12)}, "s2")
-    do(intake.decide_screening, cmd.ScreenReferral, {"actor": GUIDE, "referral_id": str(r3), "outcome": "redirected", "redirected_to": "kela", "occurred_at": at(13)}, "s3")
-    do(intake.decide_urgent_assessment, cmd.AssessUrgentNeed, {"actor": SW1, "referral_id": str(r2), "actions": ["emergency_accommodation"], "occurred_at": at(14)}, "u2")
-    do(intake.decide_triage, cmd.TriageSupportNeed, {"actor": SW1, "referral_id": str(r0), "positions": {"seeks_help": "unable", "needs": "multiple"}, "occurred_at": at(20)}, "t0")
-    do(intake.decide_triage, cmd.TriageSupportNeed, {"actor": SW1, "referral_id": str(r1), "positions": {"seeks_help": "able", "needs": "single"}, "occurred_at": at(21)}, "t1")
-    do(intake.decide_set_worker, cmd.SetRosterWorker, {"actor": LEAD, "worker_id": "sc-002", "role": "social_counsellor", "team": "team-north", "capacity": 20, "occurred_at": at(22)}, "w1")
-    do(intake.decide_absence, cmd.RecordAbsence, {"actor": LEAD, "worker_id": "sw-002", "starts": "2026-03-01", "ends": "2026-03-31", "occurred_at": at(23)}, "a1")
-    routed0 = do(intake.decide_routing, cmd.RouteReferral, {"actor": SW1, "referral_id": str(r0), "occurred_at": at(30)}, "r0")
-    routed1 = do(intake.decide_routing, cmd.RouteReferral, {"actor": LEAD, "referral_id": str(r1), "worker_id": "sc-001", "override_reason": "competence", "occurred_at": at(31)}, "r1")
-    do(intake.decide_remove_worker, cmd.RemoveRosterWorker, {"actor": LEAD, "worker_id": "sc-002", "occurred_at": at(32)}, "w2")
+    do(intake.decide_screening, intake_cmd.ScreenReferral, {"actor": GUIDE, "referral_id": str(r0), "outcome": "assessment_needed", "motivation": "motivated", "occurred_at": at(10)}, "s0")
+    do(intake.decide_screening, intake_cmd.ScreenReferral, {"actor": GUIDE, "referral_id": str(r1), "outcome": "assessment_needed", "occurred_at": at(11)}, "s1")
+    do(intake.decide_screening, intake_cmd.ScreenReferral, {"actor": GUIDE, "referral_id": str(r2), "outcome": "urgent_need", "occurred_at": at(12)}, "s2")
+    do(intake.decide_screening, intake_cmd.ScreenReferral, {"actor": GUIDE, "referral_id": str(r3), "outcome": "redirected", "redirected_to": "kela", "occurred_at": at(13)}, "s3")
+    do(intake.decide_urgent_assessment, intake_cmd.AssessUrgentNeed, {"actor": SW1, "referral_id": str(r2), "actions": ["emergency_accommodation"], "occurred_at": at(14)}, "u2")
+    do(intake.decide_triage, intake_cmd.TriageSupportNeed, {"actor": SW1, "referral_id": str(r0), "positions": {"seeks_help": "unable", "needs": "multiple"}, "occurred_at": at(20)}, "t0")
+    do(intake.decide_triage, intake_cmd.TriageSupportNeed, {"actor": SW1, "referral_id": str(r1), "positions": {"seeks_help": "able", "needs": "single"}, "occurred_at": at(21)}, "t1")
+    do(intake.decide_set_worker, intake_cmd.SetRosterWorker, {"actor": LEAD, "worker_id": "sc-002", "role": "social_counsellor", "team": "team-north", "capacity": 20, "occurred_at": at(22)}, "w1")
+    do(intake.decide_absence, intake_cmd.RecordAbsence, {"actor": LEAD, "worker_id": "sw-002", "starts": "2026-03-01", "ends": "2026-03-31", "occurred_at": at(23)}, "a1")
+    routed0 = do(intake.decide_routing, intake_cmd.RouteReferral, {"actor": SW1, "referral_id": str(r0), "occurred_at": at(30)}, "r0")
+    routed1 = do(intake.decide_routing, intake_cmd.RouteReferral, {"actor": LEAD, "referral_id": str(r1), "worker_id": "sc-001", "override_reason": "competence", "occurred_at": at(31)}, "r1")
+    do(intake.decide_remove_worker, intake_cmd.RemoveRosterWorker, {"actor": LEAD, "worker_id": "sc-002", "occurred_at": at(32)}, "w2")
 
     # Casefile: the routed referrals arrive as intake's events.
     deliveries = []
