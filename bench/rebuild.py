@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 
 import contracts
 from bench.common import Figure, fresh_var, own_nats, progress, say
-from contracts.events import OwnWorkerNamed, RelationshipOpened, encoder
+from contracts.base import encoder
+from contracts.casefile import OwnWorkerNamed, RelationshipOpened
 from polku.bus import connect, ensure_streams, event_headers
 from polku.relay import event_id
 from services.reporting.main import build_view

@@ -28,7 +28,7 @@ from services.intake import publishing
 from services.intake.handlers import TABLE
 from polku.store import store_env
 from services.intake.application import IntakeApplication
-from contracts.commands import ReceiveReferral
+from contracts.intake import ReceiveReferral
 
 decoder = msgspec.json.Decoder(ReceiveReferral)
 

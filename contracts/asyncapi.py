@@ -25,7 +25,7 @@ from typing import Any
 import msgspec
 
 import contracts
-from contracts import commands
+from contracts.base import COMMAND_ID_HEADER, Refused
 
 ASYNCAPI_VERSION = "3.0.0"
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -89,7 +89,7 @@ def _payload_types() -> list[type]:
     types: list[type] = [spec.type for spec in contracts.EVENTS]
     for spec in contracts.COMMANDS:
         types += [spec.request, spec.reply]
-    types.append(commands.Refused)
+    types.append(Refused)
     seen: dict[type, None] = dict.fromkeys(types)  # ordered, without duplicates
     return list(seen)
 
@@ -130,12 +130,12 @@ def _event_headers(spec: contracts.EventSpec) -> dict[str, Any]:
 
 
 def _command_headers(spec: contracts.CommandSpec) -> dict[str, Any]:
-    required = [commands.COMMAND_ID_HEADER] if spec.kind == "cmd" else []
+    required = [COMMAND_ID_HEADER] if spec.kind == "cmd" else []
     return {
         "type": "object",
         "description": "NATS headers on a command or query.",
         "properties": {
-            commands.COMMAND_ID_HEADER: _header(
+            COMMAND_ID_HEADER: _header(
                 "The idempotency key chosen by the caller: a retried command returns the first "
                 "answer and stores nothing new.",
                 pattern=_COMMAND_ID_PATTERN,
@@ -165,7 +165,7 @@ def _message(tp: type, **extra: Any) -> dict[str, Any]:
 
 
 def _error_codes_markdown() -> str:
-    lines = [f"- `{code}`: {text}" for code, text in commands.ERROR_CODES.items()]
+    lines = [f"- `{code}`: {text}" for code, text in contracts.ERROR_CODES.items()]
     return (
         "The command or query was refused and nothing was stored. `error.code` is one of:\n\n"
         + "\n".join(lines)
@@ -204,16 +204,16 @@ def build_asyncapi() -> dict[str, Any]:
         operations[f"receive.{spec.name}"] = {
             "action": "receive",
             "title": f"Receive {spec.name}",
-            "summary": _doc(spec.type)[0] or spec.name,
+            "summary": spec.summary or spec.name,
             "channel": _ref("channels", channel_id),
             "messages": [_ref("channels", channel_id, "messages", spec.name)],
         }
 
     messages["Refused"] = _message(
-        commands.Refused,
+        Refused,
         summary="The command or query was refused; nothing was stored.",
         description=_error_codes_markdown(),
-        **{"x-polku-error-codes": dict(commands.ERROR_CODES)},
+        **{"x-polku-error-codes": dict(contracts.ERROR_CODES)},
     )
     for spec in contracts.COMMANDS:
         request_id, reply_id = spec.subject, f"{spec.subject}.reply"

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from contracts.commands import COMMAND_ID_HEADER, Error, Refused
+from contracts.base import COMMAND_ID_HEADER, Error, Refused
 from polku.domain import RuleBroken
 
 T = TypeVar("T")

@@ -19,7 +19,8 @@ import msgspec
 from nats.aio.client import Client
 
 import contracts
-from contracts.commands import COMMAND_ID_HEADER, OpenRelationshipsReply
+from contracts.base import COMMAND_ID_HEADER
+from contracts.reporting import OpenRelationshipsReply
 from contracts.vocabulary import AuthorityKind, Channel, ConcernCategory, SourceKind
 from polku.bus import stream_counts
 from polku.progress import Progress

@@ -46,7 +46,7 @@ from eventsourcing.persistence import Tracking
 from faststream.nats import NatsMessage, NatsRouter
 
 import contracts
-from contracts.commands import COMMAND_ID_HEADER, Error
+from contracts.base import COMMAND_ID_HEADER, Error
 from polku import log as polku_log
 from polku.batching import GroupCommitter
 from polku.commands import command_id as read_command_id

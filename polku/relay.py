@@ -30,7 +30,7 @@ import msgspec
 from nats.aio.client import Client
 
 import contracts
-from contracts.events import Actor, Event, encoder
+from contracts.base import Actor, Event, encoder
 from polku.bus import event_headers
 from polku.consumer import sleep_or_stop
 from polku.log import get_logger

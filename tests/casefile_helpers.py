@@ -13,7 +13,7 @@ from polku.demo import route_through
 import nats.errors
 from nats.aio.client import Client
 
-from contracts.commands import COMMAND_ID_HEADER
+from contracts.base import COMMAND_ID_HEADER
 from services.casefile.application import relationship_id_for
 from tests.helpers import RECEIVE_REFERRAL, referral_body, request
 

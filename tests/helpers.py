@@ -14,7 +14,7 @@ import nats.errors
 from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from contracts.commands import COMMAND_ID_HEADER
+from contracts.base import COMMAND_ID_HEADER
 from polku.demo import route_through, demo_referral, query_open_relationships, synthetic_identity_code
 
 RECEIVE_REFERRAL = "polku.cmd.intake.receive_referral"

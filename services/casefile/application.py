@@ -23,8 +23,8 @@ import msgspec
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.persistence import JSONTranscoder, Tracking, Transcoding
 
-from contracts import commands as cmd
-from contracts.events import ReferralRouted
+from contracts import casefile as cmd
+from contracts.intake import ReferralRouted
 from polku.commands import CommandRefused
 from polku.consumer import Delivery, Failure, Prepared
 from polku.settings import RosterEntry

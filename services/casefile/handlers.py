@@ -15,7 +15,7 @@ import msgspec
 from faststream.nats import NatsMessage, NatsRouter
 
 import contracts
-from contracts import commands as cmd
+from contracts import casefile as cmd
 from polku.batching import GroupCommitter
 from polku.commands import CommandRefused, decode_command, reply
 from polku.service import command_router, handle_request

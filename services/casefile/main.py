@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from contracts.events import intake_decoder
+from contracts.intake import intake_decoder
 from polku.service import ConsumerSpec, ServiceParts
 from polku.settings import Settings
 from polku.store import store_env

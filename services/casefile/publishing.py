@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from contracts import events as wire
+from contracts import audit
+from contracts import casefile as wire
 from polku.relay import event_id, published_topics
 from services.casefile.domain import RecordView, Relationship
 
@@ -152,8 +153,8 @@ def relationship_reopened(e: Any) -> wire.RelationshipReopened:
     return wire.RelationshipReopened(**_base(e), client_id=e.client_id, reason=e.reason)
 
 
-def client_record_viewed(e: RecordView.Viewed) -> wire.ClientRecordViewed:
-    return wire.ClientRecordViewed(
+def client_record_viewed(e: RecordView.Viewed) -> audit.ClientRecordViewed:
+    return audit.ClientRecordViewed(
         event_id=event_id(e.originator_id, e.originator_version),
         occurred_at=e.occurred_at,
         actor=wire.Actor(**e.actor),

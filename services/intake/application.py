@@ -15,7 +15,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.persistence import IntegrityError
 
-from contracts.commands import (
+from contracts.intake import (
     AssessUrgentNeed,
     DistributionQueueQuery,
     DistributionQueueReply,

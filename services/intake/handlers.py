@@ -6,7 +6,7 @@ the use case in a group commit, replies and logs. Casefile's events feed intake'
 
 from __future__ import annotations
 
-from contracts import commands as c
+from contracts import intake as c
 from polku.pipeline import Table
 from services.intake.application import IntakeApplication as Intake
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contracts.events import casefile_decoder
+from contracts.casefile import casefile_decoder
 from polku.pipeline import Pipeline
 from polku.projections import ProjectionConsumer
 from polku.service import ConsumerSpec, ServiceParts

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from contracts.events import OwnWorkerNamed, RelationshipEnded, RelationshipOpened, RelationshipReopened
+from contracts.casefile import OwnWorkerNamed, RelationshipEnded, RelationshipOpened, RelationshipReopened
 from polku.projections import Projection, on
 from services.intake.domain import STAGE_AFTER_SCREENING, Referral
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from contracts import events as wire
+from contracts import intake as wire
 from polku.relay import envelope, published_topics
 from services.intake.domain import Referral
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contracts.commands import OpenRelationshipsQuery
+from contracts.reporting import OpenRelationshipsQuery
 from polku.pipeline import Table
 from services.reporting.projections import OpenRelationshipsView
 

@@ -22,8 +22,8 @@ from typing import Any
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
 
-from contracts.commands import OpenRelationshipsQuery, OpenRelationshipsReply, WorkerCaseload
-from contracts.events import (
+from contracts.reporting import OpenRelationshipsQuery, OpenRelationshipsReply, WorkerCaseload
+from contracts.casefile import (
     OwnWorkerNamed,
     RelationshipEnded,
     RelationshipOpened,

@@ -10,8 +10,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from contracts import commands as cmd
-from contracts.events import ReferralRouted
+from contracts import casefile as cmd
+from contracts.intake import ReferralRouted
 from polku.commands import CommandRefused
 from polku.consumer import Delivery
 from polku.settings import Settings

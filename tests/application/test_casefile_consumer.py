@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from contracts.events import ReferralRouted
+from contracts.intake import ReferralRouted
 from polku.consumer import Delivery
 from polku.settings import Settings
 from services.casefile.application import relationship_id_for

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 
 import msgspec
 
-from contracts.commands import ReceiveReferral, RecordAbsence, RouteReferral, ScreenReferral, TriageSupportNeed
+from contracts.intake import ReceiveReferral, RecordAbsence, RouteReferral, ScreenReferral, TriageSupportNeed
 from polku.settings import RosterEntry, Settings
 from polku.pipeline import Pipeline
 from services.intake.application import IntakeApplication

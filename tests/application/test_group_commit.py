@@ -8,7 +8,7 @@ import random
 import msgspec
 import pytest
 
-from contracts.commands import ReceiveReferral
+from contracts.intake import ReceiveReferral
 from polku.pipeline import CommandIdReused
 from polku.settings import Settings
 from services.intake.application import InvalidIdentityCode
@@ -73,7 +73,7 @@ async def test_a_batch_that_lost_a_race_with_another_writer_is_decided_again_on_
     memory. Should another writer change one anyway, the batch that lost the race is decided
     again on what the store holds: the command is refused by the rule it now breaks, not failed
     with a stale version again and again."""
-    from contracts.commands import ScreenReferral
+    from contracts.intake import ScreenReferral
 
     app, other = build_application(settings), build_application(settings)
     pipeline, others = build_pipeline(app, settings), build_pipeline(other, settings)

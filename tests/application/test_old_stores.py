@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from contracts.commands import DistributionQueueQuery, ReferralStatusQuery
+from contracts.intake import DistributionQueueQuery, ReferralStatusQuery
 from polku.settings import RosterEntry, Settings
 from polku.store import store_env
 from services.intake.application import IntakeApplication

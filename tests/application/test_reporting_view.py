@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from contracts.events import OwnWorkerNamed, RelationshipEnded, RelationshipOpened, RelationshipReopened
+from contracts.casefile import OwnWorkerNamed, RelationshipEnded, RelationshipOpened, RelationshipReopened
 from polku.consumer import Delivery
 from polku.settings import Settings
 from polku.sql import SqlDatabase

@@ -18,7 +18,8 @@ import msgspec
 from nats.aio.client import Client
 
 import contracts
-from contracts.events import audit_decoder, casefile_decoder
+from contracts.audit import audit_decoder
+from contracts.casefile import casefile_decoder
 from polku.settings import Settings
 from polku.stack import Stack
 from tests.casefile_helpers import OUTSIDER, SC1, SC2, SW1, SW2, Casefile, open_relationship, summary, wait_for_stream

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from contracts import commands as cmd
+from contracts import casefile as cmd
 from polku.settings import Settings
 from services.casefile.main import build_application
 from tests.application.test_casefile_commands import command, open_relationship

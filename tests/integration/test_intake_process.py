@@ -10,7 +10,7 @@ from collections import Counter
 
 from nats.aio.client import Client
 
-from contracts.events import intake_decoder
+from contracts.intake import intake_decoder
 from polku.settings import Settings
 from polku.stack import Stack
 from services.casefile.application import relationship_id_for

@@ -17,7 +17,8 @@ import msgspec
 from nats.aio.client import Client
 
 import contracts
-from contracts.events import casefile_decoder, intake_decoder
+from contracts.casefile import casefile_decoder
+from contracts.intake import intake_decoder
 from polku.settings import Settings
 from polku.stack import Stack
 from services.casefile.application import relationship_id_for

@@ -13,8 +13,8 @@ import msgspec
 from nats.aio.client import Client
 
 import contracts
-from contracts.commands import ReceiveReferral, RouteReferral, ScreenReferral, TriageSupportNeed
-from contracts.events import casefile_decoder
+from contracts.casefile import RelationshipOpened, casefile_decoder
+from contracts.intake import ReceiveReferral, RouteReferral, ScreenReferral, TriageSupportNeed
 from polku.settings import Settings
 from polku.stack import Stack
 from services.casefile.main import build_application as build_casefile
@@ -55,7 +55,7 @@ async def test_casefile_killed_in_the_middle_of_a_batch_loses_and_duplicates_no_
 
     casefile = await stream_messages(nc, "CASEFILE")
     assert len(casefile) == 2 * n
-    opened = [e for e in map(casefile_decoder.decode, (m.data for m in casefile)) if isinstance(e, contracts.events.RelationshipOpened)]
+    opened = [e for e in map(casefile_decoder.decode, (m.data for m in casefile)) if isinstance(e, RelationshipOpened)]
     assert len({e.relationship_id for e in opened}) == n
     assert {str(e.referral_id) for e in opened} == {r["referral_id"] for r in replies}
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from contracts.commands import ERROR_CODES, ReceiveReferral
+from contracts import ERROR_CODES
+from contracts.intake import ReceiveReferral
 from polku.commands import CommandRefused, command_id, decode_command
 
 decoder = msgspec.json.Decoder(ReceiveReferral)

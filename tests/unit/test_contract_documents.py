@@ -21,20 +21,16 @@ import msgspec
 import pytest
 
 import contracts
-from contracts import asyncapi, commands
-from contracts import events as ev
-from contracts.events import (
-    Actor,
-    ClientDisappeared,
-    OwnWorkerNamed,
-    PlanUpdated,
+from contracts import asyncapi, audit, base, casefile, intake, reporting
+from contracts.base import Actor
+from contracts.casefile import OwnWorkerNamed, PlanUpdated, RelationshipEnded, RelationshipOpened
+from contracts.followup import ClientDisappeared
+from contracts.intake import (
     ReferralClosed,
     ReferralReceived,
     ReferralRouted,
     ReferralScreened,
     ReferralSource,
-    RelationshipEnded,
-    RelationshipOpened,
     RepeatReferralsFlagged,
     SupportNeedTriaged,
     UrgentNeedAssessed,
@@ -126,13 +122,13 @@ EXAMPLES: dict[type, tuple[Any, tuple[Any, ...], Any]] = {
         ("detected_by",),
         "crystal_ball",
     ),
-    commands.ReceiveReferral: (
-        commands.ReceiveReferral(
-            actor=commands.ActingWorker(worker_id="sw-001", role="social_worker", team="team-north"),
+    intake.ReceiveReferral: (
+        intake.ReceiveReferral(
+            actor=base.ActingWorker(worker_id="sw-001", role="social_worker", team="team-north"),
             occurred_at=NOW,
             identity_code="131052-308T",
             channel="e_service",
-            source=commands.Source(kind="client"),
+            source=intake.Source(kind="client"),
             concerns=["livelihood"],
             urgent=False,
             consent=True,
@@ -141,22 +137,22 @@ EXAMPLES: dict[type, tuple[Any, tuple[Any, ...], Any]] = {
         ("concerns", 0),
         "astrology",
     ),
-    commands.ReceiveReferralAccepted: (
-        commands.ReceiveReferralAccepted(referral_id=uuid4(), client_id=CLIENT),
+    intake.ReceiveReferralAccepted: (
+        intake.ReceiveReferralAccepted(referral_id=uuid4(), client_id=CLIENT),
         ("ok",),
         False,
     ),
-    commands.OpenRelationshipsQuery: (
-        commands.OpenRelationshipsQuery(team="team-north"),
+    reporting.OpenRelationshipsQuery: (
+        reporting.OpenRelationshipsQuery(team="team-north"),
         ("team",),
         "",  # no vocabulary here: a team code is never empty
     ),
-    commands.OpenRelationshipsReply: (
-        commands.OpenRelationshipsReply(
+    reporting.OpenRelationshipsReply: (
+        reporting.OpenRelationshipsReply(
             total=3,
             without_own_worker=1,
             workers=[
-                commands.WorkerCaseload(
+                reporting.WorkerCaseload(
                     worker_id="sw-001", role="social_worker", team="team-north", open_relationships=2
                 )
             ],
@@ -194,76 +190,76 @@ EXAMPLES: dict[type, tuple[Any, tuple[Any, ...], Any]] = {
                                unreached_or_declined=3),
         ("actor", "role"), "wizard",
     ),
-    commands.ScreenReferral: (
-        commands.ScreenReferral(actor=commands.ActingWorker(worker_id="sg-001", role="service_guidance_worker", team="team-north"),
+    intake.ScreenReferral: (
+        intake.ScreenReferral(actor=base.ActingWorker(worker_id="sg-001", role="service_guidance_worker", team="team-north"),
                                 referral_id=uuid4(), outcome="assessment_needed", motivation="motivated"),
         ("motivation",), "eager",
     ),
-    commands.AssessUrgentNeed: (
-        commands.AssessUrgentNeed(actor=commands.ActingWorker(worker_id="sw-001", role="social_worker", team="team-north"),
+    intake.AssessUrgentNeed: (
+        intake.AssessUrgentNeed(actor=base.ActingWorker(worker_id="sw-001", role="social_worker", team="team-north"),
                                   referral_id=uuid4(), actions=["emergency_accommodation"]),
         ("actions", 0), "prayer",
     ),
-    commands.TriageSupportNeed: (
-        commands.TriageSupportNeed(actor=commands.ActingWorker(worker_id="sw-001", role="social_worker", team="team-north"),
+    intake.TriageSupportNeed: (
+        intake.TriageSupportNeed(actor=base.ActingWorker(worker_id="sw-001", role="social_worker", team="team-north"),
                                    referral_id=uuid4(), positions={"seeks_help": "unable", "needs": "multiple"}),
         ("actor", "role"), "wizard",
     ),
-    commands.RouteReferral: (
-        commands.RouteReferral(actor=commands.ActingWorker(worker_id="tl-001", role="team_lead", team="team-north"),
+    intake.RouteReferral: (
+        intake.RouteReferral(actor=base.ActingWorker(worker_id="tl-001", role="team_lead", team="team-north"),
                                referral_id=uuid4(), worker_id="sw-002", override_reason="competence"),
         ("override_reason",), "mood",
     ),
-    commands.SetRosterWorker: (
-        commands.SetRosterWorker(actor=commands.ActingWorker(worker_id="tl-001", role="team_lead", team="team-north"),
+    intake.SetRosterWorker: (
+        intake.SetRosterWorker(actor=base.ActingWorker(worker_id="tl-001", role="team_lead", team="team-north"),
                                  worker_id="sc-009", role="social_counsellor", team="team-north", capacity=25),
         ("role",), "wizard",
     ),
-    commands.RemoveRosterWorker: (
-        commands.RemoveRosterWorker(actor=commands.ActingWorker(worker_id="tl-001", role="team_lead", team="team-north"),
+    intake.RemoveRosterWorker: (
+        intake.RemoveRosterWorker(actor=base.ActingWorker(worker_id="tl-001", role="team_lead", team="team-north"),
                                     worker_id="sc-009"),
         ("actor", "role"), "wizard",
     ),
-    commands.RecordAbsence: (
-        commands.RecordAbsence(actor=commands.ActingWorker(worker_id="tl-001", role="team_lead", team="team-north"),
+    intake.RecordAbsence: (
+        intake.RecordAbsence(actor=base.ActingWorker(worker_id="tl-001", role="team_lead", team="team-north"),
                                worker_id="sw-002", starts=date(2025, 3, 10), ends=date(2025, 3, 14)),
         ("actor", "role"), "wizard",
     ),
-    commands.Done: (
-        commands.Done(referral_id=uuid4(), stage="awaiting_triage"),
+    intake.Done: (
+        intake.Done(referral_id=uuid4(), stage="awaiting_triage"),
         ("ok",), False,
     ),
-    commands.ReferralRoutedReply: (
-        commands.ReferralRoutedReply(referral_id=uuid4(), worker_id="sw-002", team="team-north",
+    intake.ReferralRoutedReply: (
+        intake.ReferralRoutedReply(referral_id=uuid4(), worker_id="sw-002", team="team-north",
                                      required_role="social_worker", special_support_suspected=True),
         ("required_role",), "wizard",
     ),
-    commands.ReferralStatusQuery: (
-        commands.ReferralStatusQuery(referral_id=uuid4()),
+    intake.ReferralStatusQuery: (
+        intake.ReferralStatusQuery(referral_id=uuid4()),
         ("referral_id",), 42,
     ),
-    commands.ReferralStatusReply: (
-        commands.ReferralStatusReply(
+    intake.ReferralStatusReply: (
+        intake.ReferralStatusReply(
             referral_id=uuid4(), client_id=CLIENT, team="team-north", stage="routed",
-            history=[commands.HistoryEntry(event="Received", occurred_at=NOW, recorded_at=NOW,
+            history=[intake.HistoryEntry(event="Received", occurred_at=NOW, recorded_at=NOW,
                                            worker_id="sg-001", role="service_guidance_worker")],
         ),
         ("history", 0, "role"), "wizard",
     ),
-    commands.DistributionQueueQuery: (
-        commands.DistributionQueueQuery(team="team-north"),
+    intake.DistributionQueueQuery: (
+        intake.DistributionQueueQuery(team="team-north"),
         ("team",), "",
     ),
-    commands.DistributionQueueReply: (
-        commands.DistributionQueueReply(
+    intake.DistributionQueueReply: (
+        intake.DistributionQueueReply(
             team="team-north",
-            items=[commands.QueueItem(referral_id=uuid4(), stage="urgent", urgent=True, received_at=NOW, waiting_minutes=12)],
+            items=[intake.QueueItem(referral_id=uuid4(), stage="urgent", urgent=True, received_at=NOW, waiting_minutes=12)],
         ),
         ("items", 0, "stage"), "forgotten",
     ),
-    commands.Refused: (
-        commands.Refused(
-            error=commands.Error(code="unknown_value", message="`channel` is not allowed", field="channel")
+    base.Refused: (
+        base.Refused(
+            error=base.Error(code="unknown_value", message="`channel` is not allowed", field="channel")
         ),
         ("ok",),
         True,
@@ -275,54 +271,54 @@ def _casefile_base() -> dict[str, Any]:
     return {**_event_base(), "relationship_id": uuid4(), "client_id": CLIENT}
 
 
-ACTING = commands.ActingWorker(worker_id="sc-001", role="social_counsellor", team="team-north")
+ACTING = base.ActingWorker(worker_id="sc-001", role="social_counsellor", team="team-north")
 
 
 def _command_base() -> dict[str, Any]:
     return {"actor": ACTING, "occurred_at": NOW, "relationship_id": uuid4()}
 
 
-_ACCEPTED = commands.CasefileAccepted(relationship_id=uuid4(), version=4, meeting_id=uuid4())
-_RECORD_QUERY = commands.RecordQuery(relationship_id=uuid4(), actor=ACTING, purpose="client_work")
+_ACCEPTED = casefile.CasefileAccepted(relationship_id=uuid4(), version=4, meeting_id=uuid4())
+_RECORD_QUERY = casefile.RecordQuery(relationship_id=uuid4(), actor=ACTING, purpose="client_work")
 
 EXAMPLES.update(
     {
-        ev.ReferralAttached: (ev.ReferralAttached(**_casefile_base(), referral_id=uuid4()), ("actor", "role"), "wizard"),
-        ev.SpecialSupportNeedDetermined: (
-            ev.SpecialSupportNeedDetermined(**_casefile_base(), special_support=True, grounds=["substance_use"]),
+        casefile.ReferralAttached: (casefile.ReferralAttached(**_casefile_base(), referral_id=uuid4()), ("actor", "role"), "wizard"),
+        casefile.SpecialSupportNeedDetermined: (
+            casefile.SpecialSupportNeedDetermined(**_casefile_base(), special_support=True, grounds=["substance_use"]),
             ("grounds", 0),
             "bad_luck",
         ),
-        ev.RelationshipNatureDetermined: (
-            ev.RelationshipNatureDetermined(**_casefile_base(), nature="continuous"),
+        casefile.RelationshipNatureDetermined: (
+            casefile.RelationshipNatureDetermined(**_casefile_base(), nature="continuous"),
             ("nature",),
             "eternal",
         ),
-        ev.AssessmentStarted: (ev.AssessmentStarted(**_casefile_base()), ("actor", "role"), "wizard"),
-        ev.AssessmentCompleted: (
-            ev.AssessmentCompleted(**_casefile_base(), conclusion="service_need", started_at=NOW),
+        casefile.AssessmentStarted: (casefile.AssessmentStarted(**_casefile_base()), ("actor", "role"), "wizard"),
+        casefile.AssessmentCompleted: (
+            casefile.AssessmentCompleted(**_casefile_base(), conclusion="service_need", started_at=NOW),
             ("conclusion",),
             "maybe",
         ),
-        ev.DecisionMade: (
-            ev.DecisionMade(
+        casefile.DecisionMade: (
+            casefile.DecisionMade(
                 **_casefile_base(), decision_id=uuid4(), kind="supported_living", granted=False,
                 appealable=True, secures_care=True, maker_role="social_worker",
             ),
             ("kind",),
             "pony",
         ),
-        ev.MeetingScheduled: (
-            ev.MeetingScheduled(
+        casefile.MeetingScheduled: (
+            casefile.MeetingScheduled(
                 **_casefile_base(), meeting_id=uuid4(), kind="first_meeting", channel="in_person", scheduled_for=NOW
             ),
             ("channel",),
             "telepathy",
         ),
-        ev.MeetingHeld: (ev.MeetingHeld(**_casefile_base(), meeting_id=uuid4()), ("actor", "role"), "wizard"),
-        ev.MeetingMissed: (ev.MeetingMissed(**_casefile_base(), meeting_id=uuid4()), ("actor", "role"), "wizard"),
-        ev.WorkActivityStarted: (
-            ev.WorkActivityStarted(
+        casefile.MeetingHeld: (casefile.MeetingHeld(**_casefile_base(), meeting_id=uuid4()), ("actor", "role"), "wizard"),
+        casefile.MeetingMissed: (casefile.MeetingMissed(**_casefile_base(), meeting_id=uuid4()), ("actor", "role"), "wizard"),
+        casefile.WorkActivityStarted: (
+            casefile.WorkActivityStarted(
                 **_casefile_base(), placement_id="activity-centre-1", days_per_week=3, hours_per_day=4.0,
                 starts_on=date(2025, 3, 10), ends_on=date(2025, 9, 10), familiarisation_until=date(2025, 3, 24),
                 evaluation_on=date(2025, 6, 10), shop_steward_notified=True,
@@ -330,69 +326,69 @@ EXAMPLES.update(
             ("days_per_week",),
             0,
         ),
-        ev.WorkActivityEnded: (
-            ev.WorkActivityEnded(**_casefile_base(), reason="period_completed"),
+        casefile.WorkActivityEnded: (
+            casefile.WorkActivityEnded(**_casefile_base(), reason="period_completed"),
             ("reason",),
             "got_bored",
         ),
-        ev.MeasurementRecorded: (
-            ev.MeasurementRecorded(**_casefile_base(), instrument="kykyviisari", scores={"work_ability": 6}),
+        casefile.MeasurementRecorded: (
+            casefile.MeasurementRecorded(**_casefile_base(), instrument="kykyviisari", scores={"work_ability": 6}),
             ("instrument",),
             "tea_leaves",
         ),
-        ev.ConsentRecorded: (
-            ev.ConsentRecorded(**_casefile_base(), kind="information_exchange"),
+        casefile.ConsentRecorded: (
+            casefile.ConsentRecorded(**_casefile_base(), kind="information_exchange"),
             ("kind",),
             "everything",
         ),
-        ev.ConsentWithdrawn: (
-            ev.ConsentWithdrawn(**_casefile_base(), kind="family_participation"),
+        casefile.ConsentWithdrawn: (
+            casefile.ConsentWithdrawn(**_casefile_base(), kind="family_participation"),
             ("kind",),
             "everything",
         ),
-        ev.RelationshipReopened: (
-            ev.RelationshipReopened(**_casefile_base(), reason="client_returned"),
+        casefile.RelationshipReopened: (
+            casefile.RelationshipReopened(**_casefile_base(), reason="client_returned"),
             ("reason",),
             "nostalgia",
         ),
-        ev.ClientRecordViewed: (
-            ev.ClientRecordViewed(**_casefile_base(), part="timeline", purpose="client_work", granted=False),
+        audit.ClientRecordViewed: (
+            audit.ClientRecordViewed(**_casefile_base(), part="timeline", purpose="client_work", granted=False),
             ("purpose",),
             "curiosity",
         ),
-        commands.NameOwnWorker: (
-            commands.NameOwnWorker(**_command_base(), worker_id="sc-001", work_pair_id="sw-001", reason="initial"),
+        casefile.NameOwnWorker: (
+            casefile.NameOwnWorker(**_command_base(), worker_id="sc-001", work_pair_id="sw-001", reason="initial"),
             ("reason",),
             "on_a_whim",
         ),
-        commands.DetermineSpecialSupportNeed: (
-            commands.DetermineSpecialSupportNeed(
+        casefile.DetermineSpecialSupportNeed: (
+            casefile.DetermineSpecialSupportNeed(
                 **_command_base(), special_support=True, grounds=["multiple_needs"], grounds_text="stays in casefile"
             ),
             ("grounds", 0),
             "bad_luck",
         ),
-        commands.StartAssessment: (commands.StartAssessment(**_command_base()), ("actor", "role"), "wizard"),
-        commands.CompleteAssessment: (
-            commands.CompleteAssessment(**_command_base(), conclusion="no_service_need"),
+        casefile.StartAssessment: (casefile.StartAssessment(**_command_base()), ("actor", "role"), "wizard"),
+        casefile.CompleteAssessment: (
+            casefile.CompleteAssessment(**_command_base(), conclusion="no_service_need"),
             ("conclusion",),
             "maybe",
         ),
-        commands.DetermineNature: (commands.DetermineNature(**_command_base(), nature="recurring"), ("nature",), "eternal"),
-        commands.UpdatePlan: (
-            commands.UpdatePlan(
+        casefile.DetermineNature: (casefile.DetermineNature(**_command_base(), nature="recurring"), ("nature",), "eternal"),
+        casefile.UpdatePlan: (
+            casefile.UpdatePlan(
                 **_command_base(),
                 kind="activation_plan",
                 goals=["a goal in the client's words"],
-                measures=[commands.PlanMeasure(text="visit two placements", responsible="client")],
+                measures=[casefile.PlanMeasure(text="visit two placements", responsible="client")],
                 next_review=date(2025, 4, 1),
                 options_offered=["rehabilitative_work_activity", "education"],
             ),
             ("measures", 0, "responsible"),
             "nobody",
         ),
-        commands.StartWorkActivity: (
-            commands.StartWorkActivity(
+        casefile.StartWorkActivity: (
+            casefile.StartWorkActivity(
                 **_command_base(), placement_id="activity-centre-1", days_per_week=3, hours_per_day=4.0,
                 starts_on=date(2025, 3, 10), ends_on=date(2025, 9, 10), evaluation_on=date(2025, 6, 10),
                 shop_steward_notified=True,
@@ -400,55 +396,55 @@ EXAMPLES.update(
             ("hours_per_day",),
             0,
         ),
-        commands.EndWorkActivity: (
-            commands.EndWorkActivity(**_command_base(), reason="interrupted"),
+        casefile.EndWorkActivity: (
+            casefile.EndWorkActivity(**_command_base(), reason="interrupted"),
             ("reason",),
             "got_bored",
         ),
-        commands.MakeDecision: (
-            commands.MakeDecision(**_command_base(), kind="activity_allowance", granted=False, appeal_instructions_given=True),
+        casefile.MakeDecision: (
+            casefile.MakeDecision(**_command_base(), kind="activity_allowance", granted=False, appeal_instructions_given=True),
             ("kind",),
             "pony",
         ),
-        commands.ScheduleMeeting: (
-            commands.ScheduleMeeting(**_command_base(), kind="activation_meeting", channel="phone", scheduled_for=NOW),
+        casefile.ScheduleMeeting: (
+            casefile.ScheduleMeeting(**_command_base(), kind="activation_meeting", channel="phone", scheduled_for=NOW),
             ("kind",),
             "party",
         ),
-        commands.RecordMeetingOutcome: (
-            commands.RecordMeetingOutcome(**_command_base(), meeting_id=uuid4(), outcome="missed"),
+        casefile.RecordMeetingOutcome: (
+            casefile.RecordMeetingOutcome(**_command_base(), meeting_id=uuid4(), outcome="missed"),
             ("outcome",),
             "postponed",
         ),
-        commands.RecordMeasurement: (
-            commands.RecordMeasurement(**_command_base(), instrument="avain", scores={"housing": 3}),
+        casefile.RecordMeasurement: (
+            casefile.RecordMeasurement(**_command_base(), instrument="avain", scores={"housing": 3}),
             ("instrument",),
             "tea_leaves",
         ),
-        commands.RecordConsent: (
-            commands.RecordConsent(**_command_base(), kind="contact_other_authorities", given=True),
+        casefile.RecordConsent: (
+            casefile.RecordConsent(**_command_base(), kind="contact_other_authorities", given=True),
             ("kind",),
             "everything",
         ),
-        commands.EndRelationship: (
-            commands.EndRelationship(**_command_base(), reason="transferred_to_work"),
+        casefile.EndRelationship: (
+            casefile.EndRelationship(**_command_base(), reason="transferred_to_work"),
             ("reason",),
             "bored",
         ),
-        commands.ReopenRelationship: (
-            commands.ReopenRelationship(**_command_base(), reason="check_in_found_need"),
+        casefile.ReopenRelationship: (
+            casefile.ReopenRelationship(**_command_base(), reason="check_in_found_need"),
             ("reason",),
             "nostalgia",
         ),
-        commands.CasefileAccepted: (_ACCEPTED, ("ok",), False),
-        commands.RecordQuery: (_RECORD_QUERY, ("purpose",), "curiosity"),
-        commands.RelationshipState: (
-            commands.RelationshipState(
+        casefile.CasefileAccepted: (_ACCEPTED, ("ok",), False),
+        casefile.RecordQuery: (_RECORD_QUERY, ("purpose",), "curiosity"),
+        casefile.RelationshipState: (
+            casefile.RelationshipState(
                 relationship_id=uuid4(), client_id=CLIENT, status="open", version=7, referral_ids=[uuid4()],
                 own_worker_id="sw-001", own_worker_role="social_worker", team="team-north", special_support=True,
                 nature="continuous", assessment="completed", assessment_conclusion="service_need",
                 plans=[
-                    commands.PlanView(
+                    casefile.PlanView(
                         kind="client_plan", version=1, goals=["a goal"], measures=[], next_review=date(2025, 6, 1)
                     )
                 ],
@@ -457,11 +453,11 @@ EXAMPLES.update(
             ("nature",),
             "eternal",
         ),
-        commands.Timeline: (
-            commands.Timeline(
+        casefile.Timeline: (
+            casefile.Timeline(
                 relationship_id=uuid4(),
                 entries=[
-                    commands.TimelineEntry(
+                    casefile.TimelineEntry(
                         version=1,
                         recorded_at=NOW,
                         event=RelationshipOpened(**_event_base(), relationship_id=uuid4(), client_id=CLIENT, referral_id=uuid4()),
@@ -471,9 +467,9 @@ EXAMPLES.update(
             ("entries", 0, "event", "event"),
             "SomethingElse",
         ),
-        commands.SummaryQuery: (commands.SummaryQuery(), ("unknown",), 1),
-        commands.CasefileSummary: (
-            commands.CasefileSummary(
+        casefile.SummaryQuery: (casefile.SummaryQuery(), ("unknown",), 1),
+        casefile.CasefileSummary: (
+            casefile.CasefileSummary(
                 open=3, ended=2, by_nature={"temporary": 2, "continuous": 1}, without_nature=2,
                 by_end_reason={"no_service_need": 1, "transferred_to_work": 1},
             ),
@@ -539,7 +535,7 @@ def _all_types() -> list[type]:
     types = [spec.type for spec in contracts.EVENTS]
     for spec in contracts.COMMANDS:
         types += [spec.request, spec.reply]
-    return [*dict.fromkeys([*types, commands.Refused])]
+    return [*dict.fromkeys([*types, base.Refused])]
 
 
 # ------------------------------------------------------------------------------ the document
@@ -612,9 +608,9 @@ def test_every_command_and_query_is_a_request_with_a_reply_or_a_refusal(
         [request] = [_deref(document, m["$ref"]) for m in operation["messages"]]
         assert request["payload"] == {"$ref": f"#/components/schemas/{spec.request.__name__}"}
         header_schema = request["headers"]
-        assert commands.COMMAND_ID_HEADER in header_schema["properties"]
+        assert base.COMMAND_ID_HEADER in header_schema["properties"]
         assert contracts.H_CORRELATION in header_schema["properties"]
-        assert (commands.COMMAND_ID_HEADER in header_schema["required"]) == (spec.kind == "cmd")
+        assert (base.COMMAND_ID_HEADER in header_schema["required"]) == (spec.kind == "cmd")
 
         reply_channel = _resolve(document, operation["reply"]["channel"]["$ref"])
         replies = [_deref(document, m["$ref"]) for m in operation["reply"]["messages"]]
@@ -630,8 +626,8 @@ def test_every_command_and_query_is_a_request_with_a_reply_or_a_refusal(
 
 def test_the_refusal_documents_every_error_code(document: dict[str, Any]) -> None:
     refused = document["components"]["messages"]["Refused"]
-    assert refused["x-polku-error-codes"] == commands.ERROR_CODES
-    for code in commands.ERROR_CODES:
+    assert refused["x-polku-error-codes"] == contracts.ERROR_CODES
+    for code in contracts.ERROR_CODES:
         assert f"`{code}`" in refused["description"]
 
 
@@ -693,7 +689,7 @@ def test_an_event_schema_names_its_event_and_refuses_another_name(document: dict
 def test_a_reply_matches_one_and_only_one_of_its_messages(document: dict[str, Any]) -> None:
     for spec in contracts.COMMANDS:
         accepted = _wire(EXAMPLES[spec.reply][0])
-        refused = _wire(EXAMPLES[commands.Refused][0])
+        refused = _wire(EXAMPLES[base.Refused][0])
         reply_v = _payload_validator(document, spec.reply.__name__)
         refused_v = _payload_validator(document, "Refused")
         assert (reply_v.is_valid(accepted), refused_v.is_valid(accepted)) == (True, False)
@@ -701,7 +697,7 @@ def test_a_reply_matches_one_and_only_one_of_its_messages(document: dict[str, An
 
 
 def test_a_command_refuses_unknown_fields_like_its_decoder(document: dict[str, Any]) -> None:
-    body = _wire(EXAMPLES[commands.ReceiveReferral][0]) | {"chanel": "phone"}
+    body = _wire(EXAMPLES[intake.ReceiveReferral][0]) | {"chanel": "phone"}
     assert not _payload_validator(document, "ReceiveReferral").is_valid(body)
 
 
@@ -738,11 +734,11 @@ def test_the_command_id_header_is_the_one_commands_accept(
 
     validator = _header_validator(document, "ReceiveReferral")
     try:
-        accept_command_id({commands.COMMAND_ID_HEADER: command_id})
+        accept_command_id({base.COMMAND_ID_HEADER: command_id})
         accepted = True
     except CommandRefused:
         accepted = False
-    assert validator.is_valid({commands.COMMAND_ID_HEADER: command_id}) == accepted
+    assert validator.is_valid({base.COMMAND_ID_HEADER: command_id}) == accepted
     assert not validator.is_valid({})  # a command without its id is refused
 
 
