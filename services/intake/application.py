@@ -38,7 +38,7 @@ from contracts.commands import (
 from contracts.events import OwnWorkerNamed, RelationshipEnded, RelationshipOpened, RelationshipReopened
 from polku.commands import CommandRefused
 from polku.consumer import Delivery, Prepared
-from polku.settings import RosterEntry, TriageGrid, parse_triage_grid
+from polku.settings import RosterEntry
 from polku.store import ServiceApplication
 from services.intake import identity
 from services.intake.domain import (
@@ -50,6 +50,7 @@ from services.intake.domain import (
     Referral,
     Roster,
 )
+from services.intake.settings import TriageGrid, parse_triage_grid
 
 REFERRAL_NAMESPACE = uuid5(NAMESPACE_URL, "https://polku.invalid/intake/referral")
 
