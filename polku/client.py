@@ -30,6 +30,7 @@ from nats.aio.client import Client as Nats
 
 import contracts
 from contracts.commands import COMMAND_ID_HEADER, Error, OpenRelationshipsReply
+from polku.bus import connect, stream_counts
 
 T = TypeVar("T")
 
@@ -105,8 +106,6 @@ class Client:
     @classmethod
     async def connect(cls, url: str, *, name: str = "polku-client", wait: float = 30.0, timeout: float = 10.0) -> Client:
         """Connect to Polku's NATS (``url`` may list a cluster's servers, comma separated)."""
-        from polku.bus import connect
-
         return cls(await connect(url, name=name, wait=wait), timeout=timeout)
 
     async def close(self) -> None:
@@ -195,8 +194,6 @@ class Client:
 
     async def stream_counts(self) -> dict[str, int]:
         """Messages in each stream of the published language (a missing stream counts 0)."""
-        from polku.bus import stream_counts
-
         return await stream_counts(self.nc.jetstream())
 
 
