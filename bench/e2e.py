@@ -16,9 +16,10 @@ from typing import Any
 
 import contracts
 from bench.common import Figure, fresh_var, percentile, progress, say, stop_stack
-from polku.bus import connect
-from polku.demo import distinct_demo_referrals, query_open_relationships, route_through
-from polku.demo import send_referral as _receive_referral
+from demo.main import route_through
+from demo.main import send_referral as _receive_referral
+from demo.population import distinct_demo_referrals
+from polku.client import Client
 from polku.settings import Settings
 from polku.stack import Stack
 from services.casefile.application import relationship_id_for
@@ -28,19 +29,19 @@ WARMUP = 20
 
 
 @asynccontextmanager
-async def running_stack(settings: Settings) -> AsyncIterator[tuple[Stack, Any]]:
+async def running_stack(settings: Settings) -> AsyncIterator[tuple[Stack, Client]]:
     """Stack with NATS on free ports; a client connection; torn down quickly afterwards."""
     stack = Stack(settings, nats_port=0, nats_monitor_port=0)
     started = time.perf_counter()
     try:
         await asyncio.to_thread(stack.start)
         say(f"  stack up in {time.perf_counter() - started:.1f}s (NATS {stack.url})")
-        nc = await connect(stack.url, name="polku-bench-client")
+        client = await Client.connect(stack.url, name="polku-bench-client")
         try:
-            await query_open_relationships(nc, timeout=30)  # reporting answers
-            yield stack, nc
+            await client.open_relationships(timeout=30)  # reporting answers
+            yield stack, client
         finally:
-            await nc.close()
+            await client.nc.close()
     finally:
         await asyncio.to_thread(stop_stack, stack)
 
@@ -49,28 +50,28 @@ async def running_stack(settings: Settings) -> AsyncIterator[tuple[Stack, Any]]:
 SEEN: set[str] = set()
 
 
-async def send_referral(nc: Any, body: dict[str, Any], command_id: str, timeout: float = 10.0) -> dict[str, Any]:
+async def send_referral(client: Client, body: dict[str, Any], command_id: str, timeout: float = 10.0) -> dict[str, Any]:
     """The client path to a relationship: receive, screen, triage and route (four commands)."""
-    reply = await _receive_referral(nc, body, command_id, timeout=timeout)
+    reply = await _receive_referral(client, body, command_id, timeout=timeout)
     if reply.get("ok"):
-        await route_through(nc, reply["referral_id"], special=False, prefix=command_id)
+        await route_through(client, reply["referral_id"], special=False, prefix=command_id)
     return reply
 
 
-async def _warm_up(nc: Any, rng: random.Random, run_id: str) -> None:
+async def _warm_up(client: Client, rng: random.Random, run_id: str) -> None:
     """A few referrals through the whole path first, so the figures are of a warm stack."""
-    before = (await query_open_relationships(nc)).total
+    before = (await client.open_relationships()).total
     replies = await asyncio.gather(
-        *(send_referral(nc, b, f"bench-{run_id}-warm-{i}") for i, b in enumerate(distinct_demo_referrals(rng, WARMUP, SEEN)))
+        *(send_referral(client, b, f"bench-{run_id}-warm-{i}") for i, b in enumerate(distinct_demo_referrals(rng, WARMUP, SEEN)))
     )
     accepted = sum(1 for r in replies if r.get("ok"))
-    await _wait_projected(nc, before + accepted, poll=0.02, timeout=60)
+    await _wait_projected(client, before + accepted, poll=0.02, timeout=60)
 
 
-async def _wait_projected(nc: Any, target: int, *, poll: float, timeout: float, bar: Any = None, base: int = 0) -> int:
+async def _wait_projected(client: Client, target: int, *, poll: float, timeout: float, bar: Any = None, base: int = 0) -> int:
     deadline = time.monotonic() + timeout
     while True:
-        total = (await query_open_relationships(nc)).total
+        total = (await client.open_relationships()).total
         if bar is not None:
             bar.update(total - base)
         if total >= target:
@@ -85,11 +86,11 @@ def e2e_referrals(count: int, concurrency: int = 32) -> Figure:
     with fresh_var("e2e") as settings:
 
         async def run() -> Figure:
-            async with running_stack(settings) as (_stack, nc):
+            async with running_stack(settings) as (_stack, client):
                 rng = random.Random(11)
                 run_id = uuid.uuid4().hex[:8]
-                await _warm_up(nc, rng, run_id)
-                before = (await query_open_relationships(nc)).total
+                await _warm_up(client, rng, run_id)
+                before = (await client.open_relationships()).total
                 bodies = distinct_demo_referrals(rng, count, SEEN)
                 semaphore = asyncio.Semaphore(concurrency)
                 sent = accepted = 0
@@ -98,7 +99,7 @@ def e2e_referrals(count: int, concurrency: int = 32) -> Figure:
                 async def one(i: int, body: dict[str, Any]) -> None:
                     nonlocal sent, accepted
                     async with semaphore:
-                        reply = await send_referral(nc, body, f"bench-{run_id}-{i}", timeout=60)
+                        reply = await send_referral(client, body, f"bench-{run_id}-{i}", timeout=60)
                     sent += 1
                     accepted += bool(reply.get("ok"))
                     bar.update(sent)
@@ -110,7 +111,7 @@ def e2e_referrals(count: int, concurrency: int = 32) -> Figure:
                 if accepted != count:
                     raise RuntimeError(f"{count - accepted} of {count} referrals refused")
                 waiting = progress("e2e relationships projected", count)
-                await _wait_projected(nc, before + count, poll=0.01, timeout=180, bar=waiting, base=before)
+                await _wait_projected(client, before + count, poll=0.01, timeout=180, bar=waiting, base=before)
                 seconds = time.perf_counter() - started
                 waiting.count = count
                 waiting.done()
@@ -180,7 +181,7 @@ class Phase:
         return self.count / self.send_span if self.send_span else 0.0
 
 
-async def _latency_phase(nc: Any, settings: Settings, rng: random.Random, tag: str, rate: float, seconds: float) -> Phase:
+async def _latency_phase(client: Client, settings: Settings, rng: random.Random, tag: str, rate: float, seconds: float) -> Phase:
     """Send ``rate * seconds`` referrals open-loop at ``rate``; time each to its projection."""
     count = max(int(rate * seconds), 2)
     command_ids = [f"bench-{tag}-{i}" for i in range(count)]
@@ -201,10 +202,10 @@ async def _latency_phase(nc: Any, settings: Settings, rng: random.Random, tag: s
         return cb
 
     subs = [
-        await nc.subscribe(contracts.EVENTS_BY_NAME["ReferralRouted"].subject, cb=stamper(on_intake)),
-        await nc.subscribe(contracts.EVENTS_BY_NAME["OwnWorkerNamed"].subject, cb=stamper(on_casefile)),
+        await client.nc.subscribe(contracts.EVENTS_BY_NAME["ReferralRouted"].subject, cb=stamper(on_intake)),
+        await client.nc.subscribe(contracts.EVENTS_BY_NAME["OwnWorkerNamed"].subject, cb=stamper(on_casefile)),
     ]
-    await nc.flush()
+    await client.nc.flush()
     watcher = ProjectionWatcher(settings.var_dir / "store" / "reporting-views.db")
     watcher.start()
     sent_at = [0.0] * count
@@ -215,7 +216,7 @@ async def _latency_phase(nc: Any, settings: Settings, rng: random.Random, tag: s
     async def one(i: int) -> None:
         nonlocal refused
         sent_at[i] = time.perf_counter()
-        reply = await send_referral(nc, bodies[i], command_ids[i], timeout=120)
+        reply = await send_referral(client, bodies[i], command_ids[i], timeout=120)
         replied_at[i] = time.perf_counter()
         refused += not reply.get("ok")
 
@@ -281,12 +282,12 @@ def latency(rate: float, seconds: float, low_rate: float = 20, low_seconds: floa
     with fresh_var("latency") as settings:
 
         async def run() -> list[Figure]:
-            async with running_stack(settings) as (_stack, nc):
+            async with running_stack(settings) as (_stack, client):
                 rng = random.Random(13)
                 run_id = uuid.uuid4().hex[:8]
-                await _warm_up(nc, rng, run_id)
-                main = await _latency_phase(nc, settings, rng, f"{run_id}-lat", rate, seconds)
-                low = await _latency_phase(nc, settings, rng, f"{run_id}-low", low_rate, low_seconds)
+                await _warm_up(client, rng, run_id)
+                main = await _latency_phase(client, settings, rng, f"{run_id}-lat", rate, seconds)
+                low = await _latency_phase(client, settings, rng, f"{run_id}-low", low_rate, low_seconds)
             notes = [
                 f"# latency: {main.count} referrals sent open-loop on a fixed schedule at {rate:.0f}/s "
                 f"(achieved {main.achieved:,.0f}/s over {main.send_span:.1f}s; a send never waits for a reply), "

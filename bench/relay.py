@@ -19,8 +19,8 @@ import msgspec
 
 from bench.common import Figure, fresh_var, median, own_nats, progress, say
 from bench.raw import PAYLOAD_BYTES
+from demo.population import demo_referral
 from polku.bus import connect, ensure_streams, stream_config
-from polku.demo import demo_referral
 from polku.pipeline import Pipeline
 from polku.relay import Relay
 from polku.store import RELAY_TRACKING

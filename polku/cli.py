@@ -14,19 +14,32 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import signal
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from polku.settings import RUNNING_SERVICES, SERVICES, Settings, SettingsError
+from polku.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from polku.service import ServiceDefinition
 
 
 def _settings() -> Settings:
     try:
         return Settings.from_env()
     except SettingsError as e:
+        print(f"polku: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _definition(name: str) -> ServiceDefinition:
+    from polku.registry import RegistryError, service
+
+    try:
+        return service(name)
+    except RegistryError as e:
         print(f"polku: {e}", file=sys.stderr)
         raise SystemExit(2) from None
 
@@ -41,11 +54,19 @@ def _cli_logging(settings: Settings) -> None:
 
 # ------------------------------------------------------------------------ up / demo
 def cmd_up(args: argparse.Namespace, *, exit_after_demo: bool = False) -> int:
-    from polku.bus import connect
-    from polku.demo import format_summary, run_demo
-    from polku.stack import Stack, StackError
+    from polku import registry
+    from polku.stack import Stack
 
     settings = _settings()
+    try:
+        # Each service reads its own settings: a value it cannot use stops `up` before anything starts.
+        for definition in registry.services().values():
+            if definition.settings is not None:
+                definition.settings()
+        run_demo = registry.demo() if args.demo or exit_after_demo else None
+    except (SettingsError, registry.RegistryError) as e:
+        print(f"polku: {e}", file=sys.stderr)
+        return 2
     _cli_logging(settings)
     stack = Stack(settings)
     stopping = False
@@ -75,21 +96,10 @@ def cmd_up(args: argparse.Namespace, *, exit_after_demo: bool = False) -> int:
         )
         print(f"  ready in {time.perf_counter() - started:.1f}s; logs in {settings.var_dir / 'log'}", flush=True)
 
-        if args.demo or exit_after_demo:
-
-            async def demo() -> str:
-                nc = await connect(url, name="polku-demo")
-                try:
-                    result = await run_demo(nc, referrals=args.referrals, seed=args.seed)
-                finally:
-                    await nc.drain()
-                if result.projected_after < result.projected_before + result.routed:
-                    raise StackError(
-                        f"reporting shows {result.projected_after - result.projected_before} of {result.routed} new relationships"
-                    )
-                return format_summary(result)
-
-            print(asyncio.run(demo()), flush=True)
+        if run_demo is not None:
+            # The demo is a client of the published API, found through the entry point group
+            # polku.demo (polku/registry.py): it gets the NATS URL and returns its summary.
+            print(run_demo(url, referrals=args.referrals, seed=args.seed), flush=True)
             if exit_after_demo:
                 return 0
         print("\nPolku is up. Commands: polku.cmd.<service>.<command> on " + url + ". Ctrl-C stops.", flush=True)
@@ -98,7 +108,7 @@ def cmd_up(args: argparse.Namespace, *, exit_after_demo: bool = False) -> int:
                 print(f"  service {name} had stopped; restarted it", flush=True)
             time.sleep(0.5)
         return 0
-    except StackError as e:
+    except RuntimeError as e:  # StackError, or the demo's finding (a RuntimeError too)
         print(f"polku: {e}", file=sys.stderr)
         return 1
     finally:
@@ -111,96 +121,37 @@ def cmd_up(args: argparse.Namespace, *, exit_after_demo: bool = False) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from polku.service import run
 
+    _definition(args.service)  # an unknown name is said plainly
     run(args.service)
     return 0
 
 
 # ----------------------------------------------------------------------- rebuild
 def cmd_rebuild(args: argparse.Namespace) -> int:
-    from polku.bus import connect
-    from polku.progress import Progress
-
+    definition = _definition(args.service)
+    if definition.rebuild is None:
+        print(f"{args.service} has no read models to rebuild outside its event store: nothing to rebuild.")
+        return 0
     settings = _settings()
     _cli_logging(settings)
-    if args.service == "casefile":
-        return _rebuild_casefile(settings)
-    if args.service != "reporting":
-        print(
-            f"{args.service} keeps no read model outside its event store (its in-memory models "
-            "are rebuilt from the store whenever it starts): nothing to rebuild."
-        )
-        return 0
-    from services.reporting.main import build_view
-    from services.reporting.projections import rebuild
-
-    async def run() -> int:
-        url = settings.resolved_nats_url()
-        nc = await connect(url, name="polku-rebuild", wait=5)
-        view = build_view(settings)
-        progress = Progress("events replayed")
-        try:
-            result = await rebuild(view, nc.jetstream(), progress=lambda n, total: progress.update(n, total))
-        finally:
-            await nc.drain()
-            view.db.close()
-        progress.count = result.events
-        progress.done()
-        print(
-            f"reporting rebuilt from CASEFILE: {result.events} events to position {result.position} "
-            f"in {result.seconds:.2f}s ({result.rate:,.0f} events/s)"
-        )
-        return 0
-
-    try:
-        return asyncio.run(run())
-    except ConnectionError as e:
-        print(f"polku: {e}. Is Polku up (polku up)?", file=sys.stderr)
-        return 1
-
-
-def _rebuild_casefile(settings: Settings) -> int:
-    """Casefile's read models (caseload, the open relationship of each client, counts by nature
-    and end reason) live in memory and are built from its event store whenever it starts; its
-    timeline is read from the store itself. Rebuilding replays the store into them and reports."""
-    from polku.progress import Progress
-    from services.casefile.main import build_application
-
-    started = time.perf_counter()
-    progress = Progress("casefile events replayed")
-    app = build_application(settings, progress=lambda replayed, end: progress.update(replayed, end))
-    try:
-        progress.done()
-        events = app.replayed
-        counts = app.summary()
-    finally:
-        app.close()
-    seconds = time.perf_counter() - started
-    rate = events / seconds if seconds else 0.0
-    print(
-        f"casefile rebuilt its read models from its store: {events} events in {seconds:.2f}s "
-        f"({rate:,.0f} events/s); {counts.open} open and {counts.ended} ended relationships. "
-        "Timelines are read from the store itself. A running casefile rebuilds the same when it starts."
-    )
-    return 0
+    return definition.rebuild(settings)
 
 
 # --------------------------------------------------------------------- republish
 def cmd_republish(args: argparse.Namespace) -> int:
-    import importlib
-
     import contracts
     from polku.bus import connect, ensure_streams
     from polku.progress import Progress
     from polku.relay import publish_all, to_outgoing
 
-    settings = _settings()
-    _cli_logging(settings)
-    module = importlib.import_module(f"services.{args.service}.main")
-    if not hasattr(module, "build_application"):
+    definition = _definition(args.service)
+    if definition.republish_source is None:
         print(f"{args.service} publishes no events of its own: nothing to republish.")
         return 0
-    publishing = importlib.import_module(f"services.{args.service}.publishing")
-    app = module.build_application(settings)
+    settings = _settings()
+    _cli_logging(settings)
+    source = definition.republish_source(settings)
+    app = source.app
     stream = contracts.SERVICE_STREAM[args.service]
 
     async def run() -> int:
@@ -222,11 +173,11 @@ def cmd_republish(args: argparse.Namespace) -> int:
         while position <= end:
             # Only the topics the service publishes: what stays inside it is passed over in SQL.
             page = await asyncio.to_thread(
-                app.recorder.select_notifications, position, 1000, end, publishing.TOPICS
+                app.recorder.select_notifications, position, 1000, end, source.published_topics
             )
             if not page:
                 break
-            messages = await asyncio.to_thread(to_outgoing, app, publishing.to_contract, page)
+            messages = await asyncio.to_thread(to_outgoing, app, source.publishing, page)
             duplicates += await publish_all(nc, messages)
             published += len(messages)
             position = page[-1].id + 1
@@ -258,24 +209,23 @@ def cmd_republish(args: argparse.Namespace) -> int:
 def cmd_status(_args: argparse.Namespace) -> int:
     """For operations staff: is each service up, how far behind is each consumer, what do the
     streams hold, and the open relationships per own worker. Names no client."""
-    from polku.bus import connect, stream_counts
-    from polku.demo import caseload_lines, query_open_relationships
-    from polku.settings import RUNNING_SERVICES
+    from polku import registry
+    from polku.client import Client, caseload_lines
 
     settings = _settings()
 
     async def run() -> int:
-        nc = await connect(settings.resolved_nats_url(), name="polku-status", wait=3)
+        client = await Client.connect(settings.resolved_nats_url(), name="polku-status", wait=3)
         lines: list[str] = ["Services:"]
         try:
-            for name in RUNNING_SERVICES:
+            for name in registry.names():
                 try:
-                    msg = await nc.request(f"polku.ctl.{name}.health", b"", timeout=2)
-                    lines.append(f"  {name:<12} up (pid {json.loads(msg.data)['pid']})")
+                    health = await client.health(name, timeout=2)
+                    lines.append(f"  {name:<12} up (pid {health['pid']})")
                 except Exception:  # noqa: BLE001 - no answer is the answer
                     lines.append(f"  {name:<12} NOT ANSWERING")
-            js = nc.jetstream()
-            counts = await stream_counts(js)
+            js = client.nc.jetstream()
+            counts = await client.stream_counts()
             lines += ["", "Streams (messages):", *(f"  {name:<10} {count:>8}" for name, count in counts.items())]
             lines += ["", "Consumers (durable; pending = not yet delivered, unacked = delivered, not acked):"]
             for stream in counts:
@@ -289,14 +239,14 @@ def cmd_status(_args: argparse.Namespace) -> int:
                         f"pending {c.num_pending:>6}  unacked {c.num_ack_pending:>5}"
                     )
             try:
-                reply = await query_open_relationships(nc, timeout=3)
+                reply = await client.open_relationships(timeout=3)
             except Exception:  # noqa: BLE001 - reporting down: said above
                 reply = None
             if reply is not None:
                 lines += ["", f"Open relationships per own worker (reporting, at CASEFILE {reply.position}):"]
                 lines += caseload_lines(reply)
         finally:
-            await nc.drain()
+            await client.close()
         print("\n".join(lines))
         return 0
 
@@ -323,6 +273,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return bench_main(args)
 
 
+#: The services are found through entry points (polku/registry.py); the parser does not load
+#: them, so that `polku serve` imports only the service it runs.
+SERVICE_HELP = "an installed service: one registered in the entry point group polku.services"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="polku", description="Polku: the client path of adult social work, event-sourced.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -339,15 +294,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=lambda a: cmd_up(a, exit_after_demo=True), demo=True)
 
     serve = sub.add_parser("serve", help="run one service in this process")
-    serve.add_argument("service", choices=RUNNING_SERVICES)
+    serve.add_argument("service", help=SERVICE_HELP)
     serve.set_defaults(func=cmd_serve)
 
     rebuild = sub.add_parser("rebuild", help="rebuild a service's read models")
-    rebuild.add_argument("service", choices=SERVICES)
+    rebuild.add_argument("service", help=SERVICE_HELP)
     rebuild.set_defaults(func=cmd_rebuild)
 
     republish = sub.add_parser("republish", help="publish a service's stored events to its stream again")
-    republish.add_argument("service", choices=SERVICES)
+    republish.add_argument("service", help=SERVICE_HELP)
     republish.add_argument("--from", dest="from_position", type=int, default=None, help="store position to start from (default: after the stream's last)")
     republish.set_defaults(func=cmd_republish)
 

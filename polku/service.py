@@ -5,12 +5,14 @@ It connects to NATS, makes sure the streams exist, serves the service's commands
 service's durable consumers. ``polku serve <service>`` runs it; ``polku up`` starts one process
 per service. SIGTERM or SIGINT stops it cleanly: consumers finish their batch, the relay its
 page, and the store is closed.
+
+The runtime knows no service by name. A service registers a :class:`ServiceDefinition` under
+the entry point group ``polku.services`` (see pyproject.toml), and :mod:`polku.registry` finds it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import os
 import signal
 import time
@@ -59,9 +61,50 @@ class ServiceParts:
     close: Callable[[], None] = lambda: None
 
 
+@dataclass(frozen=True)
+class ServiceDefinition:
+    """What a service tells the runtime about itself; its ``main.py`` defines one as ``SERVICE``
+    and registers it under the entry point group ``polku.services``.
+
+    ``build(settings)`` wires the service: its application, pipeline, relay mapping and consumers
+    (:class:`ServiceParts`). ``polku serve`` runs what it returns.
+
+    ``settings()`` reads the service's own settings from the environment and raises
+    :class:`polku.settings.SettingsError` naming a variable it cannot use: ``polku up`` calls it
+    for every service before it starts any, so a bad value stops it at once.
+
+    ``rebuild(settings)`` rebuilds the service's read models for ``polku rebuild``, showing its
+    progress and rate on the terminal, and returns the exit code. A service without it has
+    nothing to rebuild.
+
+    ``republish_source(settings)`` opens the service's event store for ``polku republish``
+    (:class:`RepublishSource`: the application, its publishing mapper and the topics it maps;
+    the same three the relay publishes from). A service without it publishes no events of its
+    own.
+    """
+
+    name: str
+    build: Callable[[Settings], ServiceParts]
+    settings: Callable[[], object] | None = None
+    rebuild: Callable[[Settings], int] | None = None
+    republish_source: Callable[[Settings], RepublishSource] | None = None
+
+
+@dataclass(frozen=True)
+class RepublishSource:
+    """A service's stored events as ``polku republish`` reads them; ``app.close()`` ends it."""
+
+    app: ServiceApplication
+    publishing: Mapper
+    #: the stored-event topics ``publishing`` maps (only these are read)
+    published_topics: tuple[str, ...]
+
+
 async def serve(name: str, settings: Settings, stop: asyncio.Event, ready: Callable[[], None] | None = None) -> None:
-    module = importlib.import_module(f"services.{name}.main")
-    parts: ServiceParts = await asyncio.to_thread(module.build, settings)
+    from polku.registry import service
+
+    definition = service(name)
+    parts: ServiceParts = await asyncio.to_thread(definition.build, settings)
     url = settings.resolved_nats_url()
     nc = await connect(url, name=f"polku-{name}")
     js = nc.jetstream(publish_async_max_pending=4000)

@@ -15,8 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from polku import registry
 from polku.natsserver import EmbeddedNats
-from polku.settings import RUNNING_SERVICES, Settings
+from polku.settings import Settings
 
 
 class StackError(RuntimeError):
@@ -36,13 +37,14 @@ class Stack:
         self,
         settings: Settings,
         *,
-        services: tuple[str, ...] = RUNNING_SERVICES,
+        services: tuple[str, ...] | None = None,
         env: dict[str, str] | None = None,
         nats_port: int | None = None,
         nats_monitor_port: int | None = None,
     ) -> None:
         self.settings = settings
-        self.services = services
+        #: one process per installed service (polku/registry.py), in start order, unless named
+        self.services = services if services is not None else registry.names()
         self.env = env or {}
         self.var = settings.var_dir
         self.nats: EmbeddedNats | None = None

@@ -8,12 +8,10 @@ import uuid
 from typing import Any
 
 import msgspec
-
-from polku.demo import route_through
 import nats.errors
 from nats.aio.client import Client
 
-from contracts.base import COMMAND_ID_HEADER
+from demo.main import route_through
 from services.casefile.application import relationship_id_for
 from tests.helpers import RECEIVE_REFERRAL, referral_body, request
 
@@ -73,9 +71,7 @@ class Casefile:
         return await self.raw(name, msgspec.json.encode(body), command_id or f"cis-{uuid.uuid4()}")
 
     async def raw(self, name: str, body: bytes, command_id: str | None) -> dict[str, Any]:
-        headers = {COMMAND_ID_HEADER: command_id} if command_id else None
-        msg = await self.nc.request(f"polku.cmd.casefile.{name}", body, timeout=10, headers=headers)
-        return msgspec.json.decode(msg.data)
+        return await request(self.nc, f"polku.cmd.casefile.{name}", body, command_id)
 
     async def ok(self, name: str, actor: dict[str, str], **fields: Any) -> dict[str, Any]:
         reply = await self.command(name, actor, **fields)

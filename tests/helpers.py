@@ -14,8 +14,9 @@ import nats.errors
 from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from contracts.base import COMMAND_ID_HEADER
-from polku.demo import route_through, demo_referral, query_open_relationships, synthetic_identity_code
+from demo.main import query_open_relationships, route_through
+from demo.population import demo_referral, synthetic_identity_code
+from polku import client as polku_client
 
 RECEIVE_REFERRAL = "polku.cmd.intake.receive_referral"
 
@@ -55,9 +56,17 @@ def distinct_referrals(seed: int, n: int) -> list[dict[str, Any]]:
 
 
 async def request(nc: Client, subject: str, body: bytes, command_id: str | None = None, timeout: float = 10.0) -> dict[str, Any]:
-    headers = {COMMAND_ID_HEADER: command_id} if command_id else None
-    msg = await nc.request(subject, body, timeout=timeout, headers=headers)
-    return msgspec.json.decode(msg.data)
+    """The reply as it came on the wire (``{"ok": false, "error": ...}`` too), through
+    :mod:`polku.client`. With a ``command_id`` it goes as a command; without one as a bare
+    request with no ``Polku-Command-Id`` at all (a query, or a command that must be refused
+    ``missing_command_id``)."""
+    client = polku_client.Client(nc, timeout=timeout)
+    try:
+        if command_id:
+            return await client.command(subject, body, command_id)
+        return await client.query(subject, body)
+    except polku_client.Refusal as e:
+        return e.reply
 
 
 async def send_referrals(

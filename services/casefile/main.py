@@ -2,30 +2,34 @@
 
 from __future__ import annotations
 
-import dataclasses
+import time
 from collections.abc import Callable
 
 from contracts.intake import intake_decoder
-from polku.service import ConsumerSpec, ServiceParts
+from polku.progress import Progress
+from polku.service import ConsumerSpec, RepublishSource, ServiceDefinition, ServiceParts
 from polku.settings import Settings
 from polku.store import store_env
 from services.casefile import publishing
 from services.casefile.application import CasefileApplication
-from services.casefile.domain import Policy
 from services.casefile.handlers import build_router
-
-
-def policy(settings: Settings) -> Policy:
-    """Casefile's policy values, as the settings read them from the environment."""
-    return Policy(**{f.name: getattr(settings, f.name) for f in dataclasses.fields(Policy)})
+from services.casefile.settings import CasefileSettings
 
 
 def build_application(
-    settings: Settings, progress: Callable[[int, int], None] | None = None
+    settings: Settings,
+    progress: Callable[[int, int], None] | None = None,
+    casefile: CasefileSettings | None = None,
 ) -> CasefileApplication:
+    casefile = casefile or CasefileSettings.from_env()
     return CasefileApplication(
-        store_env(settings, "casefile"), roster=settings.roster, policy=policy(settings), progress=progress
+        store_env(settings, "casefile"), roster=settings.roster, policy=casefile.policy, progress=progress
     )
+
+
+def republish_source(settings: Settings) -> RepublishSource:
+    """The store ``polku republish casefile`` publishes again, read as the relay reads it."""
+    return RepublishSource(build_application(settings), publishing.to_contract, publishing.TOPICS)
 
 
 def build(settings: Settings) -> ServiceParts:
@@ -39,3 +43,37 @@ def build(settings: Settings) -> ServiceParts:
         consumers=[ConsumerSpec("intake", intake_decoder, app)],
         close=app.close,
     )
+
+
+def rebuild(settings: Settings) -> int:
+    """``polku rebuild casefile``. Casefile's read models (caseload, the open relationship of
+    each client, counts by nature and end reason) live in memory and are built from its event
+    store whenever it starts; its timeline is read from the store itself. Rebuilding replays the
+    store into them and reports."""
+    started = time.perf_counter()
+    progress = Progress("casefile events replayed")
+    app = build_application(settings, progress=lambda replayed, end: progress.update(replayed, end))
+    try:
+        progress.done()
+        events = app.replayed
+        counts = app.summary()
+    finally:
+        app.close()
+    seconds = time.perf_counter() - started
+    rate = events / seconds if seconds else 0.0
+    print(
+        f"casefile rebuilt its read models from its store: {events} events in {seconds:.2f}s "
+        f"({rate:,.0f} events/s); {counts.open} open and {counts.ended} ended relationships. "
+        "Timelines are read from the store itself. A running casefile rebuilds the same when it starts."
+    )
+    return 0
+
+
+#: Registered under the entry point group ``polku.services`` (pyproject.toml).
+SERVICE = ServiceDefinition(
+    name="casefile",
+    build=build,
+    settings=CasefileSettings.from_env,
+    rebuild=rebuild,
+    republish_source=republish_source,
+)

@@ -35,12 +35,13 @@ from contracts.intake import (
     TriageSupportNeed,
 )
 from polku.domain import Envelope, RuleBroken
-from polku.settings import RosterEntry, TriageGrid, parse_triage_grid
+from polku.settings import RosterEntry
 from polku.store import ServiceApplication
 from polku.unit_of_work import UnitOfWork
 from services.intake import identity
 from services.intake.domain import QUEUE_STAGES, ROSTER_ID, ClientIdentity, Referral, Roster
 from services.intake.projections import Loads, Referrals
+from services.intake.settings import TriageGrid, parse_triage_grid
 
 REFERRAL_NAMESPACE = uuid5(NAMESPACE_URL, "https://polku.invalid/intake/referral")
 UNREACHED = ("not_reached", "declines")

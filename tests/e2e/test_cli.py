@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from polku.demo import demo_referral
+from demo.population import demo_referral
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e

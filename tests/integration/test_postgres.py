@@ -18,7 +18,7 @@ from nats.aio.client import Client
 from polku.settings import Settings
 from polku.stack import Stack
 from services.casefile.main import build_application as build_casefile
-from polku.demo import route_through
+from demo.main import route_through
 from tests.helpers import RECEIVE_REFERRAL, distinct_referrals, referral_body, request, send_referrals, stored_events, stream_messages, wait_for_projection
 
 pytestmark = pytest.mark.postgres

@@ -1,7 +1,9 @@
-"""The demo: referrals fed through the command API, then what happened.
+"""The demo: referrals fed through the command API, part of them carried on through casefile's
+commands, then what happened.
 
-Demo clients get synthetic identity codes with individual numbers 900-999, the range kept for
-temporary and test codes, so no real person's code is ever made up by accident.
+A client of the published API only: commands and queries through :mod:`polku.client`, the
+contract types, and the events on the streams. The relationship a routed referral opened is
+read from casefile's published ``RelationshipOpened`` (it names the referral), not computed.
 """
 
 from __future__ import annotations
@@ -13,80 +15,24 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, get_args
+from typing import Any
 
-import msgspec
-from nats.aio.client import Client
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 import contracts
-from contracts.base import COMMAND_ID_HEADER
+from contracts.casefile import RelationshipOpened, casefile_decoder
+from contracts.intake import ReceiveReferralAccepted, ReferralRoutedReply
 from contracts.reporting import OpenRelationshipsReply
-from contracts.vocabulary import AuthorityKind, Channel, ConcernCategory, SourceKind
-from polku.bus import stream_counts
+from demo.population import WRONG_COMMANDS, distinct_demo_referrals
+from polku.client import Client, Refusal, as_client, caseload_lines
 from polku.progress import Progress
-from services.casefile.application import relationship_id_for
-from services.intake.identity import CENTURIES, check_character
 
 RECEIVE_REFERRAL = "polku.cmd.intake.receive_referral"
-OPEN_RELATIONSHIPS = "polku.qry.reporting.open_relationships"
+CASEFILE_SUMMARY = "polku.qry.casefile.summary"
 
 
-def synthetic_identity_code(rng: random.Random) -> str:
-    born = date(1960, 1, 1) + timedelta(days=rng.randrange(0, 365 * 45))
-    ddmmyy = born.strftime("%d%m%y")
-    sign = "-" if born.year < 2000 else "A"
-    assert CENTURIES[sign] == born.year // 100 * 100
-    individual = f"{rng.randrange(900, 1000):03d}"
-    return f"{ddmmyy}{sign}{individual}{check_character(ddmmyy, individual)}"
-
-
-#: Synthetic names for the demo's contact details and summaries: the free text a real referral
-#: carries, which must stay in intake's encrypted store and appear nowhere else.
-FIRST_NAMES = ("Aino", "Eino", "Helmi", "Onni", "Sanni", "Veeti", "Kerttu", "Arvo", "Iida", "Toivo")
-LAST_NAMES = ("Hakkarainen", "Kettunen", "Leskinen", "Miettinen", "Pesonen", "Räsänen", "Tikkanen", "Väisänen")
-
-
-def demo_name(rng: random.Random) -> str:
-    return f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
-
-
-def demo_referral(rng: random.Random) -> dict[str, Any]:
-    kind = rng.choices(get_args(SourceKind), weights=[35, 15, 35, 10, 5])[0]
-    source: dict[str, Any] = {"kind": kind}
-    if kind == "authority":
-        source["authority"] = rng.choice(get_args(AuthorityKind))
-    concerns = rng.sample(get_args(ConcernCategory), rng.randint(1, 3))
-    name = demo_name(rng)
-    return {
-        "identity_code": synthetic_identity_code(rng),
-        "channel": rng.choice(get_args(Channel)),
-        "source": source,
-        "concerns": concerns,
-        "urgent": rng.random() < 0.1,
-        "consent": rng.random() < 0.8,
-        "summary": f"{name} asked for help with {concerns[0].replace('_', ' ')}.",
-        "contact_details": f"{name}, 040 {rng.randrange(1_000_000, 10_000_000)}",
-    }
-
-
-def distinct_demo_referrals(rng: random.Random, count: int, seen: set[str] | None = None) -> list[dict[str, Any]]:
-    """``count`` referrals about as many clients (another about the same client would be
-    attached to the open relationship, not open one); ``seen`` carries codes used before."""
-    bodies: list[dict[str, Any]] = []
-    codes: set[str] = seen if seen is not None else set()
-    while len(bodies) < count:
-        body = demo_referral(rng)
-        if body["identity_code"] not in codes:
-            codes.add(body["identity_code"])
-            bodies.append(body)
-    return bodies
-
-
-#: Two commands a client information system might get wrong, to show the error replies.
-WRONG_COMMANDS: list[dict[str, Any]] = [
-    {"identity_code": "010190-900X", "channel": "phone", "source": {"kind": "client"}, "concerns": ["housing"]},
-    {"identity_code": "010190-9000", "channel": "fax", "source": {"kind": "client"}, "concerns": ["housing"]},
-]
+class DemoError(RuntimeError):
+    """What the demo saw is not what Polku should have done."""
 
 
 @dataclass
@@ -112,81 +58,122 @@ class DemoResult:
     streams_after: dict[str, int] = field(default_factory=dict)
 
 
-async def query_open_relationships(nc: Client, timeout: float = 5.0) -> OpenRelationshipsReply:
-    msg = await nc.request(OPEN_RELATIONSHIPS, b"{}", timeout=timeout)
-    return msgspec.json.decode(msg.data, type=OpenRelationshipsReply)
+async def query_open_relationships(client: Any, timeout: float = 5.0) -> OpenRelationshipsReply:
+    """Reporting's open relationships per own worker (``client``: a :class:`Client` or a NATS
+    connection)."""
+    return await as_client(client).open_relationships(timeout=timeout)
 
 
-async def send_referral(nc: Client, body: dict[str, Any], command_id: str, timeout: float = 10.0) -> dict[str, Any]:
-    msg = await nc.request(
-        RECEIVE_REFERRAL,
-        msgspec.json.encode(body),
-        timeout=timeout,
-        headers={COMMAND_ID_HEADER: command_id, contracts.H_CORRELATION: str(uuid.uuid4())},
-    )
-    return msgspec.json.decode(msg.data)
+async def send_referral(client: Any, body: dict[str, Any], command_id: str, timeout: float = 10.0) -> dict[str, Any]:
+    """``receive_referral``; the reply as it came, refused or not (``{"ok": ..., ...}``)."""
+    try:
+        return await as_client(client).command(RECEIVE_REFERRAL, body, command_id, timeout=timeout)
+    except Refusal as e:
+        return e.reply
 
 
 GUIDANCE = {"worker_id": "sg-001", "role": "service_guidance_worker", "team": "team-north"}
 DISTRIBUTION = {"worker_id": "sw-001", "role": "social_worker", "team": "team-north"}
 
 
-async def _intake(nc: Client, name: str, body: dict[str, Any], command_id: str) -> dict[str, Any]:
-    msg = await nc.request(
-        f"polku.cmd.intake.{name}", msgspec.json.encode(body), timeout=10,
-        headers={COMMAND_ID_HEADER: command_id, contracts.H_CORRELATION: str(uuid.uuid4())},
-    )
-    reply = msgspec.json.decode(msg.data)
-    if not reply.get("ok"):
-        raise RuntimeError(f"intake refused {name}: {reply['error']['code']}")
-    return reply
-
-
-async def route_through(nc: Client, referral_id: str, *, special: bool, prefix: str) -> dict[str, Any]:
-    """Screen (service need assessment needed), triage and route a received referral."""
-    await _intake(nc, "screen_referral", {"actor": GUIDANCE, "referral_id": referral_id,
-                                          "outcome": "assessment_needed", "motivation": "motivated"}, f"{prefix}-s")
-    await _intake(nc, "triage_support_need", {"actor": DISTRIBUTION, "referral_id": referral_id, "positions": {
+async def route_through(client: Any, referral_id: str, *, special: bool, prefix: str) -> ReferralRoutedReply:
+    """Screen (service need assessment needed), triage and route a received referral
+    (``client``: a :class:`Client` or a NATS connection). A refusal is raised as :class:`Refusal`."""
+    client = as_client(client)
+    await client.command("intake.screen_referral", {"actor": GUIDANCE, "referral_id": referral_id,
+                                                    "outcome": "assessment_needed", "motivation": "motivated"}, f"{prefix}-s")
+    await client.command("intake.triage_support_need", {"actor": DISTRIBUTION, "referral_id": referral_id, "positions": {
         "seeks_help": "unable" if special else "able", "needs": "multiple" if special else "single"}}, f"{prefix}-t")
-    return await _intake(nc, "route_referral", {"actor": DISTRIBUTION, "referral_id": referral_id}, f"{prefix}-r")
+    return await client.command("intake.route_referral", {"actor": DISTRIBUTION, "referral_id": referral_id},
+                                f"{prefix}-r", reply_type=ReferralRoutedReply)
 
 
-async def run_demo(nc: Client, *, referrals: int = 200, seed: int | None = None, concurrency: int = 32, quiet: bool = False) -> DemoResult:
+WANTED = ("RelationshipOpened", "ReferralAttached")
+
+
+async def relationships_of(
+    client: Client, referral_ids: set[str], *, from_sequence: int, timeout: float = 120.0
+) -> dict[str, uuid.UUID]:
+    """The relationship each referral opened, from casefile's published events: its
+    ``RelationshipOpened`` names the referral. A referral attached to a relationship that was
+    open already (``ReferralAttached``) opened none and is left out. Reads CASEFILE from
+    ``from_sequence`` with an ephemeral consumer that moves nothing."""
+    js = client.nc.jetstream()
+    sub = await js.pull_subscribe(
+        contracts.STREAMS["CASEFILE"],
+        stream="CASEFILE",
+        config=ConsumerConfig(
+            ack_policy=AckPolicy.NONE,
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=from_sequence,
+            inactive_threshold=10.0,
+        ),
+    )
+    opened: dict[str, uuid.UUID] = {}
+    seen: set[str] = set()
+    deadline = time.monotonic() + timeout
+    try:
+        while not referral_ids <= seen and time.monotonic() < deadline:
+            try:
+                messages = await sub.fetch(1000, timeout=1)
+            except (asyncio.TimeoutError, TimeoutError):
+                continue
+            for msg in messages:
+                if (msg.headers or {}).get(contracts.H_EVENT) not in WANTED:
+                    continue  # other events are not read at all (and may be newer than we know)
+                event = casefile_decoder.decode(msg.data)
+                referral = str(event.referral_id)
+                seen.add(referral)
+                if isinstance(event, RelationshipOpened):
+                    opened[referral] = event.relationship_id
+    finally:
+        consumer = (await sub.consumer_info()).name
+        await sub.unsubscribe()
+        await js.delete_consumer("CASEFILE", consumer)  # leave nothing behind for `polku status`
+    return {r: opened[r] for r in referral_ids if r in opened}
+
+
+async def run_demo(client: Any, *, referrals: int = 200, seed: int | None = None, concurrency: int = 32, quiet: bool = False) -> DemoResult:
+    client = as_client(client)
     rng = random.Random(seed)
     run_id = uuid.uuid4().hex[:12]
     result = DemoResult()
     started = time.perf_counter()
-    before = await query_open_relationships(nc, timeout=30)
+    before = await client.open_relationships(timeout=30)
     result.projected_before = before.total
+    casefile_from = (await client.nc.jetstream().stream_info("CASEFILE")).state.last_seq + 1
 
     progress = Progress("referrals sent", referrals) if not quiet else None
     semaphore = asyncio.Semaphore(concurrency)
 
     async def one(i: int, body: dict[str, Any]) -> None:
+        accepted: ReceiveReferralAccepted | None = None
         async with semaphore:
-            reply = await send_referral(nc, body, f"demo-{run_id}-{i}")
+            try:
+                accepted = await client.command(RECEIVE_REFERRAL, body, f"demo-{run_id}-{i}", reply_type=ReceiveReferralAccepted)
+            except Refusal as e:
+                result.refused[e.code] += 1
             answered = None
-            if reply.get("ok"):
+            if accepted is not None:
+                referral_id = str(accepted.referral_id)
                 draw = rng.random()
                 if draw < 0.3:
                     # Service guidance answers it: advice and guidance, or redirection to Kela.
                     answered = "advice_given" if draw < 0.2 else "redirected"
                     extra = {"redirected_to": "kela"} if answered == "redirected" else {}
-                    await _intake(nc, "screen_referral", {"actor": GUIDANCE, "referral_id": reply["referral_id"],
-                                                          "outcome": answered, **extra}, f"demo-{run_id}-{i}-s")
+                    await client.command("intake.screen_referral", {"actor": GUIDANCE, "referral_id": referral_id,
+                                                                    "outcome": answered, **extra}, f"demo-{run_id}-{i}-s")
                     result.answered[answered] += 1
                 else:
                     # An assessment is needed: the distribution team triages (about a third with
                     # special support suspected) and routes.
-                    routed = await route_through(nc, reply["referral_id"], special=rng.random() < 0.35, prefix=f"demo-{run_id}-{i}")
-                    result.routes[routed["required_role"]] += 1
+                    routed = await route_through(client, referral_id, special=rng.random() < 0.35, prefix=f"demo-{run_id}-{i}")
+                    result.routes[routed.required_role] += 1
         result.sent += 1
-        if reply.get("ok"):
+        if accepted is not None:
             result.accepted += 1
             if answered is None:
-                referral_ids[i] = reply["referral_id"]
-        else:
-            result.refused[reply["error"]["code"]] += 1
+                referral_ids[i] = str(accepted.referral_id)
         if progress:
             progress.update(result.sent)
 
@@ -196,14 +183,16 @@ async def run_demo(nc: Client, *, referrals: int = 200, seed: int | None = None,
     if progress:
         progress.done()
     for i, body in enumerate(WRONG_COMMANDS):
-        reply = await send_referral(nc, body, f"demo-{run_id}-wrong-{i}")
-        result.refused[reply["error"]["code"]] += 1
+        try:
+            await client.command(RECEIVE_REFERRAL, body, f"demo-{run_id}-wrong-{i}")
+        except Refusal as e:
+            result.refused[e.code] += 1
 
     target = before.total + result.routed
     waiting = Progress("relationships projected", result.routed) if not quiet else None
     deadline = time.monotonic() + 120
     while True:
-        reply = await query_open_relationships(nc)
+        reply = await client.open_relationships()
         if waiting:
             waiting.update(reply.total - before.total)
         if reply.total >= target or time.monotonic() > deadline:
@@ -213,10 +202,11 @@ async def run_demo(nc: Client, *, referrals: int = 200, seed: int | None = None,
         waiting.done()
     result.reply = reply
     result.projected_after = reply.total
-    result.streams = await stream_counts(nc.jetstream())
+    result.streams = await client.stream_counts()
 
     # The casefile stage: part of the population goes on along the paths of the models.
-    rids = [relationship_id_for(uuid.UUID(referral_ids[i])) for i in sorted(referral_ids)]
+    opened = await relationships_of(client, set(referral_ids.values()), from_sequence=casefile_from)
+    rids = [opened[referral_ids[i]] for i in sorted(referral_ids) if referral_ids[i] in opened]
     stage = Progress("relationships carried on", len(rids)) if not quiet else None
     done = 0
 
@@ -224,7 +214,7 @@ async def run_demo(nc: Client, *, referrals: int = 200, seed: int | None = None,
         nonlocal done
         path = DEMO_PATHS[i % len(DEMO_PATHS)]
         async with semaphore:
-            ok = await _carry(nc, rid, path, f"demo-{run_id}-cf-{i}", result)
+            ok = await _carry(client, rid, path, f"demo-{run_id}-cf-{i}", result)
         result.paths[path if ok else "refused"] += 1
         done += 1
         if stage:
@@ -233,14 +223,12 @@ async def run_demo(nc: Client, *, referrals: int = 200, seed: int | None = None,
     await asyncio.gather(*(carry(i, rid) for i, rid in enumerate(rids)))
     if stage:
         stage.done()
-    msg = await nc.request(CASEFILE_SUMMARY, b"{}", timeout=10)
-    result.casefile_summary = msgspec.json.decode(msg.data)
+    result.casefile_summary = await client.query(CASEFILE_SUMMARY)
     result.seconds = time.perf_counter() - started
-    result.streams_after = await stream_counts(nc.jetstream())
+    result.streams_after = await client.stream_counts()
     return result
 
 
-CASEFILE_SUMMARY = "polku.qry.casefile.summary"
 #: The paths of the models (seed 000 and the Aava model), in turn; "open" stays where it is.
 DEMO_PATHS = ("temporary_advice", "no_service_need", "activation_to_work", "continuous_special_support", "open")
 _WORKER = {"worker_id": "sw-001", "role": "social_worker", "team": "team-north"}
@@ -283,29 +271,15 @@ def _steps(path: str, today: date) -> list[tuple[str, dict[str, Any]]]:
     return []
 
 
-async def _carry(nc: Client, rid: uuid.UUID, path: str, prefix: str, result: DemoResult) -> bool:
+async def _carry(client: Client, rid: uuid.UUID, path: str, prefix: str, result: DemoResult) -> bool:
     for n, (name, fields) in enumerate(_steps(path, date.today())):
         body = {"relationship_id": str(rid), "actor": _WORKER, **fields}
-        msg = await nc.request(
-            f"polku.cmd.casefile.{name}",
-            msgspec.json.encode(body),
-            timeout=10,
-            headers={COMMAND_ID_HEADER: f"{prefix}-{n}"},
-        )
-        reply = msgspec.json.decode(msg.data)
-        if not reply.get("ok"):
-            result.casefile_refused[reply["error"]["code"]] += 1
+        try:
+            await client.command(f"casefile.{name}", body, f"{prefix}-{n}")
+        except Refusal as e:
+            result.casefile_refused[e.code] += 1
             return False
     return True
-
-
-def caseload_lines(reply: OpenRelationshipsReply) -> list[str]:
-    """Reporting's open relationships per own worker, a line each, then the totals."""
-    return [
-        *(f"  {w.worker_id:<10} {w.role or '':<18} {w.team or '':<12} {w.open_relationships:>6}" for w in reply.workers),
-        f"  {'total':<42} {reply.total:>6}",
-        f"  {'without an own worker':<42} {reply.without_own_worker:>6}",
-    ]
 
 
 def format_summary(result: DemoResult) -> str:
@@ -348,3 +322,23 @@ def format_summary(result: DemoResult) -> str:
         for name, count in result.streams_after.items():
             lines.append(f"  {name:<10} {count:>8}")
     return "\n".join(lines)
+
+
+def run(url: str, *, referrals: int = 200, seed: int | None = None) -> str:
+    """What ``polku up --demo`` runs once the stack is up (the entry point ``polku.demo``):
+    the demo against the NATS at ``url``; returns the summary to print. Raises
+    :class:`DemoError` when reporting does not show every relationship the demo opened."""
+
+    async def main() -> str:
+        client = await Client.connect(url, name="polku-demo")
+        try:
+            result = await run_demo(client, referrals=referrals, seed=seed)
+        finally:
+            await client.close()
+        if result.projected_after < result.projected_before + result.routed:
+            raise DemoError(
+                f"reporting shows {result.projected_after - result.projected_before} of {result.routed} new relationships"
+            )
+        return format_summary(result)
+
+    return asyncio.run(main())

@@ -1,0 +1,36 @@
+"""Casefile's own settings, read from the environment by :meth:`CasefileSettings.from_env`.
+
+The policy values (``services.casefile.domain.Policy``): the bounds of rehabilitative work
+activity as the Aava model cites the act (KTTL), the Aava rule of at least two options at the
+first activation meeting, and the days to the check-in. The law has changed since, so they are
+configuration. What every service runs on (NATS, store, keys, the roster) is the runtime's
+:class:`polku.settings.Settings`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from polku.settings import env_float, env_int
+from services.casefile.domain import Policy
+
+
+@dataclass(frozen=True)
+class CasefileSettings:
+    policy: Policy = field(default_factory=Policy)
+
+    @classmethod
+    def from_env(cls) -> CasefileSettings:
+        default = Policy()
+        return cls(
+            policy=Policy(
+                activation_min_options=env_int("POLKU_ACTIVATION_MIN_OPTIONS", default.activation_min_options),
+                work_activity_min_months=env_int("POLKU_WORK_ACTIVITY_MIN_MONTHS", default.work_activity_min_months),
+                work_activity_max_months=env_int("POLKU_WORK_ACTIVITY_MAX_MONTHS", default.work_activity_max_months),
+                work_activity_min_days=env_int("POLKU_WORK_ACTIVITY_MIN_DAYS", default.work_activity_min_days),
+                work_activity_max_days=env_int("POLKU_WORK_ACTIVITY_MAX_DAYS", default.work_activity_max_days),
+                work_activity_min_hours=env_float("POLKU_WORK_ACTIVITY_MIN_HOURS", default.work_activity_min_hours),
+                familiarisation_max_days=env_int("POLKU_FAMILIARISATION_MAX_DAYS", default.familiarisation_max_days),
+                check_in_after_days=env_int("POLKU_CHECK_IN_AFTER_DAYS", default.check_in_after_days),
+            )
+        )
