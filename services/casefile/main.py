@@ -1,4 +1,4 @@
-"""Casefile's wiring: settings → store → application → consumer of intake and relay."""
+"""Casefile's wiring: settings → store → application → pipeline, relay and consumer of intake."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import time
 from collections.abc import Callable
 
 from contracts.intake import intake_decoder
+from polku.pipeline import Pipeline
 from polku.progress import Progress
 from polku.service import ConsumerSpec, RepublishSource, ServiceDefinition, ServiceParts
 from polku.settings import Settings
 from polku.store import store_env
 from services.casefile import publishing
 from services.casefile.application import CasefileApplication
-from services.casefile.handlers import build_router
+from services.casefile.handlers import TABLE
 from services.casefile.settings import CasefileSettings
 
 
@@ -27,6 +28,10 @@ def build_application(
     )
 
 
+def build_pipeline(app: CasefileApplication, settings: Settings) -> Pipeline:
+    return Pipeline("casefile", app, TABLE, digest_secret=settings.pseudonym_key)
+
+
 def republish_source(settings: Settings) -> RepublishSource:
     """The store ``polku republish casefile`` publishes again, read as the relay reads it."""
     return RepublishSource(build_application(settings), publishing.to_contract, publishing.TOPICS)
@@ -34,13 +39,16 @@ def republish_source(settings: Settings) -> RepublishSource:
 
 def build(settings: Settings) -> ServiceParts:
     app = build_application(settings)
+    pipeline = build_pipeline(app, settings)
     return ServiceParts(
         name="casefile",
         app=app,
-        router=build_router(app),
+        pipeline=pipeline,
         publishing=publishing.to_contract,
         published_topics=publishing.TOPICS,
-        consumers=[ConsumerSpec("intake", intake_decoder, app)],
+        # Intake's routed referrals open relationships; what they change is stored with the
+        # tracking record of the INTAKE stream, in one transaction.
+        consumers=[ConsumerSpec("intake", intake_decoder, pipeline.consumer("intake"))],
         close=app.close,
     )
 

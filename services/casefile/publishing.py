@@ -10,32 +10,26 @@ from typing import Any
 
 from contracts import audit
 from contracts import casefile as wire
-from polku.relay import event_id, published_topics
+from polku.relay import envelope, published_topics
 from services.casefile.domain import RecordView, Relationship
 
 
 def _base(e: Any) -> dict[str, Any]:
-    actor = getattr(e, "actor", None)
-    return {
-        "event_id": event_id(e.originator_id, e.originator_version),
-        "occurred_at": e.occurred_at,
-        "actor": wire.Actor(**actor) if actor else None,
-        "relationship_id": e.originator_id,
-    }
+    """The common fields of a relationship's events: the envelope's, the relationship, the client."""
+    return {**envelope(e), "relationship_id": e.originator_id, "client_id": e.env.client_id}
 
 
 def relationship_opened(e: Relationship.Opened) -> wire.RelationshipOpened:
-    return wire.RelationshipOpened(**_base(e), client_id=e.client_id, referral_id=e.referral_id)
+    return wire.RelationshipOpened(**_base(e), referral_id=e.referral_id)
 
 
 def referral_attached(e: Any) -> wire.ReferralAttached:
-    return wire.ReferralAttached(**_base(e), client_id=e.client_id, referral_id=e.referral_id)
+    return wire.ReferralAttached(**_base(e), referral_id=e.referral_id)
 
 
 def own_worker_named(e: Relationship.OwnWorkerNamed) -> wire.OwnWorkerNamed:
     return wire.OwnWorkerNamed(
         **_base(e),
-        client_id=e.client_id,
         worker_id=e.worker_id,
         role=e.role,
         team=e.team,
@@ -46,21 +40,21 @@ def own_worker_named(e: Relationship.OwnWorkerNamed) -> wire.OwnWorkerNamed:
 
 def special_support_need_determined(e: Any) -> wire.SpecialSupportNeedDetermined:
     return wire.SpecialSupportNeedDetermined(
-        **_base(e), client_id=e.client_id, special_support=e.special_support, grounds=list(e.grounds)
+        **_base(e), special_support=e.special_support, grounds=list(e.grounds)
     )
 
 
 def nature_determined(e: Any) -> wire.RelationshipNatureDetermined:
-    return wire.RelationshipNatureDetermined(**_base(e), client_id=e.client_id, nature=e.nature)
+    return wire.RelationshipNatureDetermined(**_base(e), nature=e.nature)
 
 
 def assessment_started(e: Any) -> wire.AssessmentStarted:
-    return wire.AssessmentStarted(**_base(e), client_id=e.client_id)
+    return wire.AssessmentStarted(**_base(e))
 
 
 def assessment_completed(e: Any) -> wire.AssessmentCompleted:
     return wire.AssessmentCompleted(
-        **_base(e), client_id=e.client_id, conclusion=e.conclusion, started_at=e.started_at or e.occurred_at
+        **_base(e), conclusion=e.conclusion, started_at=e.started_at or e.env.occurred_at
     )
 
 
@@ -68,7 +62,6 @@ def plan_updated(e: Any) -> wire.PlanUpdated:
     content = e.content
     return wire.PlanUpdated(
         **_base(e),
-        client_id=e.client_id,
         kind=e.kind,
         version=e.version,
         goal_count=len(content.get("goals", [])),
@@ -89,7 +82,6 @@ def plan_updated(e: Any) -> wire.PlanUpdated:
 def decision_made(e: Any) -> wire.DecisionMade:
     return wire.DecisionMade(
         **_base(e),
-        client_id=e.client_id,
         decision_id=e.decision_id,
         kind=e.kind,
         granted=e.granted,
@@ -101,23 +93,22 @@ def decision_made(e: Any) -> wire.DecisionMade:
 
 def meeting_scheduled(e: Any) -> wire.MeetingScheduled:
     return wire.MeetingScheduled(
-        **_base(e), client_id=e.client_id, meeting_id=e.meeting_id, kind=e.kind, channel=e.channel,
+        **_base(e), meeting_id=e.meeting_id, kind=e.kind, channel=e.channel,
         scheduled_for=e.scheduled_for,
     )
 
 
 def meeting_held(e: Any) -> wire.MeetingHeld:
-    return wire.MeetingHeld(**_base(e), client_id=e.client_id, meeting_id=e.meeting_id)
+    return wire.MeetingHeld(**_base(e), meeting_id=e.meeting_id)
 
 
 def meeting_missed(e: Any) -> wire.MeetingMissed:
-    return wire.MeetingMissed(**_base(e), client_id=e.client_id, meeting_id=e.meeting_id)
+    return wire.MeetingMissed(**_base(e), meeting_id=e.meeting_id)
 
 
 def work_activity_started(e: Any) -> wire.WorkActivityStarted:
     return wire.WorkActivityStarted(
         **_base(e),
-        client_id=e.client_id,
         placement_id=e.placement_id,
         days_per_week=e.days_per_week,
         hours_per_day=e.hours_per_day,
@@ -130,36 +121,34 @@ def work_activity_started(e: Any) -> wire.WorkActivityStarted:
 
 
 def work_activity_ended(e: Any) -> wire.WorkActivityEnded:
-    return wire.WorkActivityEnded(**_base(e), client_id=e.client_id, reason=e.reason)
+    return wire.WorkActivityEnded(**_base(e), reason=e.reason)
 
 
 def measurement_recorded(e: Any) -> wire.MeasurementRecorded:
-    return wire.MeasurementRecorded(**_base(e), client_id=e.client_id, instrument=e.instrument, scores=dict(e.scores))
+    return wire.MeasurementRecorded(**_base(e), instrument=e.instrument, scores=dict(e.scores))
 
 
 def consent_recorded(e: Any) -> wire.ConsentRecorded:
-    return wire.ConsentRecorded(**_base(e), client_id=e.client_id, kind=e.kind)
+    return wire.ConsentRecorded(**_base(e), kind=e.kind)
 
 
 def consent_withdrawn(e: Any) -> wire.ConsentWithdrawn:
-    return wire.ConsentWithdrawn(**_base(e), client_id=e.client_id, kind=e.kind)
+    return wire.ConsentWithdrawn(**_base(e), kind=e.kind)
 
 
 def relationship_ended(e: Any) -> wire.RelationshipEnded:
-    return wire.RelationshipEnded(**_base(e), client_id=e.client_id, reason=e.reason, check_in_due=e.check_in_due)
+    return wire.RelationshipEnded(**_base(e), reason=e.reason, check_in_due=e.check_in_due)
 
 
 def relationship_reopened(e: Any) -> wire.RelationshipReopened:
-    return wire.RelationshipReopened(**_base(e), client_id=e.client_id, reason=e.reason)
+    return wire.RelationshipReopened(**_base(e), reason=e.reason)
 
 
 def client_record_viewed(e: RecordView.Viewed) -> audit.ClientRecordViewed:
     return audit.ClientRecordViewed(
-        event_id=event_id(e.originator_id, e.originator_version),
-        occurred_at=e.occurred_at,
-        actor=wire.Actor(**e.actor),
+        **envelope(e),
         relationship_id=e.relationship_id,
-        client_id=e.client_id,
+        client_id=e.env.client_id,
         part=e.part,
         purpose=e.purpose,
         granted=e.granted,

@@ -1,8 +1,10 @@
-"""Casefile's use cases on a real SQLite store: idempotent commands, access, one open
-relationship per client, the audit of reads, and projections rebuilt when casefile starts."""
+"""Casefile's use cases through its command pipeline, on a real SQLite store: idempotent
+commands, access, one open relationship per client, the audit of reads, and projections rebuilt
+when casefile starts."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, date, datetime
 from typing import Any
@@ -12,12 +14,13 @@ import pytest
 
 from contracts import casefile as cmd
 from contracts.intake import ReferralRouted
-from polku.commands import CommandRefused
 from polku.consumer import Delivery
+from polku.domain import RuleBroken
+from polku.pipeline import Pipeline
 from polku.settings import Settings
 from services.casefile.application import CasefileApplication, relationship_id_for
 from services.casefile.domain import RecordView
-from services.casefile.main import build_application
+from services.casefile.main import build_application, build_pipeline
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 SC1 = {"worker_id": "sc-001", "role": "social_counsellor", "team": "team-north"}
@@ -33,10 +36,21 @@ def referral(seq: int, client: str, referral_id: uuid.UUID | None = None) -> Del
     return Delivery(seq, "polku.intake.referral_routed", {}, b"", event)
 
 
-def open_relationship(app: CasefileApplication, client: str = "a" * 32, seq: int = 1) -> uuid.UUID:
+def deliver(pipeline: Pipeline, deliveries: list[Delivery[ReferralRouted]], last_seq: int) -> None:
+    """Intake's events through casefile's consumer: effect and tracking in one transaction."""
+    consumer = pipeline.consumer("intake")
+    consumer.commit(consumer.prepare(deliveries), "INTAKE", last_seq)
+
+
+def open_relationship(pipeline: Pipeline, client: str = "a" * 32, seq: int = 1) -> uuid.UUID:
     d = referral(seq, client)
-    app.commit(app.prepare([d]), "INTAKE", seq)
+    deliver(pipeline, [d], seq)
     return relationship_id_for(d.event.referral_id)
+
+
+def last_stored(app: CasefileApplication) -> Any:
+    [notification] = app.recorder.select_notifications(app.max_position(), 1)
+    return app.mapper.to_domain_event(notification)
 
 
 def command(tp: type[Any], relationship_id: uuid.UUID, actor: dict[str, str] = SC1, **fields: Any) -> Any:
@@ -53,39 +67,60 @@ def app(settings: Settings) -> Any:
     application.close()
 
 
-def test_a_retried_command_returns_its_first_reply_and_stores_nothing_new(app: CasefileApplication) -> None:
-    rid = open_relationship(app)
+@pytest.fixture
+def pipeline(app: CasefileApplication, settings: Settings) -> Pipeline:
+    return build_pipeline(app, settings)
+
+
+def test_a_retried_command_returns_its_first_reply_and_stores_nothing_new(
+    app: CasefileApplication, pipeline: Pipeline
+) -> None:
+    rid = open_relationship(pipeline)
     schedule = command(cmd.ScheduleMeeting, rid, kind="first_meeting", channel="in_person", scheduled_for=NOW.isoformat())
-    first = app.execute(schedule, command_id="cis-1")
+    first = pipeline.execute(schedule, command_id="cis-1")
     position = app.max_position()
-    again = app.execute(schedule, command_id="cis-1")
-    assert again == first and first["meeting_id"] and first["version"] == 3
+    again = pipeline.execute(schedule, command_id="cis-1")
+    assert again == first and first.meeting_id and first.version == 3
     assert app.max_position() == position
 
-    with pytest.raises(CommandRefused) as reused:
-        app.execute(command(cmd.StartAssessment, rid), command_id="cis-1")
+    with pytest.raises(RuleBroken) as reused:
+        pipeline.execute(command(cmd.StartAssessment, rid), command_id="cis-1")
     assert (reused.value.code, reused.value.field) == ("command_id_reused", "Polku-Command-Id")
     assert app.max_position() == position
 
 
 def test_a_retried_command_finds_its_first_reply_after_a_restart(settings: Settings) -> None:
     app = build_application(settings)
-    rid = open_relationship(app)
+    pipeline = build_pipeline(app, settings)
+    rid = open_relationship(pipeline)
     decision = command(cmd.MakeDecision, rid, kind="activity_allowance", granted=True)
-    first = app.execute(decision, command_id="cis-2")
+    first = pipeline.execute(decision, command_id="cis-2")
     app.close()
     again = build_application(settings)
     try:
         position = again.max_position()
-        assert again.execute(decision, command_id="cis-2") == first
+        assert build_pipeline(again, settings).execute(decision, command_id="cis-2") == first
         assert again.max_position() == position
-        assert uuid.UUID(first["decision_id"]) in again.get_relationship(rid).decisions
+        assert first.decision_id in again.get_relationship(rid).decisions
     finally:
         again.close()
 
 
-def test_a_refused_command_stores_nothing(app: CasefileApplication) -> None:
-    rid = open_relationship(app)
+def test_the_reply_names_the_version_after_every_event_of_the_command(
+    app: CasefileApplication, pipeline: Pipeline
+) -> None:
+    rid = open_relationship(pipeline)
+    started = pipeline.execute(command(cmd.StartAssessment, rid), command_id="start")
+    assert (started.relationship_id, started.version) == (rid, 3)
+    # No service need: the assessment is completed, the nature is temporary, and it ends.
+    done = pipeline.execute(command(cmd.CompleteAssessment, rid, conclusion="no_service_need"), command_id="done")
+    assert done.version == 6 == app.get_relationship(rid).version
+    assert (done.meeting_id, done.decision_id, done.plan_version) == (None, None, None)
+    assert pipeline.execute(command(cmd.CompleteAssessment, rid, conclusion="no_service_need"), command_id="done") == done
+
+
+def test_a_refused_command_stores_nothing(app: CasefileApplication, pipeline: Pipeline) -> None:
+    rid = open_relationship(pipeline)
     position = app.max_position()
     cases = [
         (command(cmd.CompleteAssessment, rid, conclusion="service_need"), "assessment_not_started"),
@@ -95,75 +130,116 @@ def test_a_refused_command_stores_nothing(app: CasefileApplication) -> None:
         (command(cmd.NameOwnWorker, rid, worker_id="sw-001", work_pair_id="xx-1", reason="competence"), "unknown_worker"),
     ]
     for i, (c, code) in enumerate(cases):
-        with pytest.raises(CommandRefused) as refused:
-            app.execute(c, command_id=f"cis-refused-{i}")
+        with pytest.raises(RuleBroken) as refused:
+            pipeline.execute(c, command_id=f"cis-refused-{i}")
         assert refused.value.code == code
     assert app.max_position() == position
     # The refused command ids are still free: nothing was remembered under them.
-    app.execute(command(cmd.StartAssessment, rid), command_id="cis-refused-0")
+    pipeline.execute(command(cmd.StartAssessment, rid), command_id="cis-refused-0")
 
 
-def test_the_own_worker_the_work_pair_and_the_team_may_act_nobody_else(app: CasefileApplication) -> None:
-    rid = open_relationship(app)
-    app.execute(command(cmd.NameOwnWorker, rid, worker_id="sc-001", work_pair_id="sw-001", reason="competence"), command_id="n")
+def test_the_own_worker_the_work_pair_and_the_team_may_act_nobody_else(
+    app: CasefileApplication, pipeline: Pipeline
+) -> None:
+    rid = open_relationship(pipeline)
+    pipeline.execute(
+        command(cmd.NameOwnWorker, rid, worker_id="sc-001", work_pair_id="sw-001", reason="competence"), command_id="n"
+    )
     rel = app.get_relationship(rid)
     assert (rel.own_worker, rel.work_pair, rel.team) == ("sc-001", "sw-001", "team-north")
     pair_elsewhere = {"worker_id": "sw-001", "role": "social_worker", "team": "team-south"}
-    app.execute(command(cmd.StartAssessment, rid, actor=pair_elsewhere), command_id="pair")
+    pipeline.execute(command(cmd.StartAssessment, rid, actor=pair_elsewhere), command_id="pair")
     team_mate = {"worker_id": "sc-777", "role": "social_counsellor", "team": "team-north"}
-    app.execute(command(cmd.RecordConsent, rid, actor=team_mate, kind="information_exchange", given=True), command_id="mate")
-    with pytest.raises(CommandRefused) as refused:
-        app.execute(command(cmd.DetermineNature, rid, actor=OUTSIDER, nature="recurring"), command_id="out")
+    pipeline.execute(
+        command(cmd.RecordConsent, rid, actor=team_mate, kind="information_exchange", given=True), command_id="mate"
+    )
+    with pytest.raises(RuleBroken) as refused:
+        pipeline.execute(command(cmd.DetermineNature, rid, actor=OUTSIDER, nature="recurring"), command_id="out")
     assert refused.value.code == "forbidden"
 
 
-def test_a_new_referral_about_a_client_with_an_open_relationship_is_attached_to_it(app: CasefileApplication) -> None:
+def test_a_new_referral_about_a_client_with_an_open_relationship_is_attached_to_it(
+    app: CasefileApplication, pipeline: Pipeline
+) -> None:
     client = "b" * 32
     first, second, third = referral(1, client), referral(2, client), referral(3, client)
-    app.commit(app.prepare([first, second]), "INTAKE", 2)
+    deliver(pipeline, [first, second], 2)
     rid = relationship_id_for(first.event.referral_id)
     assert relationship_id_for(second.event.referral_id) not in app.repository
     assert app.get_relationship(rid).referral_ids == [first.event.referral_id, second.event.referral_id]
     # Redelivered: nothing new.
-    assert app.prepare([first, second]).state.events == []
-    app.commit(app.prepare([third]), "INTAKE", 3)
+    assert pipeline.consumer("intake").prepare([first, second]).state == []
+    deliver(pipeline, [third], 3)
     assert len(app.get_relationship(rid).referral_ids) == 3
     assert sum(app.caseload.values()) == 1
 
     # Once it has ended, the next referral opens a new relationship.
-    app.execute(command(cmd.EndRelationship, rid, reason="client_ended"), command_id="end")
+    pipeline.execute(command(cmd.EndRelationship, rid, reason="client_ended"), command_id="end")
     fourth = referral(4, client)
-    app.commit(app.prepare([fourth]), "INTAKE", 4)
+    deliver(pipeline, [fourth], 4)
     new = relationship_id_for(fourth.event.referral_id)
     assert app.open_by_client[client] == new
     # ... and the old one cannot be reopened while the new one is open.
-    with pytest.raises(CommandRefused) as refused:
-        app.execute(command(cmd.ReopenRelationship, rid, reason="client_returned"), command_id="reopen")
+    with pytest.raises(RuleBroken) as refused:
+        pipeline.execute(command(cmd.ReopenRelationship, rid, reason="client_returned"), command_id="reopen")
     assert refused.value.code == "client_has_open_relationship"
-    app.execute(command(cmd.EndRelationship, new, reason="goal_reached"), command_id="end-new")
-    app.execute(command(cmd.ReopenRelationship, rid, reason="client_returned"), command_id="reopen")
+    pipeline.execute(command(cmd.EndRelationship, new, reason="goal_reached"), command_id="end-new")
+    pipeline.execute(command(cmd.ReopenRelationship, rid, reason="client_returned"), command_id="reopen")
     assert app.open_by_client[client] == rid
 
 
-def test_every_read_is_logged_and_a_refused_read_too(app: CasefileApplication) -> None:
-    rid = open_relationship(app)
+async def test_a_client_gets_one_open_relationship_when_reopen_commands_arrive_together(
+    app: CasefileApplication, pipeline: Pipeline
+) -> None:
+    """Two ended relationships of one client, reopened by commands stored in one group commit:
+    the first reopens, the second is refused (the first is not projected yet)."""
+    client = "e" * 32
+    rids = []
+    for seq in (1, 2):
+        rid = open_relationship(pipeline, client, seq)
+        pipeline.execute(command(cmd.EndRelationship, rid, reason="client_ended"), command_id=f"end-{seq}")
+        rids.append(rid)
+    batches = pipeline.committer.batches
+    results = await asyncio.gather(
+        *(
+            pipeline.submit(command(cmd.ReopenRelationship, rid, reason="client_returned"), command_id=f"back-{i}")
+            for i, rid in enumerate(rids)
+        ),
+        return_exceptions=True,
+    )
+    assert pipeline.committer.batches == batches + 1  # one transaction for both
+    assert isinstance(results[0], cmd.CasefileAccepted)
+    assert isinstance(results[1], RuleBroken) and results[1].code == "client_has_open_relationship"
+    assert app.open_by_client[client] == rids[0]
+
+
+def test_every_read_is_logged_and_a_refused_read_too(app: CasefileApplication, pipeline: Pipeline) -> None:
+    rid = open_relationship(pipeline)
     granted = cmd.RecordQuery(relationship_id=rid, actor=cmd.ActingWorker(**SC1), purpose="client_work")
-    state, [view] = app.decide_view(granted, "state", trace={})
+    state = pipeline.ask(granted, "relationship")
     assert isinstance(state, cmd.RelationshipState) and state.own_worker_id == "sw-001"
-    assert isinstance(view, RecordView) and view.granted
+    view = last_stored(app)
+    assert isinstance(view, RecordView.Viewed) and view.granted and view.part == "state"
+    position = app.max_position()
     denied = cmd.RecordQuery(relationship_id=rid, actor=cmd.ActingWorker(**OUTSIDER), purpose="client_work")
-    result, [log] = app.decide_view(denied, "timeline", trace={})
-    assert isinstance(result, CommandRefused) and result.code == "forbidden"
-    assert (log.granted, log.part, log.actor["worker_id"]) == (False, "timeline", "sw-900")
+    with pytest.raises(RuleBroken) as refused:
+        pipeline.ask(denied, "timeline")
+    assert (refused.value.code, refused.value.field) == ("forbidden", "actor")
+    # The refused read was logged all the same.
+    assert app.max_position() == position + 1
+    log = last_stored(app)
+    assert isinstance(log, RecordView.Viewed)
+    assert (log.granted, log.part, log.env.actor["worker_id"], log.env.client_id) == (False, "timeline", "sw-900", "a" * 32)
 
 
 def test_projections_and_dates_survive_a_restart(settings: Settings) -> None:
     app = build_application(settings)
-    rid = open_relationship(app)
-    other = open_relationship(app, "d" * 32, seq=2)
-    app.execute(command(cmd.UpdatePlan, rid, kind="client_plan", goals=["g"], next_review="2027-01-15"), command_id="p")
-    app.execute(command(cmd.DetermineNature, rid, nature="continuous"), command_id="n")
-    app.execute(command(cmd.EndRelationship, other, reason="moved"), command_id="e")
+    pipeline = build_pipeline(app, settings)
+    rid = open_relationship(pipeline)
+    other = open_relationship(pipeline, "d" * 32, seq=2)
+    pipeline.execute(command(cmd.UpdatePlan, rid, kind="client_plan", goals=["g"], next_review="2027-01-15"), command_id="p")
+    pipeline.execute(command(cmd.DetermineNature, rid, nature="continuous"), command_id="n")
+    pipeline.execute(command(cmd.EndRelationship, other, reason="moved"), command_id="e")
     summary = app.summary()
     timeline = app.timeline(rid)
     app.close()
@@ -172,7 +248,7 @@ def test_projections_and_dates_survive_a_restart(settings: Settings) -> None:
         assert again.summary() == summary
         assert summary.open == 1 and summary.by_nature == {"continuous": 1} and summary.by_end_reason == {"moved": 1}
         assert again.timeline(rid) == timeline
-        assert again.get_relationship(rid).plans[0]["next_review"] == date(2027, 1, 15)
+        assert again.get_relationship(rid).plans[0].next_review == date(2027, 1, 15)
         assert dict(again.caseload) == dict(app.caseload)
     finally:
         again.close()

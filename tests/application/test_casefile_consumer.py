@@ -1,4 +1,4 @@
-"""Casefile's side of the consumer, on a real SQLite store: effect and tracking in one
+"""Casefile's consumer of intake's events, on a real SQLite store: effect and tracking in one
 transaction, so a redelivered batch changes nothing."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from contracts.intake import ReferralRouted
 from polku.consumer import Delivery
 from polku.settings import Settings
 from services.casefile.application import relationship_id_for
-from services.casefile.main import build_application
+from services.casefile.main import build_application, build_pipeline
 
 
 WORKERS = [("sw-001", "social_worker"), ("sw-002", "social_worker"), ("sc-001", "social_counsellor"), ("sc-002", "social_counsellor")]
@@ -37,32 +37,39 @@ def delivery(seq: int, referral_id: uuid.UUID | None = None) -> Delivery[Referra
 
 def test_a_batch_opens_a_relationship_per_routed_referral_with_its_routed_worker_and_tracks_its_position(settings: Settings) -> None:
     app = build_application(settings)
+    consumer = build_pipeline(app, settings).consumer("intake")
     try:
         batch = [delivery(seq) for seq in range(1, 9)]
-        prepared = app.prepare(batch)
+        prepared = consumer.prepare(batch)
         assert prepared.failures == []
-        app.commit(prepared, "INTAKE", 8)
+        consumer.commit(prepared, "INTAKE", 8)
 
-        assert app.position("INTAKE") == 8
+        assert consumer.position("INTAKE") == 8
         assert app.max_position() == 16
         assert dict(app.caseload) == {"sw-001": 2, "sw-002": 2, "sc-001": 2, "sc-002": 2}
         rel = app.get_relationship(relationship_id_for(batch[0].event.referral_id))
         assert rel.own_worker == "sw-001"
+        # Each stored event carries the referral's correlation id and the event that caused it.
+        [opened, named] = app.repository.event_store.get(rel.id)
+        assert opened.env.correlation_id == named.env.correlation_id == "c-1"
+        assert opened.env.causation_id == str(batch[0].event.event_id)
+        assert prepared.log_ids[1] == {"referral_id": str(batch[0].event.referral_id), "relationship_id": str(rel.id)}
     finally:
         app.close()
 
 
 def test_a_redelivered_batch_changes_nothing(settings: Settings) -> None:
     app = build_application(settings)
+    consumer = build_pipeline(app, settings).consumer("intake")
     try:
         batch = [delivery(seq) for seq in range(1, 4)]
-        app.commit(app.prepare(batch), "INTAKE", 3)
+        consumer.commit(consumer.prepare(batch), "INTAKE", 3)
         # The same referrals again: already opened, so nothing new is prepared...
-        again = app.prepare(batch)
-        assert again.state.events == []
+        again = consumer.prepare(batch)
+        assert again.state == []
         # ... and a commit at a position already tracked is refused as a whole.
         with pytest.raises(IntegrityError):
-            app.commit(app.prepare([delivery(3)]), "INTAKE", 3)
+            consumer.commit(consumer.prepare([delivery(3)]), "INTAKE", 3)
         assert app.max_position() == 6
         assert sum(app.caseload.values()) == 3
     finally:
@@ -71,12 +78,14 @@ def test_a_redelivered_batch_changes_nothing(settings: Settings) -> None:
 
 def test_the_caseload_is_rebuilt_from_the_store_when_casefile_starts_again(settings: Settings) -> None:
     app = build_application(settings)
-    app.commit(app.prepare([delivery(seq) for seq in range(1, 6)]), "INTAKE", 5)
+    consumer = build_pipeline(app, settings).consumer("intake")
+    consumer.commit(consumer.prepare([delivery(seq) for seq in range(1, 6)]), "INTAKE", 5)
     caseload = dict(app.caseload)
     app.close()
     again = build_application(settings)
     try:
         assert dict(again.caseload) == caseload
-        assert again.position("INTAKE") == 5
+        assert again.replayed == 10
+        assert build_pipeline(again, settings).consumer("intake").position("INTAKE") == 5
     finally:
         again.close()

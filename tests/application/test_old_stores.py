@@ -17,13 +17,23 @@ from typing import Any
 
 import msgspec
 
+from contracts import casefile as cmd
 from contracts.intake import DistributionQueueQuery, ReferralStatusQuery
+from polku.pipeline import Pipeline
 from polku.settings import RosterEntry, Settings
 from polku.store import store_env
+from services.casefile.application import CasefileApplication
+from services.casefile.handlers import TABLE as CASEFILE_TABLE
 from services.intake.application import IntakeApplication
 
 V1 = Path(__file__).parent.parent / "data" / "stores-v1"
 EXPECTED: dict[str, Any] = json.loads((V1 / "expected.json").read_text())
+ROSTER = (
+    RosterEntry("sw-001", "social_worker", "team-north", 30),
+    RosterEntry("sw-002", "social_worker", "team-north", 30),
+    RosterEntry("sc-001", "social_counsellor", "team-north", 30),
+)
+SW1 = cmd.ActingWorker(worker_id="sw-001", role="social_worker", team="team-north")
 
 
 def copy_of(service: str, tmp_path: Path, settings: Settings) -> dict[str, str]:
@@ -54,5 +64,36 @@ def test_an_old_intake_store_replays_to_the_same_state(tmp_path: Path, settings:
         assert as_json(app.distribution_queue(DistributionQueueQuery(team="team-north"), now=now)) == EXPECTED["queue"]
         for client_id, code in EXPECTED["identity_codes"].items():
             assert app.identity_code(client_id) == code
+    finally:
+        app.close()
+
+
+def test_an_old_casefile_store_replays_to_the_same_state(settings: Settings, tmp_path: Path) -> None:
+    app = CasefileApplication(copy_of("casefile", tmp_path, settings), roster=ROSTER)
+    pipeline = Pipeline("casefile", app, CASEFILE_TABLE, digest_secret=EXPECTED["pseudonym_key"])
+    try:
+        assert app.max_position() == EXPECTED["casefile_events"]
+        assert app.replayed == EXPECTED["casefile_events"]
+        assert app.tracking_position("INTAKE") == EXPECTED["casefile_tracking"]
+        assert as_json(app.summary()) == EXPECTED["summary"]
+        assert dict(app.caseload) == EXPECTED["caseload"]
+
+        # Each record, read through the pipeline as a client system reads it (each read logged).
+        for rid, expected in EXPECTED["relationships"].items():
+            query = cmd.RecordQuery(relationship_id=uuid.UUID(rid), actor=SW1, purpose="client_work")
+            assert as_json(pipeline.ask(query, "relationship")) == expected["state"]
+            assert as_json(pipeline.ask(query, "timeline")) == expected["timeline"]
+        assert app.max_position() == EXPECTED["casefile_events"] + 2 * len(EXPECTED["relationships"])
+
+        # A relationship of old events takes new ones: its version goes on, its timeline too.
+        rel_a = next(uuid.UUID(rid) for rid, r in EXPECTED["relationships"].items() if r["state"]["status"] == "open")
+        version = EXPECTED["relationships"][str(rel_a)]["state"]["version"]
+        consent = cmd.RecordConsent(relationship_id=rel_a, actor=SW1, kind="information_exchange", given=True)
+        accepted = pipeline.execute(consent, command_id="after-the-upgrade")
+        assert accepted.version == version + 1
+        [*_, last] = app.timeline(rel_a).entries
+        assert (last.version, type(last.event).__name__, last.event.client_id) == (
+            version + 1, "ConsentRecorded", EXPECTED["relationships"][str(rel_a)]["state"]["client_id"],
+        )
     finally:
         app.close()

@@ -1,0 +1,39 @@
+"""Casefile's policy values (the bounds the law and the Aava model give, configurable), and the
+rules of the law that are not configurable: who may be the own worker of a client with special
+support need, and why an own worker is named."""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date
+
+
+SOCIAL_WORKER = "social_worker"
+OWN_WORKER_REASONS = ("initial", "support_need_changed", "competence", "absence", "clients_request")
+
+
+def qualifies_for_special_support(role: str | None, work_pair_role: str | None) -> bool:
+    """SHL 42 §: a social worker, or a social counsellor with a social worker as work pair."""
+    return role == SOCIAL_WORKER or (role == "social_counsellor" and work_pair_role == SOCIAL_WORKER)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Policy values (configuration, ``POLKU_*``), with the defaults the Aava model cites."""
+
+    activation_min_options: int = 2
+    work_activity_min_months: int = 3
+    work_activity_max_months: int = 12
+    work_activity_min_days: int = 1
+    work_activity_max_days: int = 5
+    work_activity_min_hours: float = 4.0
+    familiarisation_max_days: int = 14
+    check_in_after_days: int = 30
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day ``months`` later, or the month's last day when it has no such day."""
+    month0 = day.month - 1 + months
+    year, month = day.year + month0 // 12, month0 % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))

@@ -1,0 +1,36 @@
+"""The usage log of the Client Data Act: every read of a client's record, granted or refused."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from polku.domain import Envelope, PolkuAggregate
+
+
+class RecordView(PolkuAggregate):
+    """One read of a client's record: which relationship, which part, why, and whether the
+    reader was let in. Who read it and when are the envelope's (actor, business time)."""
+
+    # Stored events name their class by topic, ``services.casefile.domain:RecordView.Viewed``.
+    __module__ = "services.casefile.domain"
+
+    @event("Viewed")
+    def __init__(self, *, env: Envelope, relationship_id: UUID, part: str, purpose: str, granted: bool) -> None:
+        self.relationship_id = relationship_id
+        self.client_id = env.client_id
+        self.part = part
+        self.purpose = purpose
+        self.granted = granted
+        self.actor = env.actor
+
+    @classmethod
+    def record(
+        cls, view_id: UUID, env: Envelope, *, client_id: str, relationship_id: UUID, part: str, purpose: str,
+        granted: bool,
+    ) -> RecordView:
+        return cls._create(
+            cls.Viewed, id=view_id, env=env.about(client_id), relationship_id=relationship_id, part=part,
+            purpose=purpose, granted=granted,
+        )

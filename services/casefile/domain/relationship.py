@@ -1,0 +1,408 @@
+"""The client relationship (asiakkuus): opened from a referral, with an own worker, through
+assessment, plans, activation and decisions to its end (and, maybe, a return).
+
+Each public method takes the :class:`~polku.domain.Envelope` first, checks its rules and raises a
+named error before anything happens; the private ``@event`` methods only assign (building the
+typed values of ``values.py``), because they run again on every replay. The events keep the
+names and fields they were stored with; what else they carried (time, actor, trace, client) is
+the envelope, folded into it when an older event is read (:class:`polku.domain.PolkuAggregate`).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from polku.domain import Envelope, PolkuAggregate
+from services.casefile.domain import errors
+from services.casefile.domain.policy import OWN_WORKER_REASONS, SOCIAL_WORKER, Policy, qualifies_for_special_support
+from services.casefile.domain.values import (
+    ACTIVATION_KINDS,
+    Decision,
+    Measurement,
+    Meeting,
+    PlanContent,
+    PlanVersion,
+    WorkActivityPeriod,
+    check_activation_plan,
+)
+
+
+class Relationship(PolkuAggregate):
+    """A client relationship, from the referral that opened it to its end."""
+
+    # Stored events name their class by topic, ``services.casefile.domain:Relationship.<Event>``,
+    # as they did when this was one module; the package exports the class under that name.
+    __module__ = "services.casefile.domain"
+
+    @event("Opened")
+    def __init__(self, *, env: Envelope, referral_id: UUID) -> None:
+        self.client_id = env.client_id
+        self.referral_ids = [referral_id]
+        self.opened_at = env.occurred_at
+        self.own_worker: str | None = None
+        self.own_worker_role: str | None = None
+        self.team: str | None = None
+        self.work_pair: str | None = None
+        self.work_pair_role: str | None = None
+        self.ended = False
+        self.end_reason: str | None = None
+        self.special_support: bool | None = None
+        self.support_grounds: list[str] = []
+        self.support_grounds_text = ""
+        self.nature: str | None = None
+        self.assessment = "not_started"
+        self.assessment_started_at: datetime | None = None
+        self.assessment_conclusion: str | None = None
+        self.assessment_summary = ""
+        #: every version of every plan, oldest first: the wording stays here, in casefile
+        self.plans: list[PlanVersion] = []
+        self.work_activity: WorkActivityPeriod | None = None
+        #: the periods that have ended, with their end reasons
+        self.work_activities: list[WorkActivityPeriod] = []
+        self.decisions: dict[UUID, Decision] = {}
+        self.meetings: dict[UUID, Meeting] = {}
+        self.measurements: list[Measurement] = []
+        self.consents: set[str] = set()
+
+    @classmethod
+    def open(cls, relationship_id: UUID, env: Envelope, *, client_id: str, referral_id: UUID) -> Relationship:
+        return cls._create(cls.Opened, id=relationship_id, env=env.about(client_id), referral_id=referral_id)
+
+    # ---------------------------------------------------------------- helpers
+    def _must_be_open(self) -> None:
+        if self.ended:
+            raise errors.RelationshipAlreadyEnded("the relationship has ended; reopen it first")
+
+    def latest_plan(self, *kinds: str) -> PlanVersion | None:
+        for plan in reversed(self.plans):
+            if plan.kind in kinds:
+                return plan
+        return None
+
+    def latest_plans(self) -> list[PlanVersion]:
+        """The latest version of each kind of plan, kinds in the order they were first made."""
+        return list({plan.kind: plan for plan in self.plans}.values())
+
+    @property
+    def client_plan_required(self) -> bool:
+        return self.assessment_conclusion == "service_need" and self.latest_plan("client_plan") is None
+
+    # -------------------------------------------------------------- referrals
+    def attach_referral(self, env: Envelope, *, referral_id: UUID) -> None:
+        """A new referral about the client: attached to this open relationship."""
+        self._must_be_open()
+        self._referral_attached(env, referral_id=referral_id)
+
+    @event("ReferralAttached")
+    def _referral_attached(self, env: Envelope, *, referral_id: UUID) -> None:
+        self.referral_ids.append(referral_id)
+
+    # -------------------------------------------------------------- own worker
+    def name_own_worker(
+        self, env: Envelope, *, worker_id: str, role: str, team: str, work_pair_id: str | None = None,
+        work_pair_role: str | None = None, reason: str,
+    ) -> None:
+        self._must_be_open()
+        if reason not in OWN_WORKER_REASONS:
+            raise errors.UnknownOwnWorkerReason(f"reason must be one of {', '.join(OWN_WORKER_REASONS)}")
+        if work_pair_id is not None and work_pair_id == worker_id:
+            raise errors.InvalidWorkPair("the work pair must be another worker than the own worker")
+        if self.special_support and not qualifies_for_special_support(role, work_pair_role):
+            raise errors.OwnWorkerMustBeSocialWorker(
+                "the client has special support need: name a social worker, or a social "
+                "counsellor with a social worker as work pair (SHL 42 §)",
+                "worker_id",
+            )
+        self._own_worker_named(
+            env, worker_id=worker_id, role=role, team=team, work_pair_id=work_pair_id,
+            work_pair_role=work_pair_role, reason=reason,
+        )
+
+    @event("OwnWorkerNamed")
+    def _own_worker_named(
+        self, env: Envelope, *, worker_id: str, role: str, team: str, work_pair_id: str | None, reason: str,
+        work_pair_role: str | None = None,
+    ) -> None:
+        self.own_worker = worker_id
+        self.own_worker_role = role
+        self.team = team
+        self.work_pair = work_pair_id
+        self.work_pair_role = work_pair_role
+
+    # --------------------------------------------------------- special support
+    def determine_special_support_need(
+        self, env: Envelope, *, special_support: bool, grounds: list[str], grounds_text: str
+    ) -> None:
+        """Yes or no, with grounds; it may change. A yes re-checks the own worker (SHL 42 §):
+        name a qualified own worker (or add a social worker as work pair) first."""
+        self._must_be_open()
+        if special_support and not qualifies_for_special_support(self.own_worker_role, self.work_pair_role):
+            raise errors.OwnWorkerMustBeSocialWorker(
+                "special support need requires a social worker as own worker, or a social "
+                "counsellor with a social worker as work pair: name one first (SHL 42 §)",
+                "special_support",
+            )
+        self._special_support_need_determined(
+            env, special_support=special_support, grounds=sorted(set(grounds)), grounds_text=grounds_text
+        )
+
+    @event("SpecialSupportNeedDetermined")
+    def _special_support_need_determined(
+        self, env: Envelope, *, special_support: bool, grounds: list[str], grounds_text: str
+    ) -> None:
+        self.special_support = special_support
+        self.support_grounds = list(grounds)
+        self.support_grounds_text = grounds_text
+
+    # -------------------------------------------------------------- assessment
+    def start_assessment(self, env: Envelope) -> None:
+        self._must_be_open()
+        if self.assessment == "started":
+            raise errors.AssessmentAlreadyStarted("the service need assessment is under way")
+        if self.assessment == "completed":
+            raise errors.AssessmentAlreadyCompleted("the service need assessment was completed already")
+        self._assessment_started(env)
+
+    @event("AssessmentStarted")
+    def _assessment_started(self, env: Envelope) -> None:
+        self.assessment = "started"
+        self.assessment_started_at = env.occurred_at
+
+    def complete_assessment(self, env: Envelope, *, conclusion: str, summary: str, policy: Policy) -> None:
+        """Conclude the assessment. No service need: the relationship was temporary, and ends."""
+        self._must_be_open()
+        if self.assessment == "not_started":
+            raise errors.AssessmentNotStarted("start the service need assessment first")
+        if self.assessment == "completed":
+            raise errors.AssessmentAlreadyCompleted("the service need assessment was completed already")
+        if conclusion == "no_service_need" and self.work_activity is not None:
+            raise errors.WorkActivityRunning("end the period of rehabilitative work activity first")
+        self._assessment_completed(env, conclusion=conclusion, summary=summary, started_at=self.assessment_started_at)
+        if conclusion == "no_service_need":
+            if self.nature != "temporary":
+                self._nature_determined(env, nature="temporary")
+            self._ended(env, reason="no_service_need", check_in_due=None)
+
+    @event("AssessmentCompleted")
+    def _assessment_completed(
+        self, env: Envelope, *, conclusion: str, summary: str, started_at: datetime | None
+    ) -> None:
+        self.assessment = "completed"
+        self.assessment_conclusion = conclusion
+        self.assessment_summary = summary
+
+    # ------------------------------------------------------------------ nature
+    def determine_nature(self, env: Envelope, *, nature: str) -> None:
+        """Temporary, recurring or continuous; a continuous relationship works to a client plan."""
+        self._must_be_open()
+        if nature == "continuous" and self.latest_plan("client_plan") is None:
+            raise errors.ClientPlanRequired("a continuous relationship works to a client plan: make it first", "nature")
+        self._nature_determined(env, nature=nature)
+
+    @event("RelationshipNatureDetermined")
+    def _nature_determined(self, env: Envelope, *, nature: str) -> None:
+        self.nature = nature
+
+    # ------------------------------------------------------------------- plans
+    def update_plan(
+        self, env: Envelope, *, kind: str, content: PlanContent, next_review: date, valid_until: date | None = None,
+        client_dissents: bool = False, options_offered: list[str] | tuple[str, ...] = (),
+        chosen_option: str | None = None, all_options_refused: bool = False, consequences_told: bool = False,
+        policy: Policy,
+    ) -> int:
+        """A new version of a plan; returns the version."""
+        self._must_be_open()
+        if next_review < env.occurred_at.date():
+            raise errors.ReviewDateInPast("the next review date must not be before the plan's date")
+        offered = sorted(set(options_offered))
+        activation = kind in ACTIVATION_KINDS
+        if not activation and (offered or chosen_option or all_options_refused or consequences_told):
+            raise errors.ActivationFieldsOnClientPlan(
+                "options, a choice or a refusal belong to an activation or employment plan", "kind"
+            )
+        if activation:
+            check_activation_plan(self.plans, offered, chosen_option, all_options_refused, consequences_told, policy)
+        version = 1 + sum(1 for p in self.plans if p.kind == kind)
+        self._plan_updated(
+            env, kind=kind, version=version, content=content.stored(), next_review=next_review,
+            valid_until=valid_until, client_dissents=client_dissents, options_offered=offered,
+            chosen_option=chosen_option, all_options_refused=all_options_refused, consequences_told=consequences_told,
+        )
+        return version
+
+    @event("PlanUpdated")
+    def _plan_updated(
+        self, env: Envelope, *, kind: str, version: int, content: dict[str, Any], next_review: date,
+        valid_until: date | None, client_dissents: bool, options_offered: list[str], chosen_option: str | None,
+        all_options_refused: bool, consequences_told: bool,
+    ) -> None:
+        self.plans.append(
+            PlanVersion(
+                kind=kind, version=version, content=PlanContent.from_stored(content), next_review=next_review,
+                valid_until=valid_until, client_dissents=client_dissents, options_offered=tuple(options_offered),
+                chosen_option=chosen_option, all_options_refused=all_options_refused, occurred_at=env.occurred_at,
+            )
+        )
+
+    # --------------------------------------------------- rehabilitative work
+    def start_work_activity(
+        self, env: Envelope, period: WorkActivityPeriod, *, shop_steward_notified: bool, policy: Policy
+    ) -> None:
+        self._must_be_open()
+        if self.work_activity is not None:
+            raise errors.WorkActivityRunning("a period of rehabilitative work activity is running already")
+        plan = self.latest_plan(*ACTIVATION_KINDS)
+        if plan is None or plan.chosen_option != "rehabilitative_work_activity":
+            raise errors.ActivationPlanRequired(
+                "rehabilitative work activity starts from an activation plan that chose it"
+            )
+        period.check_bounds(policy)
+        if not shop_steward_notified:
+            raise errors.ShopStewardNotNotified("notify the chief shop steward of the placement first")
+        self._work_activity_started(env, **period.stored(), shop_steward_notified=shop_steward_notified)
+
+    @event("WorkActivityStarted")
+    def _work_activity_started(
+        self, env: Envelope, *, placement_id: str, days_per_week: int, hours_per_day: float, starts_on: date,
+        ends_on: date, familiarisation_until: date | None, evaluation_on: date, shop_steward_notified: bool,
+    ) -> None:
+        self.work_activity = WorkActivityPeriod(
+            placement_id, days_per_week, hours_per_day, starts_on, ends_on, familiarisation_until, evaluation_on
+        )
+
+    def end_work_activity(self, env: Envelope, *, reason: str) -> None:
+        if self.work_activity is None:
+            raise errors.WorkActivityNotRunning("no period of rehabilitative work activity is running")
+        self._work_activity_ended(env, reason=reason)
+
+    @event("WorkActivityEnded")
+    def _work_activity_ended(self, env: Envelope, *, reason: str) -> None:
+        if self.work_activity is not None:
+            self.work_activities.append(self.work_activity.ended(reason))
+        self.work_activity = None
+
+    # --------------------------------------------------------------- decisions
+    def make_decision(
+        self, env: Envelope, *, decision_id: UUID, kind: str, granted: bool, appeal_instructions_given: bool,
+        secures_care: bool, grounds_text: str,
+    ) -> None:
+        """A written decision; the maker's role is the acting worker's (the envelope's actor)."""
+        self._must_be_open()
+        maker_role = (env.actor or {}).get("role", "")
+        if not granted and not appeal_instructions_given:
+            raise errors.AppealInstructionsMissing("a denied decision carries appeal instructions")
+        if secures_care and self.special_support and maker_role != SOCIAL_WORKER:
+            raise errors.DecisionRequiresSocialWorker(
+                "a decision securing the care of a client with special support need is a social worker's (SHL 46 §)"
+            )
+        self._decision_made(
+            env, decision_id=decision_id, kind=kind, granted=granted, appealable=not granted,
+            appeal_instructions_given=appeal_instructions_given, secures_care=secures_care, maker_role=maker_role,
+            grounds_text=grounds_text,
+        )
+
+    @event("DecisionMade")
+    def _decision_made(
+        self, env: Envelope, *, decision_id: UUID, kind: str, granted: bool, appealable: bool,
+        appeal_instructions_given: bool, secures_care: bool, maker_role: str, grounds_text: str,
+    ) -> None:
+        self.decisions[decision_id] = Decision(
+            decision_id=decision_id, kind=kind, granted=granted, appealable=appealable, secures_care=secures_care,
+            maker_role=maker_role,
+        )
+
+    # ---------------------------------------------------------------- meetings
+    def schedule_meeting(
+        self, env: Envelope, *, meeting_id: UUID, kind: str, channel: str, scheduled_for: datetime
+    ) -> None:
+        self._must_be_open()
+        self._meeting_scheduled(env, meeting_id=meeting_id, kind=kind, channel=channel, scheduled_for=scheduled_for)
+
+    @event("MeetingScheduled")
+    def _meeting_scheduled(
+        self, env: Envelope, *, meeting_id: UUID, kind: str, channel: str, scheduled_for: datetime
+    ) -> None:
+        self.meetings[meeting_id] = Meeting(meeting_id, kind, channel, scheduled_for)
+
+    def record_meeting_outcome(self, env: Envelope, *, meeting_id: UUID, outcome: str, notes: str) -> None:
+        meeting = self.meetings.get(meeting_id)
+        if meeting is None:
+            raise errors.MeetingNotFound("the relationship has no meeting with this id")
+        if meeting.outcome is not None:
+            raise errors.MeetingAlreadyRecorded("the meeting's outcome was recorded already")
+        if outcome == "held":
+            self._meeting_held(env, meeting_id=meeting_id, notes=notes)
+        else:
+            self._meeting_missed(env, meeting_id=meeting_id, notes=notes)
+
+    @event("MeetingHeld")
+    def _meeting_held(self, env: Envelope, *, meeting_id: UUID, notes: str) -> None:
+        self.meetings[meeting_id] = self.meetings[meeting_id].recorded("held")
+
+    @event("MeetingMissed")
+    def _meeting_missed(self, env: Envelope, *, meeting_id: UUID, notes: str) -> None:
+        self.meetings[meeting_id] = self.meetings[meeting_id].recorded("missed")
+
+    # ------------------------------------------------------------ measurements
+    def record_measurement(self, env: Envelope, *, instrument: str, scores: dict[str, int]) -> None:
+        self._must_be_open()
+        self._measurement_recorded(env, instrument=instrument, scores=dict(scores))
+
+    @event("MeasurementRecorded")
+    def _measurement_recorded(self, env: Envelope, *, instrument: str, scores: dict[str, int]) -> None:
+        self.measurements.append(Measurement(instrument, dict(scores), env.occurred_at))
+
+    # ---------------------------------------------------------------- consents
+    def record_consent(self, env: Envelope, *, kind: str, given: bool) -> None:
+        self._must_be_open()
+        if given:
+            self._consent_recorded(env, kind=kind)
+        else:
+            if kind not in self.consents:
+                raise errors.ConsentNotGiven("this consent was not given, so it cannot be withdrawn")
+            self._consent_withdrawn(env, kind=kind)
+
+    @event("ConsentRecorded")
+    def _consent_recorded(self, env: Envelope, *, kind: str) -> None:
+        self.consents.add(kind)
+
+    @event("ConsentWithdrawn")
+    def _consent_withdrawn(self, env: Envelope, *, kind: str) -> None:
+        self.consents.discard(kind)
+
+    # ------------------------------------------------------------- end, return
+    def end(self, env: Envelope, *, reason: str, policy: Policy) -> None:
+        """End the relationship. The one-month check-in is followup's: ``check_in_due`` is its
+        hook (none when the client died or moved away)."""
+        self._must_be_open()
+        if self.work_activity is not None:
+            raise errors.WorkActivityRunning("end the period of rehabilitative work activity first")
+        if reason == "goal_reached" and self.client_plan_required:
+            raise errors.ClientPlanRequired("a service need was found: the goal is one of a client plan", "reason")
+        check_in_due = None
+        if reason not in ("died", "moved"):
+            check_in_due = env.occurred_at.date() + timedelta(days=policy.check_in_after_days)
+        self._ended(env, reason=reason, check_in_due=check_in_due)
+
+    @event("Ended")
+    def _ended(self, env: Envelope, *, reason: str, check_in_due: date | None) -> None:
+        self.ended = True
+        self.end_reason = reason
+
+    def reopen(self, env: Envelope, *, reason: str) -> None:
+        """The client returned: the same relationship opens again, its history kept."""
+        if not self.ended:
+            raise errors.RelationshipNotEnded("the relationship is open")
+        self._reopened(env, reason=reason)
+
+    @event("Reopened")
+    def _reopened(self, env: Envelope, *, reason: str) -> None:
+        self.ended = False
+        self.end_reason = None
+        self.assessment = "not_started"
+        self.assessment_started_at = None
+        self.assessment_conclusion = None

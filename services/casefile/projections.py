@@ -1,0 +1,80 @@
+"""Casefile's read model, from its own store: each own worker's caseload of open relationships,
+each client's open relationship, and each relationship's nature and end reason.
+
+It lives in memory: the application replays its store into it when it starts (``polku rebuild
+casefile`` does the same and reports), then applies every new recording. No personal data: ids,
+codes and counts.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from uuid import UUID
+
+from contracts.casefile import CasefileSummary
+from polku.projections import Projection, on
+from services.casefile.domain import Relationship
+
+
+class Relationships(Projection):
+    def __init__(self) -> None:
+        #: open relationships per own worker
+        self.caseload: Counter[str] = Counter()
+        self.owner: dict[UUID, str] = {}
+        self.client: dict[UUID, str] = {}
+        #: the open relationship of each client (one at a time)
+        self.open_by_client: dict[str, UUID] = {}
+        self.nature: dict[UUID, str] = {}
+        #: the ended relationships, with their reasons
+        self.end_reason: dict[UUID, str] = {}
+
+    @on(Relationship.Opened)
+    def _opened(self, e: Relationship.Opened) -> None:
+        client_id = e.env.client_id
+        self.client[e.originator_id] = client_id
+        self.open_by_client[client_id] = e.originator_id
+
+    @on(Relationship.OwnWorkerNamed)
+    def _own_worker_named(self, e: Relationship.OwnWorkerNamed) -> None:
+        rid = e.originator_id
+        previous = self.owner.get(rid)
+        if previous and rid not in self.end_reason:
+            self.caseload[previous] -= 1
+        self.owner[rid] = e.worker_id
+        if rid not in self.end_reason:
+            self.caseload[e.worker_id] += 1
+
+    @on(Relationship.RelationshipNatureDetermined)
+    def _nature_determined(self, e: Relationship.RelationshipNatureDetermined) -> None:
+        self.nature[e.originator_id] = e.nature
+
+    @on(Relationship.Ended)
+    def _ended(self, e: Relationship.Ended) -> None:
+        rid = e.originator_id
+        self.end_reason[rid] = e.reason
+        client = self.client.get(rid)
+        if client is not None and self.open_by_client.get(client) == rid:
+            del self.open_by_client[client]
+        if owner := self.owner.get(rid):
+            self.caseload[owner] -= 1
+
+    @on(Relationship.Reopened)
+    def _reopened(self, e: Relationship.Reopened) -> None:
+        rid = e.originator_id
+        self.end_reason.pop(rid, None)
+        if client := self.client.get(rid):
+            self.open_by_client[client] = rid
+        if owner := self.owner.get(rid):
+            self.caseload[owner] += 1
+
+    def summary(self) -> CasefileSummary:
+        with self.lock:
+            total = len(self.client)
+            ended = len(self.end_reason)
+            return CasefileSummary(
+                open=total - ended,
+                ended=ended,
+                by_nature=dict(sorted(Counter(self.nature.values()).items())),
+                without_nature=total - len(self.nature),
+                by_end_reason=dict(sorted(Counter(self.end_reason.values()).items())),
+            )
