@@ -13,10 +13,11 @@ from nats.aio.client import Client
 from polku.bus import connect, ensure_streams
 from polku.natsserver import EmbeddedNats
 from polku.relay import Outgoing, PagePublisher, PublishFailed, Relay
+from contracts.intake import ReceiveReferral
 from polku.settings import Settings
 from services.intake import publishing
-from services.intake.handlers import receive_referral_decoder
 from services.intake.main import build_application as build_intake
+from services.intake.main import build_pipeline as build_intake_pipeline
 from tests.helpers import distinct_referrals, stream_messages
 
 
@@ -70,15 +71,16 @@ async def test_the_relay_reads_only_the_published_topics_and_publishes_each_even
 ) -> None:
     app = build_intake(settings)  # seeds the roster: an event that stays inside intake
     try:
-        pending: dict = {}  # decided as one group commit, stored in one transaction
-        for i, body in enumerate(distinct_referrals(41, 30)):
-            command = receive_referral_decoder.decode(msgspec.json.encode(body))
-            _r, aggregates = app.decide_referral(command, command_id=f"relay-{i}", trace={}, pending=pending)
-            pending.update((a.id, a) for a in aggregates)
-        app.save(*pending.values())  # 30 referrals and 30 identity records
+        pipeline = build_intake_pipeline(app, settings)
+        commands = [
+            (msgspec.convert(body, ReceiveReferral), f"relay-{i}") for i, body in enumerate(distinct_referrals(41, 30))
+        ]
+        # One group commit, stored in one transaction: 30 referrals, 30 identity records and 30
+        # idempotency records.
+        assert all(ok for ok, _ in pipeline.execute_batch(commands))
         relay = Relay(app, publishing.to_contract, js_nc, page_size=7, topics=publishing.TOPICS)
         assert await relay.catch_up_once() == 30
-        assert relay._internal == set()  # identity records and the roster were never read
+        assert relay._internal == set()  # identity records, command records and the roster were never read
         assert await relay.catch_up_once() == 0
         messages = await stream_messages(js_nc, "INTAKE")
         assert len(messages) == 30 and {m.subject for m in messages} == {"polku.intake.referral_received"}

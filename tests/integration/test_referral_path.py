@@ -96,6 +96,7 @@ async def test_200_referrals_appear_once_in_intake_open_200_relationships_and_re
         assert stored_events(intake_app) == {
             "Roster.Seeded": 1, "ClientIdentity.Recorded": 200, "Referral.Received": 200, "Referral.Screened": 200,
             "Referral.SupportNeedTriaged": 200, "Referral.Routed": 200,
+            "CommandRecord.Recorded": 800,  # each of the 4 commands of a referral's path, once
         }
         # Free text stays in intake's own store; it never travels on the bus.
         referral = intake_app.get_referral(next(iter(received)).referral_id)

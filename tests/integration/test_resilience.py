@@ -19,6 +19,7 @@ from polku.settings import Settings
 from polku.stack import Stack
 from services.casefile.main import build_application as build_casefile
 from services.intake.main import build_application as build_intake
+from services.intake.main import build_pipeline as build_intake_pipeline
 from tests.helpers import distinct_referrals, referral_body, send_referrals, stream_messages, wait_for_projection
 
 
@@ -74,25 +75,23 @@ async def test_events_stored_while_nats_is_down_are_relayed_when_it_is_back(
     assert stack.nats is not None
     stack.nats.stop()
     intake = build_intake(settings)
+    pipeline = build_intake_pipeline(intake, settings)
     rng = random.Random(6)
     referral_ids = set()
     try:
         for i in range(50):
             command = msgspec.convert(referral_body(rng), ReceiveReferral)
-            received = intake.receive_referral(
-                command, command_id=f"while-down-{i}", trace={"correlation_id": f"c-{i}", "causation_id": None}
-            )
+            received = pipeline.execute(command, command_id=f"while-down-{i}", correlation_id=f"c-{i}")
             referral_ids.add(str(received.referral_id))
             rid = str(received.referral_id)
             actor = {"worker_id": "sw-001", "role": "social_worker", "team": "team-north"}
-            for decide, command_type, body in (
-                (intake.decide_screening, ScreenReferral, {"outcome": "assessment_needed"}),
-                (intake.decide_triage, TriageSupportNeed, {"positions": {"seeks_help": "able", "needs": "single"}}),
-                (intake.decide_routing, RouteReferral, {}),
-            ):
+            for n, (command_type, body) in enumerate((
+                (ScreenReferral, {"outcome": "assessment_needed"}),
+                (TriageSupportNeed, {"positions": {"seeks_help": "able", "needs": "single"}}),
+                (RouteReferral, {}),
+            )):
                 cmd = msgspec.convert({"actor": actor, "referral_id": rid, **body}, command_type)
-                _result, aggregates = decide(cmd, trace={"correlation_id": f"c-{i}", "causation_id": None})
-                intake.save(*aggregates)
+                pipeline.execute(cmd, command_id=f"while-down-{i}-{n}", correlation_id=f"c-{i}")
     finally:
         intake.close()
     await asyncio.sleep(1.0)  # the relay has tried, and failed, by now
@@ -208,8 +207,9 @@ async def test_a_lost_stream_is_filled_again_from_the_store_by_republish(
         env=env, capture_output=True, text=True, timeout=120, check=False,
     )
     assert result.returncode == 0, result.stderr
-    # 480 events of 601 stored: the roster and the 120 identity records stay in intake.
-    assert "INTAKE: 480 events of store positions 1..601 published again (0 were already there)" in result.stdout
+    # 480 events of 1081 stored: the roster, the 120 identity records and the 480 commands'
+    # idempotency records stay in intake.
+    assert "INTAKE: 480 events of store positions 1..1081 published again (0 were already there)" in result.stdout
 
     again = await stream_messages(nc, "INTAKE")
     assert [m.data for m in again] == [m.data for m in original]
