@@ -35,6 +35,9 @@ Work = Callable[[UnitOfWork], Any]
 class _Item:
     work: Work
     env: Envelope | None
+    #: aggregates the work will look for (an idempotency record): looked up for the whole batch
+    #: in one query, since most are not there
+    lookups: tuple[UUID, ...] = ()
     future: asyncio.Future[Any] | None = None
 
 
@@ -47,25 +50,25 @@ class GroupCommitter:
         self._lock = threading.Lock()
         self.batches = 0
 
-    async def submit(self, work: Work, env: Envelope | None = None) -> Any:
+    async def submit(self, work: Work, env: Envelope | None = None, lookups: tuple[UUID, ...] = ()) -> Any:
         """Run ``work`` in a unit of work and store what it changed; its result once committed."""
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="group-commit")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Item(work, env, future))
+        await self._queue.put(_Item(work, env, lookups, future))
         return await future
 
-    def run(self, work: Work, env: Envelope | None = None) -> Any:
+    def run(self, work: Work, env: Envelope | None = None, lookups: tuple[UUID, ...] = ()) -> Any:
         """The same as ``submit``, for one command in the calling thread (tests, tools)."""
-        [(ok, value)] = self.run_batch([(work, env)])
+        [(ok, value)] = self.run_batch([(work, env, lookups)])
         if not ok:
             raise value
         return value
 
-    def run_batch(self, works: list[tuple[Work, Envelope | None]]) -> list[tuple[bool, Any]]:
+    def run_batch(self, works: list[tuple[Work, Envelope | None, tuple[UUID, ...]]]) -> list[tuple[bool, Any]]:
         """Commands as one group, in the calling thread: ``(True, result)`` or ``(False, error)``
         for each (tools that load many commands at once)."""
-        return self._commit([_Item(work, env) for work, env in works])
+        return self._commit([_Item(*work) for work in works])
 
     async def _run(self) -> None:
         while True:
@@ -89,18 +92,23 @@ class GroupCommitter:
                 else:
                     item.future.set_exception(value)
 
-    def _decide(self, item: _Item, batch: dict[UUID, Any]) -> tuple[Any, list[Any]]:
-        uow = UnitOfWork(self.app, batch, item.env)
+    def _decide(self, item: _Item, batch: dict[UUID, Any], absent: frozenset[UUID]) -> tuple[Any, list[Any]]:
+        uow = UnitOfWork(self.app, batch, item.env, absent)
         result = item.work(uow)
         return result, uow.changed()
+
+    def _absent(self, items: list[_Item]) -> frozenset[UUID]:
+        wanted = {i for item in items for i in item.lookups}
+        return frozenset(wanted - self.app.stored_ids(wanted)) if wanted else frozenset()
 
     def _commit(self, items: list[_Item]) -> list[tuple[bool, Any]]:
         with self._lock:
             batch: dict[UUID, Any] = {}
+            absent = self._absent(items)
             outcomes: list[tuple[bool, Any]] = []
             for item in items:
                 try:
-                    result, changed = self._decide(item, batch)
+                    result, changed = self._decide(item, batch, absent)
                 except Exception as e:  # noqa: BLE001 - a refusal, or a fault of this command
                     outcomes.append((False, e))
                     continue
@@ -122,7 +130,7 @@ class GroupCommitter:
             for item in items:
                 changed: list[Any] = []
                 try:
-                    result, changed = self._decide(item, {})
+                    result, changed = self._decide(item, {}, frozenset())
                     if changed:
                         self.app.save(*changed)
                     single.append((True, result))

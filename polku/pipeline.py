@@ -40,7 +40,6 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 import msgspec
 import structlog
-from eventsourcing.application import ProcessingEvent
 from eventsourcing.domain import event
 from eventsourcing.persistence import Tracking
 from faststream.nats import NatsMessage, NatsRouter
@@ -81,8 +80,11 @@ class CommandRecord(PolkuAggregate):
     """A command carried out: which one, the keyed digest of its body, and its reply.
 
     Stored in the same transaction as what the command changed, so a command either happened
-    with its record or not at all. A retry with the same command id finds it.
+    with its record or not at all. A retry with the same command id finds it. Only a retry reads
+    it again, so it stays out of the aggregate cache.
     """
+
+    cached = False
 
     @event("Recorded")
     def __init__(self, *, env: Envelope, command: str, digest: str, reply: str) -> None:
@@ -222,21 +224,23 @@ class Pipeline:
         """Carry out one command in the calling thread: its reply, or a RuleBroken raised."""
         route = self._route(command, None)
         env = self.envelope(command, command_id, correlation_id)
-        return self.committer.run(self._work(route, command, command_id), env)
+        return self.committer.run(self._work(route, command, command_id), env, (CommandRecord.id_for(command_id),))
 
     def execute_batch(self, commands: list[tuple[Any, str]]) -> list[tuple[bool, Any]]:
         """Carry out ``(command, command_id)`` pairs as one group commit, in the calling thread."""
         works = []
         for command, command_id in commands:
             route = self._route(command, None)
-            works.append((self._work(route, command, command_id), self.envelope(command, command_id, None)))
+            works.append(
+                (self._work(route, command, command_id), self.envelope(command, command_id, None), (CommandRecord.id_for(command_id),))
+            )
         return self.committer.run_batch(works)
 
     async def submit(self, command: Any, *, command_id: str, correlation_id: str | None = None) -> Any:
         """Carry out one command grouped with those submitted together: its reply once stored."""
         route = self._route(command, None)
         env = self.envelope(command, command_id, correlation_id)
-        return await self.committer.submit(self._work(route, command, command_id), env)
+        return await self.committer.submit(self._work(route, command, command_id), env, (CommandRecord.id_for(command_id),))
 
     def ask(self, query: Any, name: str | None = None, correlation_id: str | None = None) -> Any:
         """Answer one query in the calling thread: its reply, or a RuleBroken raised."""
@@ -259,7 +263,9 @@ class Pipeline:
             command = decode_command(route.decoder, body)
             ids.update(_log_ids(command))
             env = self.envelope(command, command_id, correlation_id)
-            result = await self.committer.submit(self._work(route, command, command_id), env)
+            result = await self.committer.submit(
+                self._work(route, command, command_id), env, (CommandRecord.id_for(command_id),)
+            )
         else:
             query = decode_command(route.decoder, body or b"{}")
             ids.update(_log_ids(query))
@@ -389,8 +395,6 @@ class StoreConsumer:
         return prepared
 
     def commit(self, prepared: Prepared, stream: str, last_seq: int) -> None:
-        processing = ProcessingEvent[UUID]()
-        processing.collect_events(*(prepared.state or ()))
-        processing.tracking = Tracking(stream, last_seq)
+        processing = self.app.processing(prepared.state or (), Tracking(stream, last_seq))
         with self._lock:
             self.app.record_processed(processing)

@@ -24,6 +24,8 @@ from datetime import date
 
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.persistence import JSONTranscoder, ProcessRecorder, Recording, Tracking, Transcoding
+from eventsourcing.postgres import PostgresAggregateRecorder
+from eventsourcing.sqlite import SQLiteAggregateRecorder
 
 from polku.domain import EnvelopeAsDict
 from polku.settings import Settings, SettingsError
@@ -117,6 +119,57 @@ class ServiceApplication(Application[Any]):
         self._projections: list[Any] = []
         #: events replayed into the read models at start
         self.replayed = 0
+
+    @staticmethod
+    def processing(aggregates: Any, tracking: Tracking | None = None) -> ProcessingEvent[Any]:
+        """What ``aggregates`` changed, as one unit to record (with ``tracking``, for a consumer).
+
+        The library's ``collect_events`` tells an aggregate from an event with an ``isinstance``
+        check against a runtime protocol, which costs more than encoding the event; here only
+        aggregates come. One that says ``cached = False`` (an idempotency record: read again only
+        by a retry) is not put in the aggregate cache, so it does not push out what is read.
+        """
+        processing: ProcessingEvent[Any] = ProcessingEvent(tracking)
+        for aggregate in aggregates:
+            processing.events.extend(aggregate.collect_events())
+            if getattr(aggregate, "cached", True):
+                processing.aggregates[aggregate.id] = aggregate
+        return processing
+
+    def save(self, *aggregates: Any, **kwargs: Any) -> list[Recording[Any]]:
+        """Record the new events of ``aggregates`` in one transaction."""
+        processing = self.processing(aggregates)
+        recordings = self._record(processing)
+        self._take_snapshots(processing)
+        self._notify(recordings)
+        return recordings
+
+    def stored_ids(self, aggregate_ids: Any) -> set[Any]:
+        """Which of these aggregates the store holds, in one query (a batch of lookups that
+        would otherwise cost a query each, most of them finding nothing)."""
+        ids = list(aggregate_ids)
+        if not ids:
+            return set()
+        recorder = self.recorder
+        if isinstance(recorder, SQLiteAggregateRecorder):
+            marks = ",".join("?" * len(ids))
+            statement = (
+                f"SELECT originator_id FROM {recorder.events_table_name} "
+                f"WHERE originator_version = 1 AND originator_id IN ({marks})"
+            )
+            with recorder.datastore.transaction(commit=False) as c:
+                c.execute(statement, [i.hex for i in ids])
+                return {recorder.convert_originator_id(row["originator_id"]) for row in c.fetchall()}
+        if isinstance(recorder, PostgresAggregateRecorder):
+            from psycopg.sql import SQL, Identifier
+
+            statement = SQL(
+                "SELECT originator_id FROM {schema}.{table} WHERE originator_version = 1 AND originator_id = ANY(%s)"
+            ).format(schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))
+            with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+                curs.execute(statement, [ids])
+                return {row["originator_id"] for row in curs.fetchall()}
+        return {i for i in ids if recorder.select_events(i, limit=1)}
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -21,10 +21,18 @@ A = TypeVar("A")
 
 
 class UnitOfWork:
-    def __init__(self, app: ServiceApplication, batch: dict[UUID, Any] | None = None, env: Envelope | None = None) -> None:
+    def __init__(
+        self,
+        app: ServiceApplication,
+        batch: dict[UUID, Any] | None = None,
+        env: Envelope | None = None,
+        absent: frozenset[UUID] | set[UUID] = frozenset(),
+    ) -> None:
         self.app = app
         #: aggregates changed by earlier commands of the same batch (shared between the units)
         self.batch = batch if batch is not None else {}
+        #: ids the store was found not to hold when the batch began (looked up together)
+        self.absent = absent
         #: the envelope of the command or event this unit works for
         self.env = env or Envelope.now()
         self._seen: dict[UUID, Any] = {}
@@ -33,6 +41,8 @@ class UnitOfWork:
         """The aggregate of type ``cls`` with this id, or None when there is none."""
         aggregate = self._seen.get(aggregate_id) or self.batch.get(aggregate_id)
         if aggregate is None:
+            if aggregate_id in self.absent:
+                return None
             try:
                 aggregate = self.app.repository.get(aggregate_id)
             except AggregateNotFoundError:
@@ -43,7 +53,9 @@ class UnitOfWork:
         return aggregate
 
     def __contains__(self, aggregate_id: UUID) -> bool:
-        return aggregate_id in self._seen or aggregate_id in self.batch or aggregate_id in self.app.repository
+        if aggregate_id in self._seen or aggregate_id in self.batch:
+            return True
+        return aggregate_id not in self.absent and aggregate_id in self.app.repository
 
     def add(self, *aggregates: Any) -> None:
         for aggregate in aggregates:

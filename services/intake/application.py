@@ -139,7 +139,9 @@ class IntakeApplication(ServiceApplication):
                 open_relationship_id=open_relationship,
             )
         )
-        if ClientIdentity.id_for(client_id) not in uow:
+        if not earlier:
+            # The client's first referral: the protected identity record is stored with it (a
+            # client with an earlier referral has one; the read model holds every referral).
             uow.add(ClientIdentity.record(env, identity.seal(code, self.pseudonym_key)))
         return ReceiveReferralAccepted(referral_id=referral_id, client_id=client_id)
 
