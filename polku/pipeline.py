@@ -167,7 +167,8 @@ def _log_ids(*structs: Any) -> dict[str, str]:
 class Pipeline:
     """A service's commands and queries, run through one path."""
 
-    def __init__(self, service: str, app: ServiceApplication, table: Table, *, digest_secret: str) -> None:
+    def __init__(self, service: str, app: Any, table: Table, *, digest_secret: str) -> None:
+        """``app`` is the service's application (a read model's object for a service with no store)."""
         self.service = service
         self.app = app
         self.table = table
