@@ -28,6 +28,10 @@ from contracts.base import (  # Actor and Event: also for whoever maps to casefi
 )
 from contracts.vocabulary import (
     ActivationOption,
+    DataCategory,
+    DisclosureBasisKind,
+    DisclosureStatute,
+    RecipientAuthority,
     AssessmentConclusion,
     ConsentKind,
     DecisionKind,
@@ -507,6 +511,30 @@ class RecordConsent(CasefileCommand, kw_only=True, forbid_unknown_fields=True):
     given: bool
 
 
+class RecordDisclosure(CasefileCommand, kw_only=True, forbid_unknown_fields=True):
+    """``polku.cmd.casefile.record_disclosure``: client data was disclosed to another authority.
+
+    ``basis`` ``consent``: it rests on a consent in force (``information_exchange`` or
+    ``contact_other_authorities``); ``law``: on the provision ``statute`` names. Refused
+    ``disclosure_without_basis`` otherwise. Published on the audit stream (ClientDataDisclosed).
+    """
+
+    reply: ClassVar[type] = CasefileAccepted
+
+    recipient: RecipientAuthority
+    basis: DisclosureBasisKind
+    statute: DisclosureStatute | None = None
+    categories: Annotated[list[DataCategory], Meta(min_length=1, max_length=9)]
+
+    def __post_init__(self) -> None:
+        if self.basis == "law" and self.statute is None:
+            raise ValueError("a disclosure resting on law names its statute")
+        if self.basis == "consent" and self.statute is not None:
+            raise ValueError("a disclosure resting on consent names no statute")
+        if len(set(self.categories)) != len(self.categories):
+            raise ValueError("each data category once")
+
+
 class EndRelationship(CasefileCommand, kw_only=True, forbid_unknown_fields=True):
     """``polku.cmd.casefile.end_relationship``: end it, with the reason that can be counted."""
 
@@ -574,6 +602,7 @@ ERROR_CODES: dict[str, str] = {
     "appeal_instructions_missing": "a denied decision carries appeal instructions",
     "decision_requires_social_worker": "a decision securing the care of a client with special support need is a social worker's (SHL 46 §)",
     "meeting_not_found": "the relationship has no meeting with this id",
+    "disclosure_without_basis": "a disclosure rests on a consent in force (information exchange, contacting other authorities) or on a provision of law",
     "meeting_already_recorded": "the meeting's outcome was recorded already",
     "consent_not_given": "a consent that was not given cannot be withdrawn",
 }

@@ -179,3 +179,31 @@ ViewPurpose = Literal["client_work", "decision_making", "consultation", "supervi
 
 #: Which part of the record was read.
 RecordPart = Literal["state", "timeline"]
+
+#: Which part of intake's records was read (intake's usage log).
+IntakeRecordPart = Literal["referral_status", "distribution_queue"]
+
+# ---------------------------------------------------------------------------- disclosures
+#: Who client data is disclosed to: another authority, by kind.
+RecipientAuthority = Literal[
+    "employment_services", "kela", "health_care", "police", "housing", "child_welfare", "other_authority"
+]
+
+#: On what a disclosure rests: the client's consent, or a provision of law (its statute code).
+DisclosureBasisKind = Literal["consent", "law"]
+
+#: The provisions of law a disclosure without consent may rest on (statute and section).
+DisclosureStatute = Literal[
+    "asiakastietolaki_17",  # Client Data Act 703/2023 § 17: necessary for the client's care
+    "asiakastietolaki_18",  # § 18: necessary to assess a need or secure care
+    "asiakastietolaki_19",  # § 19: to the police, for a life or health at risk or a serious crime
+    "shl_35",  # Social Welfare Act § 35: a notice of a need for social welfare
+    "tyollisyyspalvelulaki",  # Act on Organising Employment Services (380/2023)
+    "kela_laki",  # Kela's right to receive data for a benefit
+]
+
+#: What kind of client data was disclosed.
+DataCategory = Literal[
+    "identity", "contact", "relationship_status", "service_need", "client_plan", "decisions",
+    "work_activity", "measurements", "health",
+]

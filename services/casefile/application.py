@@ -31,6 +31,7 @@ from services.casefile.domain import (
     Measure,
     PlanContent,
     Policy,
+    RecordProbe,
     RecordView,
     Relationship,
     RelationshipNotFound,
@@ -42,6 +43,7 @@ from services.casefile.projections import Relationships
 RELATIONSHIP_NAMESPACE = uuid5(NAMESPACE_URL, "https://polku.invalid/casefile/relationship")
 DECISION_NAMESPACE = uuid5(NAMESPACE_URL, "https://polku.invalid/casefile/decision")
 MEETING_NAMESPACE = uuid5(NAMESPACE_URL, "https://polku.invalid/casefile/meeting")
+DISCLOSURE_NAMESPACE = uuid5(NAMESPACE_URL, "https://polku.invalid/casefile/disclosure")
 
 
 def relationship_id_for(referral_id: UUID) -> UUID:
@@ -89,15 +91,18 @@ class CasefileApplication(ServiceApplication):
         return relationship
 
     @staticmethod
-    def may_access(actor: Any, relationship: Relationship) -> bool:
-        """The own worker, the work pair and the relationship's team may read and act on it."""
-        return actor.worker_id in (relationship.own_worker, relationship.work_pair) or (
-            relationship.team is not None and actor.team == relationship.team
+    def may_access(actor: dict[str, str] | None, relationship: Relationship) -> bool:
+        """The own worker, the work pair and the relationship's team may read and act on it.
+        ``actor`` is the envelope's (``uow.env.actor``): who acts is the runtime's to say."""
+        if not actor:
+            return False
+        return actor.get("worker_id") in (relationship.own_worker, relationship.work_pair) or (
+            relationship.team is not None and actor.get("team") == relationship.team
         )
 
     def _acting_on(self, uow: UnitOfWork, c: cmd.CasefileCommand) -> Relationship:
         relationship = self._relationship(uow, c.relationship_id)
-        if not self.may_access(c.actor, relationship):
+        if not self.may_access(uow.env.actor, relationship):
             raise Forbidden("only the own worker, the work pair and the relationship's team may act on it", "actor")
         return relationship
 
@@ -227,6 +232,15 @@ class CasefileApplication(ServiceApplication):
         rel.record_consent(uow.env, kind=c.kind, given=c.given)
         return self._accepted(rel)
 
+    def record_disclosure(self, uow: UnitOfWork, c: cmd.RecordDisclosure) -> cmd.CasefileAccepted:
+        """Log a disclosure of the client's data (published on the audit stream)."""
+        rel = self._acting_on(uow, c)
+        rel.record_disclosure(
+            uow.env, disclosure_id=uuid5(DISCLOSURE_NAMESPACE, f"{rel.id}:{uow.env.causation_id}"),
+            recipient=c.recipient, basis=c.basis, statute=c.statute, categories=list(c.categories),
+        )
+        return self._accepted(rel)
+
     def end_relationship(self, uow: UnitOfWork, c: cmd.EndRelationship) -> cmd.CasefileAccepted:
         rel = self._acting_on(uow, c)
         rel.end(uow.env, reason=c.reason, policy=self.policy)
@@ -277,8 +291,11 @@ class CasefileApplication(ServiceApplication):
     ) -> Any:
         """Read one client's record and log the read; a refused read is logged too, and answered
         ``forbidden`` (returned, not raised, so that its log is stored)."""
-        relationship = self._relationship(uow, q.relationship_id)
-        granted = self.may_access(q.actor, relationship)
+        relationship = uow.get(Relationship, q.relationship_id)
+        if relationship is None:  # logged too: guessing ids leaves a trace
+            uow.add(RecordProbe.record(uuid4(), uow.env, relationship_id=q.relationship_id, part=part, purpose=q.purpose))
+            return RelationshipNotFound("no relationship has this id", "relationship_id")
+        granted = self.may_access(uow.env.actor, relationship)
         uow.add(
             RecordView.record(
                 uuid4(), uow.env, client_id=relationship.client_id, relationship_id=relationship.id, part=part,
@@ -299,7 +316,7 @@ class CasefileApplication(ServiceApplication):
         entries = []
         for e in self.repository.event_store.get(relationship_id):
             contract = publishing.to_contract(e)
-            if contract is not None:
+            if isinstance(contract, cmd.Event) and type(contract).__module__ == cmd.__name__:  # audit: its own log
                 entries.append(cmd.TimelineEntry(version=e.originator_version, recorded_at=e.timestamp, event=contract))
         return cmd.Timeline(relationship_id=relationship_id, entries=entries)
 

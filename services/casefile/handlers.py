@@ -29,6 +29,7 @@ TABLE = Table(
         c.RecordMeetingOutcome: Casefile.record_meeting_outcome,
         c.RecordMeasurement: Casefile.record_measurement,
         c.RecordConsent: Casefile.record_consent,
+        c.RecordDisclosure: Casefile.record_disclosure,
         c.EndRelationship: Casefile.end_relationship,
         c.ReopenRelationship: Casefile.reopen_relationship,
     },

@@ -11,7 +11,7 @@ from typing import Any
 from contracts import audit
 from contracts import casefile as wire
 from polku.relay import envelope, published_topics
-from services.casefile.domain import RecordView, Relationship
+from services.casefile.domain import RecordProbe, RecordView, Relationship
 
 
 def _base(e: Any) -> dict[str, Any]:
@@ -155,6 +155,26 @@ def client_record_viewed(e: RecordView.Viewed) -> audit.ClientRecordViewed:
     )
 
 
+def client_record_probed(e: RecordProbe.Probed) -> audit.ClientRecordProbed:
+    return audit.ClientRecordProbed(
+        **envelope(e), relationship_id=e.relationship_id, part=e.part, purpose=e.purpose
+    )
+
+
+def client_data_disclosed(e: Any) -> audit.ClientDataDisclosed:
+    return audit.ClientDataDisclosed(
+        **envelope(e),
+        disclosure_id=e.disclosure_id,
+        relationship_id=e.originator_id,
+        client_id=e.env.client_id,
+        recipient=e.recipient,
+        basis=e.basis,
+        statute=e.statute,
+        consent=e.consent,
+        categories=list(e.categories),
+    )
+
+
 TABLE: dict[type, Any] = {
     Relationship.Opened: relationship_opened,
     Relationship.ReferralAttached: referral_attached,
@@ -175,7 +195,9 @@ TABLE: dict[type, Any] = {
     Relationship.ConsentWithdrawn: consent_withdrawn,
     Relationship.Ended: relationship_ended,
     Relationship.Reopened: relationship_reopened,
+    Relationship.DataDisclosed: client_data_disclosed,
     RecordView.Viewed: client_record_viewed,
+    RecordProbe.Probed: client_record_probed,
 }
 
 

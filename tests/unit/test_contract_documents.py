@@ -356,6 +356,34 @@ EXAMPLES.update(
             ("purpose",),
             "curiosity",
         ),
+        audit.ClientRecordProbed: (
+            audit.ClientRecordProbed(**_event_base(), relationship_id=uuid4(), part="state", purpose="client_work"),
+            ("part",),
+            "everything",
+        ),
+        audit.IntakeRecordViewed: (
+            audit.IntakeRecordViewed(
+                **_event_base(), part="referral_status", purpose="client_work", granted=True, referral_id=uuid4(),
+                client_id=CLIENT, items=3,
+            ),
+            ("part",),
+            "the_whole_file",
+        ),
+        audit.ClientDataDisclosed: (
+            audit.ClientDataDisclosed(
+                **_casefile_base(), disclosure_id=uuid4(), recipient="kela", basis="law", statute="kela_laki",
+                categories=["relationship_status"],
+            ),
+            ("recipient",),
+            "the_press",
+        ),
+        casefile.RecordDisclosure: (
+            casefile.RecordDisclosure(
+                **_command_base(), recipient="employment_services", basis="consent", categories=["client_plan"]
+            ),
+            ("categories", 0),
+            "everything",
+        ),
         casefile.NameOwnWorker: (
             casefile.NameOwnWorker(**_command_base(), worker_id="sc-001", work_pair_id="sw-001", reason="initial"),
             ("reason",),

@@ -23,6 +23,7 @@ from services.casefile.domain.errors import (
     ConsentNotGiven,
     ConsequencesNotTold,
     DecisionRequiresSocialWorker,
+    DisclosureWithoutBasis,
     EvaluationOutsidePeriod,
     FamiliarisationTooLong,
     Forbidden,
@@ -52,7 +53,7 @@ from services.casefile.domain.policy import (
     add_months,
     qualifies_for_special_support,
 )
-from services.casefile.domain.record_view import RecordView
+from services.casefile.domain.record_view import RecordProbe, RecordView
 from services.casefile.domain.relationship import Relationship
 from services.casefile.domain.values import (
     ACTIVATION_KINDS,
@@ -86,6 +87,7 @@ __all__ = [
     "DecisionRequiresSocialWorker",
     "EvaluationOutsidePeriod",
     "FamiliarisationTooLong",
+    "DisclosureWithoutBasis",
     "Forbidden",
     "InvalidWorkPair",
     "Measure",
@@ -98,6 +100,7 @@ __all__ = [
     "PlanContent",
     "PlanVersion",
     "Policy",
+    "RecordProbe",
     "RecordView",
     "Relationship",
     "RelationshipAlreadyEnded",

@@ -166,3 +166,8 @@ class UnknownWorker(CasefileRuleBroken):
 class ClientHasOpenRelationship(CasefileRuleBroken):
     code = "client_has_open_relationship"
     field = "relationship_id"
+
+
+class DisclosureWithoutBasis(CasefileRuleBroken):
+    code = "disclosure_without_basis"
+    field = "basis"

@@ -34,3 +34,23 @@ class RecordView(PolkuAggregate):
             cls.Viewed, id=view_id, env=env.about(client_id), relationship_id=relationship_id, part=part,
             purpose=purpose, granted=granted,
         )
+
+
+class RecordProbe(PolkuAggregate):
+    """A read asked for by an id that names no relationship: which id, which part, why. Who
+    asked and when are the envelope's. No client is named (there is none)."""
+
+    __module__ = "services.casefile.domain"
+
+    @event("Probed")
+    def __init__(self, *, env: Envelope, relationship_id: UUID, part: str, purpose: str) -> None:
+        self.relationship_id = relationship_id
+        self.part = part
+        self.purpose = purpose
+        self.actor = env.actor
+
+    @classmethod
+    def record(cls, probe_id: UUID, env: Envelope, *, relationship_id: UUID, part: str, purpose: str) -> RecordProbe:
+        return cls._create(
+            cls.Probed, id=probe_id, env=env, relationship_id=relationship_id, part=part, purpose=purpose
+        )

@@ -67,6 +67,7 @@ class Relationship(PolkuAggregate):
         self.meetings: dict[UUID, Meeting] = {}
         self.measurements: list[Measurement] = []
         self.consents: set[str] = set()
+        self.disclosures: list[UUID] = []
 
     @classmethod
     def open(cls, relationship_id: UUID, env: Envelope, *, client_id: str, referral_id: UUID) -> Relationship:
@@ -373,6 +374,38 @@ class Relationship(PolkuAggregate):
     @event("ConsentWithdrawn")
     def _consent_withdrawn(self, env: Envelope, *, kind: str) -> None:
         self.consents.discard(kind)
+
+    # ------------------------------------------------------------- disclosures
+    #: The consents a disclosure to another authority may rest on.
+    DISCLOSURE_CONSENTS = ("information_exchange", "contact_other_authorities")
+
+    def record_disclosure(
+        self, env: Envelope, *, disclosure_id: UUID, recipient: str, basis: str, statute: str | None,
+        categories: list[str],
+    ) -> None:
+        """Log a disclosure of the client's data to another authority (the Client Data Act's
+        disclosure log). It rests on a consent in force or on a provision of law; an ended
+        relationship's data may still be disclosed (the record outlives the relationship)."""
+        consent = None
+        if basis == "consent":
+            consent = next((k for k in self.DISCLOSURE_CONSENTS if k in self.consents), None)
+            if consent is None:
+                raise errors.DisclosureWithoutBasis(
+                    "no consent to exchange information or to contact other authorities is in force", "basis"
+                )
+        elif statute is None:
+            raise errors.DisclosureWithoutBasis("a disclosure resting on law names its statute", "statute")
+        self._data_disclosed(
+            env, disclosure_id=disclosure_id, recipient=recipient, basis=basis, statute=statute, consent=consent,
+            categories=list(categories),
+        )
+
+    @event("DataDisclosed")
+    def _data_disclosed(
+        self, env: Envelope, *, disclosure_id: UUID, recipient: str, basis: str, statute: str | None,
+        consent: str | None, categories: list[str],
+    ) -> None:
+        self.disclosures.append(disclosure_id)
 
     # ------------------------------------------------------------- end, return
     def end(self, env: Envelope, *, reason: str, policy: Policy) -> None:
