@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.persistence import IntegrityError
 
@@ -39,7 +39,7 @@ from polku.settings import RosterEntry
 from polku.store import ServiceApplication
 from polku.unit_of_work import UnitOfWork
 from services.intake import identity
-from services.intake.domain import QUEUE_STAGES, ROSTER_ID, ClientIdentity, Referral, Roster
+from services.intake.domain import QUEUE_STAGES, ROSTER_ID, ClientIdentity, IntakeRecordView, Referral, Roster
 from services.intake.projections import Loads, Referrals
 from services.intake.settings import TriageGrid, parse_triage_grid
 
@@ -53,6 +53,18 @@ class InvalidIdentityCode(RuleBroken):
 
 class ReferralNotFound(RuleBroken):
     code = "not_found"
+
+
+class Forbidden(RuleBroken):
+    """The acting worker may not read this (a refused read is logged too)."""
+
+    code = "forbidden"
+    field = "actor"
+
+
+#: Why intake's records are read: its reads serve distributing referrals, which is client work.
+#: (The v1 query bodies carry no purpose; adding one would change their schemas.)
+INTAKE_READ_PURPOSE = "client_work"
 
 
 class InvalidGridPosition(RuleBroken):
@@ -243,6 +255,50 @@ class IntakeApplication(ServiceApplication):
         return Done(worker_id=c.worker_id)
 
     # ----------------------------------------------------------------- queries
+    # ----------------------------------------------------------- logged reads
+    def read_referral_status(self, uow: UnitOfWork, q: ReferralStatusQuery) -> ReferralStatusReply | RuleBroken:
+        """``polku.qry.intake.referral_status``, logged (IntakeRecordView, published as
+        IntakeRecordViewed): granted, refused, or for an id that names no referral. The workers
+        of the referral's team and the worker it was routed to may read it."""
+        actor = uow.env.actor
+        referral = uow.get(Referral, q.referral_id)
+        if referral is None:
+            uow.add(
+                IntakeRecordView.record(
+                    uuid4(), uow.env, client_id=None, part="referral_status", purpose=INTAKE_READ_PURPOSE,
+                    granted=False, found=False, referral_id=q.referral_id,
+                )
+            )
+            return ReferralNotFound("no referral has this id", "referral_id")
+        team = referral.team or self.default_team
+        granted = actor is None or actor.get("team") == team or actor.get("worker_id") == referral.worker_id
+        reply = self.referral_status(q) if granted else None
+        uow.add(
+            IntakeRecordView.record(
+                uuid4(), uow.env, client_id=referral.client_id, part="referral_status", purpose=INTAKE_READ_PURPOSE,
+                granted=granted, referral_id=referral.id, team=team, items=len(reply.history) if reply else 0,
+            )
+        )
+        if reply is None:
+            return Forbidden("only the workers of the referral's team and its routed worker may read it", "actor")
+        return reply
+
+    def read_distribution_queue(self, uow: UnitOfWork, q: DistributionQueueQuery) -> DistributionQueueReply | RuleBroken:
+        """``polku.qry.intake.distribution_queue``, logged: a worker reads their own team's queue only."""
+        actor = uow.env.actor
+        granted = actor is None or actor.get("team") == q.team
+        reply = self.distribution_queue(q) if granted else None
+        uow.add(
+            IntakeRecordView.record(
+                uuid4(), uow.env, client_id=None, part="distribution_queue", purpose=INTAKE_READ_PURPOSE,
+                granted=granted, team=q.team, items=len(reply.items) if reply else 0,
+            )
+        )
+        if reply is None:
+            return Forbidden("a worker reads their own team's distribution queue only", "team")
+        return reply
+
+    # ------------------------------------------------------------ the renders
     def referral_status(self, q: ReferralStatusQuery) -> ReferralStatusReply:
         referral = self._referral(UnitOfWork(self), q.referral_id)
         history = [

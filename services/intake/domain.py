@@ -241,6 +241,39 @@ class ClientIdentity(PolkuAggregate):
         return cls._create(cls.Recorded, id=cls.id_for(str(env.client_id)), env=env, sealed_code=sealed_code)
 
 
+# ------------------------------------------------------------------------------- usage log
+class IntakeRecordView(PolkuAggregate):
+    """One read of intake's records (the Client Data Act's usage log): a referral's status and
+    history (``referral_status``), or a team's queue (``distribution_queue``); why, whether the
+    reader was let in, whether the referral was found, how many items were shown. Who read and
+    when are the envelope's; the client, when one was read, is the envelope's too."""
+
+    @event("Viewed")
+    def __init__(
+        self, *, env: Envelope, part: str, purpose: str, granted: bool, found: bool, referral_id: UUID | None,
+        team: str | None, items: int,
+    ) -> None:
+        self.client_id = env.client_id
+        self.actor = env.actor
+        self.part = part
+        self.purpose = purpose
+        self.granted = granted
+        self.found = found
+        self.referral_id = referral_id
+        self.team = team
+        self.items = items
+
+    @classmethod
+    def record(
+        cls, view_id: UUID, env: Envelope, *, client_id: str | None, part: str, purpose: str, granted: bool,
+        found: bool = True, referral_id: UUID | None = None, team: str | None = None, items: int = 0,
+    ) -> IntakeRecordView:
+        return cls._create(
+            cls.Viewed, id=view_id, env=env.about(client_id), part=part, purpose=purpose, granted=granted,
+            found=found, referral_id=referral_id, team=team, items=items,
+        )
+
+
 # ------------------------------------------------------------------------------------ roster
 ROSTER_ID = uuid5(NAMESPACE_URL, "https://polku.invalid/intake/roster")
 

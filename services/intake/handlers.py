@@ -1,13 +1,15 @@
 """Intake's registration table: each command and query of its contract → its use case.
 
 The runtime (``polku.pipeline``) subscribes each subject, decodes, checks the command id, runs
-the use case in a group commit, replies and logs. Casefile's events feed intake's loads.
+the use case in a group commit, replies and logs. Casefile's events feed intake's loads. The
+reads of client data (``referral_status``, ``distribution_queue``) are logged reads: each stores
+an IntakeRecordView (published as IntakeRecordViewed on AUDIT), granted or refused.
 """
 
 from __future__ import annotations
 
 from contracts import intake as c
-from polku.pipeline import Table
+from polku.pipeline import Logged, Table
 from services.intake.application import IntakeApplication as Intake
 
 TABLE = Table(
@@ -22,7 +24,7 @@ TABLE = Table(
         c.RecordAbsence: Intake.record_absence,
     },
     queries={
-        c.ReferralStatusQuery: Intake.referral_status,
-        c.DistributionQueueQuery: Intake.distribution_queue,
+        c.ReferralStatusQuery: Logged(Intake.read_referral_status),
+        c.DistributionQueueQuery: Logged(Intake.read_distribution_queue),
     },
 )

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from contracts import audit
 from contracts import intake as wire
 from polku.relay import envelope, published_topics
-from services.intake.domain import Referral
+from services.intake.domain import IntakeRecordView, Referral
 
 
 def _base(e: Any) -> dict[str, Any]:
@@ -67,6 +68,15 @@ def repeats_flagged(e: Any) -> wire.RepeatReferralsFlagged:
     )
 
 
+def intake_record_viewed(e: IntakeRecordView.Viewed) -> audit.IntakeRecordViewed:
+    """Intake's usage log, on the AUDIT stream. Its Nats-Msg-Id is ``<view id>:1`` (a fresh
+    uuid4 a read), so it cannot collide with casefile's views on the same stream."""
+    return audit.IntakeRecordViewed(
+        **envelope(e), part=e.part, purpose=e.purpose, granted=e.granted, found=e.found,
+        referral_id=e.referral_id, client_id=e.env.client_id, team=e.team, items=e.items,
+    )
+
+
 TABLE: dict[type, Any] = {
     Referral.Received: referral_received,
     Referral.Screened: referral_screened,
@@ -75,6 +85,7 @@ TABLE: dict[type, Any] = {
     Referral.SupportNeedTriaged: support_need_triaged,
     Referral.Routed: referral_routed,
     Referral.RepeatsFlagged: repeats_flagged,
+    IntakeRecordView.Viewed: intake_record_viewed,
 }
 
 
