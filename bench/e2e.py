@@ -185,8 +185,10 @@ async def _latency_phase(client: Client, settings: Settings, rng: random.Random,
     """Send ``rate * seconds`` referrals open-loop at ``rate``; time each to its projection."""
     count = max(int(rate * seconds), 2)
     command_ids = [f"bench-{tag}-{i}" for i in range(count)]
-    referral_keys = [str(referral_id_for(c)) for c in command_ids]
-    relationship_ids = [str(relationship_id_for(referral_id_for(c))) for c in command_ids]
+    # The ids are keyed with the pseudonym key: the bench runs the stack, so it holds the key.
+    key = settings.pseudonym_key
+    referral_keys = [str(referral_id_for(c, key)) for c in command_ids]
+    relationship_ids = [str(relationship_id_for(referral_id_for(c, key), key)) for c in command_ids]
     bodies = distinct_demo_referrals(rng, count, SEEN)
 
     # Stages, from core NATS subscriptions on the events as their relays publish them (the

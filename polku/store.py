@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import threading
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote, urlparse
+from uuid import UUID
 
 from datetime import date
 
@@ -91,6 +93,16 @@ def store_env(settings: Settings, service: str) -> dict[str, str]:
 def derived_key(secret: str, purpose: str) -> str:
     """A 256-bit AES key of its own for ``purpose``, derived from a configured secret (base64)."""
     return base64.b64encode(hashlib.sha256(f"polku-{purpose}:".encode() + secret.encode()).digest()).decode()
+
+
+def keyed_id(secret: str, kind: str, *parts: str) -> UUID:
+    """A deterministic id that cannot be derived without the secret: an HMAC-SHA256 (with a key
+    of its own, derived from ``secret`` for "ids") of ``kind`` and ``parts``, cut to a UUID (its
+    version bits say 4: to anyone without the key it is as good as random). A retried command
+    gets the same id; a caller who knows its own command id cannot compute it."""
+    key = derived_key(secret, "ids").encode()
+    message = "\x1f".join((kind, *parts)).encode()
+    return UUID(bytes=hmac.new(key, message, hashlib.sha256).digest()[:16], version=4)
 
 
 #: The tracking name under which the relay keeps its position in the service's own store.

@@ -12,8 +12,8 @@ import nats.errors
 from nats.aio.client import Client
 
 from demo.main import route_through
-from services.casefile.application import relationship_id_for
-from tests.helpers import RECEIVE_REFERRAL, referral_body, request
+from contracts.casefile import casefile_decoder
+from tests.helpers import RECEIVE_REFERRAL, referral_body, request, stream_messages
 
 SW1 = {"worker_id": "sw-001", "role": "social_worker", "team": "team-north"}
 SW2 = {"worker_id": "sw-002", "role": "social_worker", "team": "team-north"}
@@ -52,7 +52,21 @@ async def open_relationship(
     assert reply["ok"], reply
     await route_through(nc, reply["referral_id"], special=special, prefix=f"test-{uuid.uuid4()}")
     await wait_for_relationships(nc, expect_total)
-    return relationship_id_for(uuid.UUID(reply["referral_id"])), reply["client_id"]
+    return await relationship_of(nc, uuid.UUID(reply["referral_id"])), reply["client_id"]
+
+
+async def relationship_of(nc: Client, referral_id: uuid.UUID, timeout: float = 20.0) -> uuid.UUID:
+    """The relationship a referral opened (or was attached to), from casefile's published
+    ``RelationshipOpened``/``ReferralAttached``: its id is keyed, so nobody outside computes it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for m in await stream_messages(nc, "CASEFILE"):
+            event = casefile_decoder.decode(m.data)
+            if getattr(event, "referral_id", None) == referral_id:
+                return event.relationship_id
+        if time.monotonic() > deadline:
+            raise AssertionError(f"casefile published no relationship for referral {referral_id}")
+        await asyncio.sleep(0.1)
 
 
 class Casefile:

@@ -17,12 +17,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+from uuid import UUID, uuid4
 
 from contracts import casefile as cmd
 from contracts.intake import ReferralRouted
 from polku.settings import RosterEntry
-from polku.store import ServiceApplication
+from polku.store import ServiceApplication, keyed_id
 from polku.unit_of_work import UnitOfWork
 from services.casefile import publishing
 from services.casefile.domain import (
@@ -40,15 +40,11 @@ from services.casefile.domain import (
 )
 from services.casefile.projections import Relationships
 
-RELATIONSHIP_NAMESPACE = uuid5(NAMESPACE_URL, "https://polku.invalid/casefile/relationship")
-DECISION_NAMESPACE = uuid5(NAMESPACE_URL, "https://polku.invalid/casefile/decision")
-MEETING_NAMESPACE = uuid5(NAMESPACE_URL, "https://polku.invalid/casefile/meeting")
-DISCLOSURE_NAMESPACE = uuid5(NAMESPACE_URL, "https://polku.invalid/casefile/disclosure")
-
-
-def relationship_id_for(referral_id: UUID) -> UUID:
-    """The relationship a referral opens; a redelivered referral finds the one it opened."""
-    return uuid5(RELATIONSHIP_NAMESPACE, str(referral_id))
+def relationship_id_for(referral_id: UUID, secret: str) -> UUID:
+    """The relationship a referral opens; a redelivered referral finds the one it opened. Keyed
+    with ``secret`` (the pseudonym key; :func:`polku.store.keyed_id`): nobody computes it from
+    the referral id without the key."""
+    return keyed_id(secret, "casefile/relationship", str(referral_id))
 
 
 class CasefileApplication(ServiceApplication):
@@ -59,10 +55,12 @@ class CasefileApplication(ServiceApplication):
         env: dict[str, str] | None = None,
         *,
         roster: tuple[RosterEntry, ...],
+        id_secret: str,
         policy: Policy | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> None:
         super().__init__(env)
+        self.id_secret = id_secret  # keys the ids casefile makes (relationship, decision, meeting, disclosure)
         self.roster = roster
         self.roster_by_id = {w.worker_id: w for w in roster}
         self.policy = policy or Policy()
@@ -124,6 +122,11 @@ class CasefileApplication(ServiceApplication):
         if open_id is not None and any(a.id == open_id for a in in_batch):
             return None  # it ended in this batch
         return open_id
+
+    def _keyed(self, kind: str, rel: Relationship, uow: UnitOfWork) -> UUID:
+        """The id of what a command creates on a relationship: the same for a retry, and not
+        computable from the caller's command id."""
+        return keyed_id(self.id_secret, f"casefile/{kind}", str(rel.id), str(uow.env.causation_id))
 
     @staticmethod
     def _accepted(relationship: Relationship, **ids: Any) -> cmd.CasefileAccepted:
@@ -201,7 +204,7 @@ class CasefileApplication(ServiceApplication):
 
     def make_decision(self, uow: UnitOfWork, c: cmd.MakeDecision) -> cmd.CasefileAccepted:
         rel = self._acting_on(uow, c)
-        decision_id = uuid5(DECISION_NAMESPACE, f"{rel.id}:{uow.env.causation_id}")
+        decision_id = self._keyed("decision", rel, uow)
         rel.make_decision(
             uow.env, decision_id=decision_id, kind=c.kind, granted=c.granted,
             appeal_instructions_given=c.appeal_instructions_given, secures_care=c.secures_care,
@@ -211,7 +214,7 @@ class CasefileApplication(ServiceApplication):
 
     def schedule_meeting(self, uow: UnitOfWork, c: cmd.ScheduleMeeting) -> cmd.CasefileAccepted:
         rel = self._acting_on(uow, c)
-        meeting_id = uuid5(MEETING_NAMESPACE, f"{rel.id}:{uow.env.causation_id}")
+        meeting_id = self._keyed("meeting", rel, uow)
         rel.schedule_meeting(
             uow.env, meeting_id=meeting_id, kind=c.kind, channel=c.channel, scheduled_for=c.scheduled_for
         )
@@ -236,7 +239,7 @@ class CasefileApplication(ServiceApplication):
         """Log a disclosure of the client's data (published on the audit stream)."""
         rel = self._acting_on(uow, c)
         rel.record_disclosure(
-            uow.env, disclosure_id=uuid5(DISCLOSURE_NAMESPACE, f"{rel.id}:{uow.env.causation_id}"),
+            uow.env, disclosure_id=self._keyed("disclosure", rel, uow),
             recipient=c.recipient, basis=c.basis, statute=c.statute, categories=list(c.categories),
         )
         return self._accepted(rel)
@@ -261,7 +264,7 @@ class CasefileApplication(ServiceApplication):
         """Open a relationship for a routed referral, with the routed worker as own worker; a
         referral about a client whose relationship is open is attached to it instead (one open
         relationship a client). A redelivered referral changes nothing."""
-        relationship_id = relationship_id_for(e.referral_id)
+        relationship_id = relationship_id_for(e.referral_id, self.id_secret)
         if relationship_id in uow:
             return _log_ids(e, relationship_id)  # redelivered: it opened this relationship already
         open_id = self._open_relationship_of(uow, e.client_id)

@@ -24,7 +24,8 @@ def build_application(
 ) -> CasefileApplication:
     casefile = casefile or CasefileSettings.from_env()
     return CasefileApplication(
-        store_env(settings, "casefile"), roster=settings.roster, policy=casefile.policy, progress=progress
+        store_env(settings, "casefile"), roster=settings.roster, id_secret=settings.pseudonym_key,
+        policy=casefile.policy, progress=progress,
     )
 
 

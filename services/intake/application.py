@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+from uuid import UUID, uuid4
 
 from eventsourcing.persistence import IntegrityError
 
@@ -36,14 +36,13 @@ from contracts.intake import (
 )
 from polku.domain import Envelope, RuleBroken
 from polku.settings import RosterEntry
-from polku.store import ServiceApplication
+from polku.store import ServiceApplication, keyed_id
 from polku.unit_of_work import UnitOfWork
 from services.intake import identity
 from services.intake.domain import QUEUE_STAGES, ROSTER_ID, ClientIdentity, IntakeRecordView, Referral, Roster
 from services.intake.projections import Loads, Referrals
 from services.intake.settings import TriageGrid, parse_triage_grid
 
-REFERRAL_NAMESPACE = uuid5(NAMESPACE_URL, "https://polku.invalid/intake/referral")
 UNREACHED = ("not_reached", "declines")
 
 
@@ -71,9 +70,11 @@ class InvalidGridPosition(RuleBroken):
     code = "invalid_grid_position"
 
 
-def referral_id_for(command_id: str) -> UUID:
-    """A retried command finds the referral its first attempt created."""
-    return uuid5(REFERRAL_NAMESPACE, command_id)
+def referral_id_for(command_id: str, secret: str) -> UUID:
+    """The referral a ``receive_referral`` creates: a retried command finds the one its first
+    attempt created, and a caller who knows its command id cannot compute it (keyed with
+    ``secret``, the pseudonym key; see :func:`polku.store.keyed_id`)."""
+    return keyed_id(secret, "intake/referral", command_id)
 
 
 class IntakeApplication(ServiceApplication):
@@ -128,7 +129,7 @@ class IntakeApplication(ServiceApplication):
             raise InvalidIdentityCode(str(e), "identity_code") from None
         client_id = identity.pseudonymise(code, self.pseudonym_key)
         env = uow.env.about(client_id)
-        referral_id = referral_id_for(str(env.causation_id))
+        referral_id = referral_id_for(str(env.causation_id), self.pseudonym_key)
         with self.referrals.lock:
             earlier = list(self.referrals.by_client.get(client_id, ()))
         earlier += [a.id for a in uow.batch.values() if isinstance(a, Referral) and a.client_id == client_id]

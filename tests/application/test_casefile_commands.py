@@ -45,7 +45,7 @@ def deliver(pipeline: Pipeline, deliveries: list[Delivery[ReferralRouted]], last
 def open_relationship(pipeline: Pipeline, client: str = "a" * 32, seq: int = 1) -> uuid.UUID:
     d = referral(seq, client)
     deliver(pipeline, [d], seq)
-    return relationship_id_for(d.event.referral_id)
+    return relationship_id_for(d.event.referral_id, pipeline.app.id_secret)
 
 
 def last_stored(app: CasefileApplication) -> Any:
@@ -164,8 +164,8 @@ def test_a_new_referral_about_a_client_with_an_open_relationship_is_attached_to_
     client = "b" * 32
     first, second, third = referral(1, client), referral(2, client), referral(3, client)
     deliver(pipeline, [first, second], 2)
-    rid = relationship_id_for(first.event.referral_id)
-    assert relationship_id_for(second.event.referral_id) not in app.repository
+    rid = relationship_id_for(first.event.referral_id, app.id_secret)
+    assert relationship_id_for(second.event.referral_id, app.id_secret) not in app.repository
     assert app.get_relationship(rid).referral_ids == [first.event.referral_id, second.event.referral_id]
     # Redelivered: nothing new.
     assert pipeline.consumer("intake").prepare([first, second]).state == []
@@ -177,7 +177,7 @@ def test_a_new_referral_about_a_client_with_an_open_relationship_is_attached_to_
     pipeline.execute(command(cmd.EndRelationship, rid, reason="client_ended"), command_id="end")
     fourth = referral(4, client)
     deliver(pipeline, [fourth], 4)
-    new = relationship_id_for(fourth.event.referral_id)
+    new = relationship_id_for(fourth.event.referral_id, app.id_secret)
     assert app.open_by_client[client] == new
     # ... and the old one cannot be reopened while the new one is open.
     with pytest.raises(RuleBroken) as refused:

@@ -47,7 +47,7 @@ def test_a_batch_opens_a_relationship_per_routed_referral_with_its_routed_worker
         assert consumer.position("INTAKE") == 8
         assert app.max_position() == 16
         assert dict(app.caseload) == {"sw-001": 2, "sw-002": 2, "sc-001": 2, "sc-002": 2}
-        rel = app.get_relationship(relationship_id_for(batch[0].event.referral_id))
+        rel = app.get_relationship(relationship_id_for(batch[0].event.referral_id, app.id_secret))
         assert rel.own_worker == "sw-001"
         # Each stored event carries the referral's correlation id and the event that caused it.
         [opened, named] = app.repository.event_store.get(rel.id)

@@ -69,7 +69,9 @@ def test_an_old_intake_store_replays_to_the_same_state(tmp_path: Path, settings:
 
 
 def test_an_old_casefile_store_replays_to_the_same_state(settings: Settings, tmp_path: Path) -> None:
-    app = CasefileApplication(copy_of("casefile", tmp_path, settings), roster=ROSTER)
+    app = CasefileApplication(
+        copy_of("casefile", tmp_path, settings), roster=ROSTER, id_secret=EXPECTED["pseudonym_key"]
+    )
     pipeline = Pipeline("casefile", app, CASEFILE_TABLE, digest_secret=EXPECTED["pseudonym_key"])
     try:
         assert app.max_position() == EXPECTED["casefile_events"]

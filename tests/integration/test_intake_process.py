@@ -10,10 +10,10 @@ from collections import Counter
 
 from nats.aio.client import Client
 
+from contracts.casefile import RelationshipOpened, casefile_decoder
 from contracts.intake import intake_decoder
 from polku.settings import Settings
 from polku.stack import Stack
-from services.casefile.application import relationship_id_for
 from services.intake.domain import ROSTER_ID
 from services.intake.main import build_application as build_intake
 from tests.helpers import RECEIVE_REFERRAL, messages_when, referral_body, request, stored_events, stream_messages
@@ -205,10 +205,12 @@ async def test_after_a_restart_intake_routes_by_the_loads_casefile_reported_befo
         reply = await route(nc, rid, worker_id=worker, override_reason="continuity")
         assert reply["ok"] and reply["worker_id"] == worker, reply
         rids.append(rid)
-    await messages_when(nc, "CASEFILE", 2 * len(rids), timeout=30)
+    # The relationships opened, as casefile publishes them (their ids are casefile's to make).
+    events = [casefile_decoder.decode(m.data) for m in await messages_when(nc, "CASEFILE", 2 * len(rids), timeout=30)]
+    opened = {str(e.referral_id): e.relationship_id for e in events if isinstance(e, RelationshipOpened)}
     # sc-001's four relationships end: sc-001 holds none now, sc-002 two.
     for rid in rids[:4]:
-        body = {"relationship_id": str(relationship_id_for(uuid.UUID(rid))), "reason": "goal_reached",
+        body = {"relationship_id": str(opened[rid]), "reason": "goal_reached",
                 "actor": {"worker_id": "sc-001", "role": "social_counsellor", "team": "team-north"}}
         ended = await request(nc, "polku.cmd.casefile.end_relationship", json.dumps(body).encode(), f"end-{rid}")
         assert ended["ok"], ended

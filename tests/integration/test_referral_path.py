@@ -77,7 +77,7 @@ async def test_200_referrals_appear_once_in_intake_open_200_relationships_and_re
     for m in casefile:
         event = casefile_decoder.decode(m.data)
         if type(event).__name__ == "OwnWorkerNamed":
-            opened_from = next(r for r in routed if relationship_id_for(r.referral_id) == event.relationship_id)
+            opened_from = next(r for r in routed if relationship_id_for(r.referral_id, settings.pseudonym_key) == event.relationship_id)
             assert event.worker_id == opened_from.worker_id
     for m in casefile:
         event = casefile_decoder.decode(m.data)
