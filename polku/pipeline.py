@@ -49,6 +49,7 @@ from contracts.base import COMMAND_ID_HEADER, Error
 from polku import log as polku_log
 from polku.batching import GroupCommitter
 from polku.commands import command_id as read_command_id
+from polku.commands import correlation_id as read_correlation_id
 from polku.commands import decode_command, refused, reply
 from polku.consumer import Delivery, Failure, Prepared
 from polku.domain import Envelope, PolkuAggregate, RuleBroken
@@ -326,11 +327,17 @@ async def handle_request(
     """
     started = time.perf_counter()
     headers = message.headers or {}
-    correlation_id = headers.get(contracts.H_CORRELATION) or message.correlation_id
     outcome, error_code = "ok", None
     ids: dict[str, str] = {}
+    try:
+        correlation_id = read_correlation_id(headers, message.correlation_id)
+        wrong_correlation = None
+    except RuleBroken as e:  # an identity code's shape: neither logged nor stored
+        correlation_id, wrong_correlation = None, e
     with structlog.contextvars.bound_contextvars(correlation_id=correlation_id):
         try:
+            if wrong_correlation is not None:
+                raise wrong_correlation
             result = await call(ids, correlation_id)
         except RuleBroken as e:
             outcome, error_code = "refused", e.code
