@@ -40,8 +40,14 @@ from contracts.vocabulary import WorkerRole
 
 SCHEMA_VERSION = 1
 
-#: A pseudonymous id: a worker's or a team's code, never a name.
-Code = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
+#: The shape of a Finnish identity code (DDMMYY, century sign, three digits, check character),
+#: either case, not inside a longer word: no id may hold one.
+IDENTITY_CODE_SHAPE = r"(?<![0-9A-Za-z])[0-9]{6}[-+A-FU-Ya-fu-y][0-9]{3}[0-9A-Ya-y](?![0-9A-Za-z])"
+#: v1's pattern of :data:`Code`; today's refuses, besides, a value holding an identity code's shape.
+CODE_PATTERN_V1 = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
+CODE_PATTERN = rf"^(?!.*{IDENTITY_CODE_SHAPE})[A-Za-z0-9][A-Za-z0-9_.:-]*$"
+#: A pseudonymous id: a worker's or a team's code, never a name, never an identity code.
+Code = Annotated[str, Meta(min_length=1, max_length=64, pattern=CODE_PATTERN)]
 #: A client's pseudonymous id: a keyed hash of the identity code, hex.
 ClientId = Annotated[str, Meta(pattern=r"^[0-9a-f]{32}$")]
 #: Free text is bounded; it stays in intake's protected store and never travels in an event.

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import asyncio
 import signal
 import sys
@@ -26,9 +27,9 @@ if TYPE_CHECKING:
     from polku.service import ServiceDefinition
 
 
-def _settings() -> Settings:
+def _settings(*, keys: bool = True) -> Settings:
     try:
-        return Settings.from_env()
+        return Settings.from_env(keys=keys)
     except SettingsError as e:
         print(f"polku: {e}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -57,6 +58,10 @@ def cmd_up(args: argparse.Namespace, *, exit_after_demo: bool = False) -> int:
     from polku import registry
     from polku.stack import Stack
 
+    if args.demo or exit_after_demo:
+        # The demo makes its own keys under var/keys/ when none are set; the services it starts
+        # inherit POLKU_DEMO and read the same ones. Plain `polku up` needs POLKU_PSEUDONYM_KEY.
+        os.environ["POLKU_DEMO"] = "1"
     settings = _settings()
     try:
         # Each service reads its own settings: a value it cannot use stops `up` before anything starts.
@@ -212,7 +217,7 @@ def cmd_status(_args: argparse.Namespace) -> int:
     from polku import registry
     from polku.client import Client, caseload_lines
 
-    settings = _settings()
+    settings = _settings(keys=False)  # reads no store
 
     async def run() -> int:
         client = await Client.connect(settings.resolved_nats_url(), name="polku-status", wait=3)

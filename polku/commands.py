@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from contracts.base import COMMAND_ID_HEADER, Error, Refused
+from contracts.base import COMMAND_ID_HEADER, H_CORRELATION, IDENTITY_CODE_SHAPE, Error, Refused
 from polku.domain import RuleBroken
 
 T = TypeVar("T")
@@ -23,6 +23,7 @@ _AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _MISSING = re.compile(r"^Object missing required field `(?P<name>[^`]+)`")
 _UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `(?P<name>[^`]+)`")
 _COMMAND_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
+_IDENTITY_CODE = re.compile(IDENTITY_CODE_SHAPE)
 
 
 class CommandRefused(RuleBroken):
@@ -88,6 +89,21 @@ def command_id(headers: dict[str, Any] | None) -> str:
             f"header {COMMAND_ID_HEADER} must be 1-128 visible ASCII characters, unique per command",
             COMMAND_ID_HEADER,
             "missing_command_id",
+        )
+    if _IDENTITY_CODE.search(value):
+        raise CommandRefused(
+            f"header {COMMAND_ID_HEADER} must not hold an identity code: use a random id", COMMAND_ID_HEADER, "invalid_value"
+        )
+    return value
+
+
+def correlation_id(headers: dict[str, Any] | None, fallback: str | None = None) -> str | None:
+    """The correlation id of a request (or ``fallback``); one shaped like an identity code is
+    refused: it would be logged and stored with every event the request makes."""
+    value = (headers or {}).get(H_CORRELATION) or fallback
+    if isinstance(value, str) and _IDENTITY_CODE.search(value):
+        raise CommandRefused(
+            f"header {H_CORRELATION} must not hold an identity code: use a random id", H_CORRELATION, "invalid_value"
         )
     return value
 

@@ -4,13 +4,18 @@ JSON lines in production (and whenever stdout is not a terminal), pretty in a te
 `polku up` each service appends its JSON lines to ``var/log/<service>.jsonl`` instead.
 
 Personal data never reaches a log line: :func:`mask_personal_data` drops the values of keys
-that may hold an identity code, a name, contact details or free text, wherever they are nested.
-Log ids, not payloads.
+that may hold an identity code, a name, contact details or free text, wherever they are nested,
+and :func:`scrub_identity_codes` replaces anything shaped like an identity code in every string
+left (ids, exception text and tracebacks included). A service's own stdout and stderr (its
+``var/log/<service>.out`` under `polku up`) go through the same scrubbing
+(:func:`scrub_std_streams`). Log ids, not payloads.
 """
 
 from __future__ import annotations
 
+import io
 import logging
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -68,6 +73,78 @@ def mask_personal_data(_logger: Any, _name: str, event_dict: dict[str, Any]) -> 
     return event_dict
 
 
+#: An identity code's shape: DDMMYY, a century sign, three digits, a check character; any
+#: script's digits and either case (what a person might type), not inside a longer word.
+IDENTITY_CODE = re.compile(r"(?<![0-9A-Za-z])\d{6}[-+A-FU-Ya-fu-y]\d{3}[0-9A-Ya-y](?![0-9A-Za-z])")
+CODE_MASK = "[identity-code]"
+
+
+def scrub_text(text: str) -> str:
+    """``text`` with anything shaped like an identity code replaced."""
+    return IDENTITY_CODE.sub(CODE_MASK, text) if IDENTITY_CODE.search(text) else text
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return scrub_text(value)
+    if isinstance(value, dict):
+        return {_scrub(k) if isinstance(k, str) else k: _scrub(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return type(value)(_scrub(v) for v in value)
+    if isinstance(value, BaseException):
+        return scrub_text(f"{type(value).__name__}: {value}")
+    return value
+
+
+def scrub_identity_codes(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """Replace what is shaped like an identity code in every string value, nested too. Runs after
+    the exception is formatted, so its text and traceback are scrubbed as well."""
+    return {k: _scrub(v) for k, v in event_dict.items()}
+
+
+class ScrubbingStream(io.TextIOBase):
+    """A text stream that writes through to ``target`` line by line, identity codes scrubbed."""
+
+    def __init__(self, target: Any) -> None:
+        self._target = target
+        self._pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        if "\n" in self._pending:
+            done, _, self._pending = self._pending.rpartition("\n")
+            self._target.write(scrub_text(done + "\n"))
+            self._target.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending:
+            self._target.write(scrub_text(self._pending))
+            self._pending = ""
+        self._target.flush()
+
+    def isatty(self) -> bool:
+        return bool(self._target.isatty())
+
+    def fileno(self) -> int:
+        return int(self._target.fileno())
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return str(getattr(self._target, "encoding", "utf-8"))
+
+
+def scrub_std_streams() -> None:
+    """Scrub what this process prints on stdout and stderr (tracebacks included)."""
+    if not isinstance(sys.stdout, ScrubbingStream):
+        sys.stdout = ScrubbingStream(sys.stdout)
+    if not isinstance(sys.stderr, ScrubbingStream):
+        sys.stderr = ScrubbingStream(sys.stderr)
+
+
 def _json(obj: Any, **_kw: Any) -> str:
     return msgspec.json.encode(obj, enc_hook=str).decode()
 
@@ -106,10 +183,16 @@ def configure(
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         mask_personal_data,
         structlog.processors.format_exc_info,
+        scrub_identity_codes,
     ]
-    renderer: Any = (
+    inner: Any = (
         structlog.dev.ConsoleRenderer(colors=stream.isatty()) if fmt == "console" else json_renderer
     )
+
+    def renderer(logger: Any, name: str, event_dict: dict[str, Any]) -> str:
+        # The line as written, scrubbed once more: what an object's str() made is covered too.
+        return scrub_text(inner(logger, name, event_dict))
+
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(

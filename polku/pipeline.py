@@ -49,9 +49,11 @@ from contracts.base import COMMAND_ID_HEADER, Error
 from polku import log as polku_log
 from polku.batching import GroupCommitter
 from polku.commands import command_id as read_command_id
+from polku.commands import correlation_id as read_correlation_id
 from polku.commands import decode_command, refused, reply
 from polku.consumer import Delivery, Failure, Prepared
 from polku.domain import Envelope, PolkuAggregate, RuleBroken
+from polku.keys import legacy_key
 from polku.store import ServiceApplication, derived_key
 from polku.unit_of_work import UnitOfWork
 
@@ -175,6 +177,7 @@ class Pipeline:
         self.routes = _routes(service, table)
         self.committer = GroupCommitter(app)
         self._digest_key = derived_key(digest_secret, "command-digest").encode()
+        self._legacy_digest_key = legacy_key(digest_secret, "command-digest").encode()
         self._by_request = {r.spec.request: r for r in self.routes}
         self._by_name = {r.spec.name: r for r in self.routes}
 
@@ -182,6 +185,12 @@ class Pipeline:
     def digest(self, command: Any) -> str:
         canonical = msgspec.json.encode(command, order="sorted")
         return hmac.new(self._digest_key, canonical, hashlib.sha256).hexdigest()
+
+    def legacy_digest(self, command: Any) -> str:
+        """The digest as v1 keyed it (its key derived with one SHA-256): a retry of a command
+        carried out before the keys were derived with HKDF still finds its first reply."""
+        canonical = msgspec.json.encode(command, order="sorted")
+        return hmac.new(self._legacy_digest_key, canonical, hashlib.sha256).hexdigest()
 
     @staticmethod
     def envelope(command: Any, command_id: str | None, correlation_id: str | None) -> Envelope:
@@ -201,7 +210,9 @@ class Pipeline:
         def work(uow: UnitOfWork) -> Any:
             record = uow.get(CommandRecord, record_id)
             if record is not None:
-                if not hmac.compare_digest(record.digest, digest):
+                if not hmac.compare_digest(record.digest, digest) and not hmac.compare_digest(
+                    record.digest, self.legacy_digest(command)  # a record from before the HKDF keys
+                ):
                     raise CommandIdReused(
                         "this Polku-Command-Id was used for a different command; use a new id for a new command",
                         COMMAND_ID_HEADER,
@@ -326,11 +337,17 @@ async def handle_request(
     """
     started = time.perf_counter()
     headers = message.headers or {}
-    correlation_id = headers.get(contracts.H_CORRELATION) or message.correlation_id
     outcome, error_code = "ok", None
     ids: dict[str, str] = {}
+    try:
+        correlation_id = read_correlation_id(headers, message.correlation_id)
+        wrong_correlation = None
+    except RuleBroken as e:  # an identity code's shape: neither logged nor stored
+        correlation_id, wrong_correlation = None, e
     with structlog.contextvars.bound_contextvars(correlation_id=correlation_id):
         try:
+            if wrong_correlation is not None:
+                raise wrong_correlation
             result = await call(ids, correlation_id)
         except RuleBroken as e:
             outcome, error_code = "refused", e.code

@@ -15,10 +15,11 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import msgspec
 import structlog
@@ -30,7 +31,8 @@ from polku.bus import connect, ensure_streams
 from polku.consumer import BatchHandler, EventConsumer
 from polku.pipeline import Pipeline
 from polku.relay import Mapper, Relay
-from polku.settings import Settings
+from polku.settings import Settings, SettingsError
+from polku.stack import EXIT_CONFIG
 from polku.store import ServiceApplication
 
 log = polku_log.get_logger("polku.service")
@@ -185,9 +187,19 @@ async def _caught_up(consumer: EventConsumer, stop: asyncio.Event) -> None:
             )
 
 
+def _config_error(name: str, e: SettingsError) -> NoReturn:
+    # EXIT_CONFIG: `polku up` does not restart it (it would fail the same way again), it says why.
+    print(f"polku serve {name}: {e}", file=sys.stderr, flush=True)
+    raise SystemExit(EXIT_CONFIG) from None
+
+
 def run(name: str) -> None:
     """Entry point of ``polku serve <name>``: configure logging, serve until a signal."""
-    settings = Settings.from_env()
+    polku_log.scrub_std_streams()
+    try:
+        settings = Settings.from_env()
+    except SettingsError as e:
+        _config_error(name, e)
     polku_log.configure(name, fmt=settings.log_format, level=settings.log_level, file=settings.log_file)
 
     async def main() -> None:
@@ -205,8 +217,17 @@ def run(name: str) -> None:
         await serve(name, settings, stop, ready)
 
     try:
-        import uvloop  # libuv's event loop: about a sixth less CPU per command in a service
-    except ImportError:  # pragma: no cover - no wheel for this platform
-        asyncio.run(main())
-    else:
-        uvloop.run(main())
+        try:
+            import uvloop  # libuv's event loop: about a sixth less CPU per command in a service
+        except ImportError:  # pragma: no cover - no wheel for this platform
+            asyncio.run(main())
+        else:
+            uvloop.run(main())
+    except Exception as e:
+        # A key not configured for what the store holds (polku/keys.py), wherever it was read.
+        cause: BaseException | None = e
+        while cause is not None and not isinstance(cause, SettingsError):
+            cause = cause.__cause__
+        if isinstance(cause, SettingsError):
+            _config_error(name, cause)
+        raise

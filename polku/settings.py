@@ -1,7 +1,9 @@
 """The runtime's settings from the environment, read once per process.
 
-Every setting has an embedded default that works on a fresh machine: SQLite files and the
-embedded ``nats-server`` under ``./var``. Production sets PostgreSQL, the NATS URLs and the keys.
+Every setting but the keys has an embedded default that works on a fresh machine: SQLite files
+and the embedded ``nats-server`` under ``./var``. Production sets PostgreSQL, the NATS URLs and
+the keys; without ``POLKU_PSEUDONYM_KEY`` only the demo (``POLKU_DEMO=1``) starts, with keys
+it makes under ``var/keys/``.
 
 These are what every service runs on: var dir, NATS, store, keys, logging, batch sizes, cache,
 and the roster (two services read it). A service's own settings (intake's triage grid,
@@ -50,19 +52,35 @@ def env_int(name: str, default: int) -> int:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
 
 
-def _cipher_key(raw: str | None) -> str | None:
+def _cipher_key(raw: str | None, name: str = "POLKU_CIPHER_KEY") -> str | None:
     if raw is None:
         return None
+    raw = raw.strip()
     try:
         size = len(base64.b64decode(raw, validate=True))
     except ValueError:
         size = 0
     if size not in (16, 24, 32):
         raise SettingsError(
-            "POLKU_CIPHER_KEY must be an AES key of 16, 24 or 32 bytes in base64 "
+            f"{name} must be an AES key of 16, 24 or 32 bytes in base64 "
             "(e.g. python3 -c 'import os, base64; print(base64.b64encode(os.urandom(32)).decode())')"
         )
     return raw
+
+
+def _master_secret(var_dir: Path, demo: bool) -> str:
+    """POLKU_PSEUDONYM_KEY, checked; in the demo, when unset, the one under var/keys/ (made once)."""
+    import sys
+
+    from polku.keys import check_secret, demo_secret
+
+    raw = os.environ.get("POLKU_PSEUDONYM_KEY")
+    if raw is None and demo:
+        secret, made = demo_secret(var_dir)
+        if made:
+            print(f"polku: demo mode: made demo keys in {var_dir / 'keys'} (not for real client data)", file=sys.stderr)
+        return secret
+    return check_secret("POLKU_PSEUDONYM_KEY", raw)
 
 
 @dataclass(frozen=True)
@@ -110,6 +128,7 @@ class Settings:
     postgres_dsn: str | None
     postgres_schema_prefix: str
     cipher_key: str | None
+    #: the master secret (POLKU_PSEUDONYM_KEY): pseudonyms, and every key derived with HKDF (polku/keys.py)
     pseudonym_key: str
     log_format: str  # "auto" | "json" | "console"
     log_file: Path | None
@@ -119,10 +138,21 @@ class Settings:
     max_deliveries: int
     #: aggregates kept in memory per service (0: none); a service is the only writer of its store
     aggregate_cache: int = 10_000
+    #: earlier keys of the event store (POLKU_CIPHER_KEYS), to read what they encrypted
+    cipher_keys: tuple[str, ...] = ()
+    #: the demo (POLKU_DEMO=1, set by `polku up --demo`): keys made under var/keys/ if none are set
+    demo: bool = False
 
     @classmethod
-    def from_env(cls) -> Settings:
+    def from_env(cls, *, keys: bool = True) -> Settings:
+        """The settings; ``keys=False`` for commands that read no store (``polku status``)."""
         var_dir = Path(os.environ.get("POLKU_VAR_DIR", "var")).absolute()
+        demo = os.environ.get("POLKU_DEMO", "").strip() == "1"
+        pseudonym_key = _master_secret(var_dir, demo) if keys else ""
+        old_keys = tuple(
+            k for k in (_cipher_key(part, "POLKU_CIPHER_KEYS (each)") for part in
+                        os.environ.get("POLKU_CIPHER_KEYS", "").split(",") if part.strip()) if k
+        )
         store = os.environ.get("POLKU_STORE", "sqlite").strip().lower()
         if store not in ("sqlite", "postgres"):
             raise SettingsError(f"POLKU_STORE must be sqlite or postgres, got {store!r}")
@@ -143,8 +173,9 @@ class Settings:
             postgres_dsn=postgres_dsn,
             postgres_schema_prefix=os.environ.get("POLKU_POSTGRES_PREFIX", "polku"),
             cipher_key=_cipher_key(os.environ.get("POLKU_CIPHER_KEY") or None),
-            # The embedded default key is for demos and tests only; production sets its own.
-            pseudonym_key=os.environ.get("POLKU_PSEUDONYM_KEY", "polku-embedded-demo-key"),
+            cipher_keys=old_keys,
+            demo=demo,
+            pseudonym_key=pseudonym_key,
             log_format=log_format,
             log_file=Path(log_file) if log_file else None,
             log_level=os.environ.get("POLKU_LOG_LEVEL", "info").lower(),

@@ -24,6 +24,19 @@ class StackError(RuntimeError):
     pass
 
 
+#: what ``polku serve`` exits with on a wrong setting or key (polku/service.py)
+EXIT_CONFIG = 78
+
+
+def _last_line(path: Path) -> str:
+    """The last line a service printed (its reason, when it stopped on a setting), or nothing."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return f": {lines[-1]}" if lines else ""
+
+
 @dataclass
 class ServiceProcess:
     name: str
@@ -122,6 +135,7 @@ class Stack:
                 if sp.process.poll() is not None:
                     raise StackError(
                         f"service {name} exited with {sp.process.returncode}; see {self.var / 'log' / (name + '.out')}"
+                        + _last_line(self.var / "log" / f"{name}.out")
                     )
                 now = time.monotonic()
                 if timeout is not None and now - started > timeout:
@@ -162,6 +176,13 @@ class Stack:
         for name, sp in list(self.processes.items()):
             if sp.process.poll() is None:
                 continue
+            if sp.process.returncode == EXIT_CONFIG:
+                # A wrong setting or key (a store encrypted with a key not configured, say):
+                # starting it again would fail the same way. Say so instead of a crash loop.
+                raise StackError(
+                    f"service {name} stopped: a setting or key it needs is wrong; "
+                    f"see {self.var / 'log' / (name + '.out')}"
+                )
             backoff = min(2 ** sp.restarts, 30)
             if time.monotonic() - sp.started < backoff:
                 continue

@@ -2,9 +2,10 @@
 
 Each service owns one ``eventsourcing`` Application and its own database: a SQLite file under
 ``var/store/`` by default (WAL, ``synchronous=FULL``: an acknowledged command survives a power
-cut), or a PostgreSQL schema per service. Events are encrypted at rest (AES-GCM), with
-``POLKU_CIPHER_KEY`` or a key derived from the pseudonym secret. Nothing is ever updated or
-deleted in the store.
+cut), or a PostgreSQL schema per service. Events are encrypted at rest (AES-GCM, each ciphertext
+with a key id: polku/keys.py), with ``POLKU_CIPHER_KEY`` or a key derived (HKDF) from the master
+secret; earlier keys in ``POLKU_CIPHER_KEYS`` still read what they wrote. Nothing is ever updated
+or deleted in the store.
 
 The application records through a *process recorder*, so that a consumer's new events and its
 tracking record ``(stream, sequence)`` are committed in one transaction, and so that the relay can
@@ -13,23 +14,22 @@ keep its position in the same database.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import threading
+from datetime import date
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote, urlparse
 from uuid import UUID
 
-from datetime import date
-
 from eventsourcing.application import Application, ProcessingEvent
-from eventsourcing.persistence import JSONTranscoder, ProcessRecorder, Recording, Tracking, Transcoding
+from eventsourcing.persistence import JSONTranscoder, MapperDeserialisationError, ProcessRecorder, Recording, Tracking, Transcoding
 from eventsourcing.postgres import PostgresAggregateRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder
 
 from polku.domain import EnvelopeAsDict
+from polku.keys import UnknownKey, derive, legacy_key
 from polku.settings import Settings, SettingsError
 
 
@@ -84,15 +84,20 @@ def store_env(settings: Settings, service: str) -> dict[str, str]:
         env["AGGREGATE_CACHE_MAXSIZE"] = str(settings.aggregate_cache)
         env["AGGREGATE_CACHE_FASTFORWARD"] = "n"
     # Events are encrypted at rest (AES-GCM): a store holds free text and contact details
-    # about clients. The key is POLKU_CIPHER_KEY, else one derived from the pseudonym secret.
-    env["CIPHER_TOPIC"] = "eventsourcing.cryptography:AESCipher"
-    env["CIPHER_KEY"] = settings.cipher_key or derived_key(settings.pseudonym_key, "event-store")
+    # about clients. The key is POLKU_CIPHER_KEY, else one derived (HKDF) from the master secret;
+    # each ciphertext names its key by id. Earlier keys (POLKU_CIPHER_KEYS) and v1's keys (no
+    # key id: the SHA-256 derivation, or a POLKU_CIPHER_KEY of then) still decrypt.
+    env["CIPHER_TOPIC"] = "polku.keys:KeyRingCipher"
+    current = settings.cipher_key or derived_key(settings.pseudonym_key, "event-store")
+    env["CIPHER_KEY"] = current
+    env["CIPHER_OLD_KEYS"] = ",".join(k for k in settings.cipher_keys if k != current)
+    env["CIPHER_LEGACY_KEYS"] = legacy_key(settings.pseudonym_key, "event-store")
     return env
 
 
 def derived_key(secret: str, purpose: str) -> str:
-    """A 256-bit AES key of its own for ``purpose``, derived from a configured secret (base64)."""
-    return base64.b64encode(hashlib.sha256(f"polku-{purpose}:".encode() + secret.encode()).digest()).decode()
+    """A 256-bit key of its own for ``purpose`` (base64), derived from the master secret (HKDF)."""
+    return derive(secret, purpose)
 
 
 def keyed_id(secret: str, kind: str, *parts: str) -> UUID:
@@ -194,7 +199,12 @@ class ServiceApplication(Application[Any]):
         end = self.max_position()
         start = 1
         while page := self.recorder.select_notifications(start, 1000):
-            events = [self.mapper.to_domain_event(n) for n in page]
+            try:
+                events = [self.mapper.to_domain_event(n) for n in page]
+            except MapperDeserialisationError as e:
+                if isinstance(e.__cause__, UnknownKey):  # a key not configured: say which
+                    raise UnknownKey(f"{self.name}'s store: {e.__cause__}") from None
+                raise
             for projection in projections:
                 with projection.lock:
                     for event in events:

@@ -21,6 +21,9 @@ from polku.bus import connect
 from polku.settings import Settings
 from polku.stack import Stack
 
+#: the tests' master secret (32 bytes in base64); real ones come from os.urandom
+TEST_KEY = "dGVzdC1wc2V1ZG9ueW0ta2V5LW9mLTMyLWJ5dGVzLi4="
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests marked ``after_all`` go last: they inspect what the others left behind."""
     items.sort(key=lambda item: item.get_closest_marker("after_all") is not None)
@@ -43,11 +46,12 @@ def polku_env(var_dir: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         "POLKU_VAR_DIR": str(var_dir),
         "POLKU_NATS_PORT": "0",
         "POLKU_NATS_MONITOR_PORT": "0",
-        "POLKU_PSEUDONYM_KEY": "test-pseudonym-key",
+        "POLKU_PSEUDONYM_KEY": TEST_KEY,
         "POLKU_LOG_FORMAT": "json",
         "POLKU_CONSUMER_BATCH": "64",
     }
-    for name in ("POLKU_NATS_URL", "POLKU_STORE", "POLKU_POSTGRES_DSN", "POLKU_ROSTER"):
+    for name in ("POLKU_NATS_URL", "POLKU_STORE", "POLKU_POSTGRES_DSN", "POLKU_ROSTER", "POLKU_DEMO",
+                 "POLKU_CIPHER_KEY", "POLKU_CIPHER_KEYS"):
         monkeypatch.delenv(name, raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -74,11 +78,11 @@ def module_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """One stack for a module's tests that only read, or only get refused."""
     var = tmp_path_factory.mktemp("var")
     settings = dataclasses.replace(
-        Settings.from_env(), var_dir=var, nats_url=None, store="sqlite", pseudonym_key="test-pseudonym-key"
+        Settings.from_env(keys=False), var_dir=var, nats_url=None, store="sqlite", pseudonym_key=TEST_KEY
     )
     s = Stack(
         settings,
-        env={"POLKU_PSEUDONYM_KEY": "test-pseudonym-key", "POLKU_STORE": "sqlite"},
+        env={"POLKU_PSEUDONYM_KEY": TEST_KEY, "POLKU_STORE": "sqlite"},
         nats_port=0,
         nats_monitor_port=0,
     )

@@ -4,6 +4,10 @@ Runs after every other test of the session (``after_all``) and searches everythi
 under the session's temporary directory: event stores and read models (SQLite), JetStream's
 files, the service logs and their output. Intake keeps the identity code only sealed in its
 identity record, and free text about a client only in its store, which is encrypted at rest.
+
+The codes searched for include those tests/integration/test_identity_codes_in_odd_places.py put
+where they do not belong: in free text, in command ids, correlation ids and id fields (refused),
+and in bodies that fail to decode (the paths of exceptions).
 """
 
 from __future__ import annotations

@@ -18,12 +18,14 @@ import hmac
 import re
 from datetime import date
 
+from polku.keys import KeyRing, legacy_key
 from polku.store import derived_key
 
 CHECK_CHARACTERS = "0123456789ABCDEFHJKLMNPRSTUVWXY"
 CENTURIES = {"+": 1800, "-": 1900, "U": 1900, "V": 1900, "W": 1900, "X": 1900, "Y": 1900,
              "A": 2000, "B": 2000, "C": 2000, "D": 2000, "E": 2000, "F": 2000}
-_FORMAT = re.compile(r"^(\d{2})(\d{2})(\d{2})([-+A-FU-Y])(\d{3})([0-9A-Y])$")
+#: ASCII digits only (``\d`` takes any script's digits: one person would get two pseudonyms)
+_FORMAT = re.compile(r"^([0-9]{2})([0-9]{2})([0-9]{2})([-+A-FU-Y])([0-9]{3})([0-9A-Y])$")
 
 
 class InvalidIdentityCode(ValueError):
@@ -60,12 +62,10 @@ def pseudonymise(normalised_code: str, key: str) -> str:
 
 
 @functools.lru_cache(maxsize=4)
-def _cipher(key: str):  # noqa: ANN202 - eventsourcing's AESCipher
-    from eventsourcing.cryptography import AESCipher
-    from eventsourcing.utils import Environment
-
-    # A key of its own for identity records, derived from the configured secret.
-    return AESCipher(Environment(env={"CIPHER_KEY": derived_key(key, "identity-record")}))
+def _cipher(key: str) -> KeyRing:
+    # A key of its own for identity records, derived (HKDF) from the master secret, with a key
+    # id in each sealed code; records sealed by v1 (no key id) open with v1's derivation.
+    return KeyRing(derived_key(key, "identity-record"), legacy=[legacy_key(key, "identity-record")])
 
 
 def seal(normalised_code: str, key: str) -> str:

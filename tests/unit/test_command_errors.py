@@ -62,3 +62,41 @@ def test_a_command_id_must_be_visible_ascii(value: str | None) -> None:
 
 def test_a_good_command_id_passes() -> None:
     assert command_id({"Polku-Command-Id": "cis-7:2026-11-23:0001"}) == "cis-7:2026-11-23:0001"
+
+
+@pytest.mark.parametrize("value", ["131052-308T", "cis-131052-308T-1", "131052a308t", "x:010101A123N"])
+def test_a_command_id_shaped_like_an_identity_code_is_refused(value: str) -> None:
+    with pytest.raises(CommandRefused) as e:
+        command_id({"Polku-Command-Id": value})
+    assert (e.value.code, e.value.field) == ("invalid_value", "Polku-Command-Id")
+    assert "131052" not in str(e.value) and "010101" not in str(e.value)
+
+
+def test_a_correlation_id_shaped_like_an_identity_code_is_refused() -> None:
+    from polku.commands import correlation_id
+
+    assert correlation_id({"Polku-Correlation-Id": "c-2026-11-23-0001"}) == "c-2026-11-23-0001"
+    assert correlation_id({}, "from-the-reply-inbox") == "from-the-reply-inbox"
+    for headers, fallback in (({"Polku-Correlation-Id": "131052-308T"}, None), ({}, "id-131052-308T")):
+        with pytest.raises(CommandRefused) as e:
+            correlation_id(headers, fallback)
+        assert (e.value.code, e.value.field) == ("invalid_value", "Polku-Correlation-Id")
+
+
+@pytest.mark.parametrize("worker_id", ["131052-308T", "sw-131052-308T", "010101a123n"])
+def test_an_id_field_shaped_like_an_identity_code_is_refused(worker_id: str) -> None:
+    from contracts.casefile import ActingWorker
+
+    body = msgspec.json.encode({"worker_id": worker_id, "role": "social_worker", "team": "team-north"})
+    with pytest.raises(CommandRefused) as e:
+        decode_command(msgspec.json.Decoder(ActingWorker), body)
+    assert (e.value.code, e.value.field) == ("invalid_value", "worker_id")
+    assert "131052" not in e.value.message and "010101" not in e.value.message
+
+
+@pytest.mark.parametrize("worker_id", ["sw-001", "team-north", "20240101-1234", "cis-7:2026-11-23:0001"])
+def test_ids_not_shaped_like_identity_codes_pass(worker_id: str) -> None:
+    from contracts.casefile import ActingWorker
+
+    body = msgspec.json.encode({"worker_id": worker_id, "role": "social_worker", "team": "team-north"})
+    assert decode_command(msgspec.json.Decoder(ActingWorker), body).worker_id == worker_id

@@ -59,3 +59,31 @@ def test_the_identity_record_is_sealed_and_only_the_key_opens_it() -> None:
     assert identity.unseal(sealed, "key-1") == "131052-308T"
     with pytest.raises(ValueError):
         identity.unseal(sealed, "key-2")
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "１３１０５２-３０８T",  # full-width digits: another script's digits are not the code's
+        "131052-３08T",
+        "١٣١٠٥٢-٣٠٨T",  # Arabic-Indic digits
+    ],
+)
+def test_only_ascii_digits_make_an_identity_code(code: str) -> None:
+    """Else one person would get two pseudonyms: the same code in two scripts' digits."""
+    with pytest.raises(identity.InvalidIdentityCode):
+        identity.validate(code)
+
+
+def test_the_identity_record_names_its_key_and_v1s_records_still_open() -> None:
+    from base64 import b64decode, b64encode
+
+    from eventsourcing.cryptography import AESCipher
+    from eventsourcing.utils import Environment
+
+    from polku.keys import legacy_key
+
+    v1 = AESCipher(Environment(env={"CIPHER_KEY": legacy_key("key-1", "identity-record")}))
+    sealed_by_v1 = b64encode(v1.encrypt(b"131052-308T")).decode()
+    assert identity.unseal(sealed_by_v1, "key-1") == "131052-308T"
+    assert b64decode(identity.seal("131052-308T", "key-1")).startswith(b"PK\x01")

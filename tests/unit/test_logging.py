@@ -35,3 +35,46 @@ def test_personal_data_keys_are_masked_wherever_they_are(tmp_path: Path, to_file
     assert line["items"] == [{"email": "***"}]
     for secret in ("131052", "violent", "Maija", "maija@"):
         assert secret not in text
+
+
+def test_identity_codes_are_scrubbed_from_every_string_and_from_tracebacks(tmp_path: Path) -> None:
+    log.configure("test", fmt="json", file=tmp_path / "test.jsonl")
+    try:
+        raise ValueError("no client 131052-308T here")
+    except ValueError:
+        log.get_logger().exception(
+            "command_failed",
+            command_id="cis-131052-308T",
+            correlation_id="010101a123n",
+            nested={"ids": ["x", ("１３１０５２-３０８T",)], "deeper": {"reason": "code 010594Y9032 given"}},
+            other=object(),
+            harmless="2026-11-23 sw-001 20240101-1234",
+        )
+    text = (tmp_path / "test.jsonl").read_text()
+    for code in ("131052-308T", "010101a123n", "１３１０５２-３０８T", "010594Y9032", "131052"):
+        assert code not in text
+    line = json.loads(text)
+    assert line["command_id"] == "cis-[identity-code]"
+    assert line["nested"]["ids"] == ["x", ["[identity-code]"]]
+    assert "Traceback" in line["exception"] and "[identity-code]" in line["exception"]
+    assert line["harmless"] == "2026-11-23 sw-001 20240101-1234"
+
+
+def test_what_a_service_prints_is_scrubbed_too() -> None:
+    out = io.StringIO()
+    stream = log.ScrubbingStream(out)
+    stream.write("Traceback: ValueError: 131052-")
+    stream.write("308T is wrong\npartial 010101A123N")
+    assert out.getvalue() == "Traceback: ValueError: [identity-code] is wrong\n"
+    stream.flush()
+    assert "010101A123N" not in out.getvalue()
+
+
+def test_a_service_process_scrubs_its_uncaught_traceback(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    program = "from polku import log; log.scrub_std_streams(); print('got 131052-308T'); raise SystemExit(f'x {\"010101A123N\"}')"
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
+    assert "131052-308T" not in done.stdout and "010101A123N" not in done.stderr
+    assert "[identity-code]" in done.stdout and "[identity-code]" in done.stderr
