@@ -79,10 +79,12 @@ def permissions(user: str) -> dict[str, Any]:
         return {"publish": {"allow": [">"]}, "subscribe": {"allow": [">"]}}
     if user in SERVICE_CONSUMES:
         own = SERVICE_STREAM[user]
-        pub = [f"polku.{user}.>", f"polku.dlq.{user}-*", "$JS.API.INFO", f"$JS.API.STREAM.INFO.{own}"]
+        pub = [f"polku.{user}.>", "$JS.API.INFO", f"$JS.API.STREAM.INFO.{own}"]
         sub = [inbox, f"polku.ctl.{user}.>"]
         for stream in SERVICE_CONSUMES[user]:
-            pub += _read_stream(stream, f"{user}-{stream.lower()}")
+            consumer = f"{user}-{stream.lower()}"  # polku/consumer.py's durable name
+            # (a NATS wildcard is a whole token: "intake-*" would match nothing)
+            pub += [*_read_stream(stream, consumer), f"polku.dlq.{consumer}"]
         return {
             "publish": {"allow": sorted(set(pub))},
             # commands and queries only in the service's queue group (NATS: "subject queue")

@@ -244,3 +244,17 @@ def test_only_the_operator_may_touch_stream_management() -> None:
         assert not any(s in (">", "$JS.>", "$JS.API.>", "$JS.API.STREAM.>") for s in allowed), user
         for op in ("CREATE", "UPDATE", "DELETE", "PURGE", "MSG.DELETE"):
             assert not any(s.startswith(f"$JS.API.STREAM.{op}") for s in allowed), (user, op)
+
+
+async def test_a_service_sends_its_dead_letters_only_under_its_own_consumers(secure: tuple[EmbeddedNats, Path]) -> None:
+    server, var = secure
+    errors: list[str] = []
+    nc = await _connect(server.url, var, "casefile", errors=errors)
+    try:
+        ack = await nc.jetstream(timeout=2).publish("polku.dlq.casefile-intake", b"dead")
+        assert ack.stream == "DLQ"
+        assert not errors
+        await nc.publish("polku.dlq.reporting-casefile", b"forged")
+        assert await _refused(nc, errors)
+    finally:
+        await nc.close()

@@ -120,7 +120,7 @@ async def test_a_poison_message_goes_to_the_dead_letter_stream_and_the_consumer_
 
     reply = await wait_for_projection(nc, 3)
     assert reply.total == 3
-    dead = await stream_messages(nc, "DLQ")
+    dead = await stream_messages(operator_nc, "DLQ")  # dead letters are for the operator
     assert [m.subject for m in dead] == ["polku.dlq.casefile-intake"] * 2
     assert [m.data for m in dead] == [b"this is not json", msgspec.json.encode({"event": "ReferralReceived", "event_id": "not-a-uuid"})]
     for m, seq in zip(dead, (1, 2), strict=True):
