@@ -79,7 +79,8 @@ def permissions(user: str) -> dict[str, Any]:
         return {"publish": {"allow": [">"]}, "subscribe": {"allow": [">"]}}
     if user in SERVICE_CONSUMES:
         own = SERVICE_STREAM[user]
-        pub = [f"polku.{user}.>", "$JS.API.INFO", f"$JS.API.STREAM.INFO.{own}"]
+        # its events, and the audit events of the reads and disclosures of the data it holds
+        pub = [f"polku.{user}.>", "polku.audit.>", "$JS.API.INFO", f"$JS.API.STREAM.INFO.{own}"]
         sub = [inbox, f"polku.ctl.{user}.>"]
         for stream in SERVICE_CONSUMES[user]:
             consumer = f"{user}-{stream.lower()}"  # polku/consumer.py's durable name
