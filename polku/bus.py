@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import ssl
 from pathlib import Path
@@ -19,6 +20,17 @@ from polku import nats_auth
 from polku.log import get_logger
 
 log = get_logger("polku.bus")
+
+
+class _QuietTlsClose(logging.Filter):
+    """asyncio warns on every TLS connection a server closes (nats-py returns True from
+    eof_received); the close is expected, the warning is noise on every CLI run."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "eof_received() has no effect when using ssl" not in record.getMessage()
+
+
+logging.getLogger("asyncio").addFilter(_QuietTlsClose())
 
 #: JetStream drops a message whose Nats-Msg-Id it saw within this window. Idempotent consumers,
 #: not the window, are what make redelivery harmless; the window only saves work.
