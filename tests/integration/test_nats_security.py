@@ -258,3 +258,23 @@ async def test_a_service_sends_its_dead_letters_only_under_its_own_consumers(sec
         assert await _refused(nc, errors)
     finally:
         await nc.close()
+
+
+def test_each_service_connects_as_its_own_user_over_tls(stack: Any) -> None:
+    """The running stack: every connection of a service is its own NATS user, over TLS."""
+    import json
+    import urllib.request
+
+    assert stack.nats is not None
+    url = f"http://127.0.0.1:{stack.nats.monitor_port}/connz?auth=true&subs=true"
+    with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - localhost
+        connections = json.loads(resp.read())["connections"]
+    seen: dict[str, set[str]] = {}
+    for c in connections:
+        name = c.get("name", "")
+        assert c.get("tls_version"), c  # no connection in the clear
+        assert c.get("authorized_user"), c  # nobody anonymous
+        for service in stack.services:
+            if name in (f"polku-{service}", f"polku-{service}-commands"):
+                seen.setdefault(service, set()).add(c["authorized_user"])
+    assert seen == {s: {s} for s in stack.services}
