@@ -84,11 +84,13 @@ def fresh_var(name: str) -> Iterator[Settings]:
 
 @contextmanager
 def own_nats(settings: Settings) -> Iterator[EmbeddedNats]:
-    """An embedded nats-server on free ports, JetStream under the var dir."""
+    """An embedded nats-server on free ports, JetStream under the var dir, secured as `polku up`
+    secures it (users, TLS, encryption at rest): the figures are those of the real thing."""
     server = EmbeddedNats(
         settings.var_dir / "nats",
         log_file=settings.var_dir / "log" / "nats.log",
         server_name="polku-bench",
+        secure_dir=settings.var_dir,
     )
     server.start()
     try:

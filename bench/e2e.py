@@ -36,7 +36,7 @@ async def running_stack(settings: Settings) -> AsyncIterator[tuple[Stack, Client
     try:
         await asyncio.to_thread(stack.start)
         say(f"  stack up in {time.perf_counter() - started:.1f}s (NATS {stack.url})")
-        client = await Client.connect(stack.url, name="polku-bench-client")
+        client = await Client.connect(stack.url, name="polku-bench-client", var_dir=stack.var)
         try:
             await client.open_relationships(timeout=30)  # reporting answers
             yield stack, client

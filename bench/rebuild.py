@@ -66,7 +66,7 @@ def rebuild_rate(events: int) -> Figure:
     with fresh_var("rebuild") as settings, own_nats(settings) as server:
 
         async def run() -> Figure:
-            nc = await connect(server.url, name="polku-bench-rebuild")
+            nc = await connect(server.url, name="polku-bench-rebuild", user="operator", var_dir=settings.var_dir)
             view = build_view(settings)
             try:
                 js = nc.jetstream(publish_async_max_pending=4000)

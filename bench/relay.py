@@ -20,7 +20,8 @@ import msgspec
 from bench.common import Figure, fresh_var, median, own_nats, progress, say
 from bench.raw import PAYLOAD_BYTES
 from demo.population import demo_referral
-from polku.bus import connect, ensure_streams, stream_config
+from polku.bus import connect, stream_config
+from polku.stack import create_streams
 from polku.pipeline import Pipeline
 from polku.relay import Relay
 from polku.store import RELAY_TRACKING
@@ -115,14 +116,16 @@ def publish_figures(raw_count: int, relay_count: int) -> list[Figure]:
         positions = fill_intake(app, relay_count)
 
         async def run() -> list[Figure]:
-            raw_nc = await connect(raw_server.url, name="polku-bench-raw")
-            relay_nc = await connect(relay_server.url, name="polku-bench-relay")
+            raw_nc = await connect(raw_server.url, name="polku-bench-raw", user="operator", var_dir=raw_settings.var_dir)
+            relay_nc = await connect(
+                relay_server.url, name="polku-bench-relay", user="intake", var_dir=relay_settings.var_dir
+            )
             try:
                 # The JetStream context a service makes (polku.service.serve); the relay publishes on the connection.
                 raw_js = raw_nc.jetstream(publish_async_max_pending=4000)
                 relay_js = relay_nc.jetstream(publish_async_max_pending=4000)
                 await raw_js.add_stream(stream_config("BENCH", "bench.>", 1))
-                await ensure_streams(relay_js, 1)
+                await asyncio.to_thread(create_streams, relay_server.url, relay_settings.var_dir, 1)  # the operator
 
                 warm = RawPublisher(raw_js)
                 await warm.publish("bench.warmup", min(raw_count // 10, 2000), headers=False)

@@ -3,29 +3,56 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import ssl
+from pathlib import Path
 from typing import Any
 
 import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import BadRequestError
+from nats.js.errors import BadRequestError, NotFoundError
 
 import contracts
+from polku import nats_auth
 from polku.log import get_logger
 
 log = get_logger("polku.bus")
 
+
+class _QuietTlsClose(logging.Filter):
+    """asyncio warns on every TLS connection a server closes (nats-py returns True from
+    eof_received); the close is expected, the warning is noise on every CLI run."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "eof_received() has no effect when using ssl" not in record.getMessage()
+
+
+logging.getLogger("asyncio").addFilter(_QuietTlsClose())
+
 #: JetStream drops a message whose Nats-Msg-Id it saw within this window. Idempotent consumers,
 #: not the window, are what make redelivery harmless; the window only saves work.
 DUPLICATE_WINDOW_S = 120.0
+#: how long the DLQ keeps a message (days; POLKU_DLQ_MAX_AGE_DAYS): long enough to be looked at
+DLQ_MAX_AGE_DAYS = 30.0
 
 
-async def connect(url: str, *, name: str, wait: float = 30.0) -> Client:
-    """Connect, retrying for up to ``wait`` seconds; afterwards reconnect forever.
+def dlq_max_age_s() -> float:
+    return float(os.environ.get("POLKU_DLQ_MAX_AGE_DAYS", DLQ_MAX_AGE_DAYS)) * 86400.0
 
-    ``url`` may list several servers separated by commas (a cluster).
+
+async def connect(
+    url: str, *, name: str, user: str | None = None, var_dir: Path | None = None, wait: float = 30.0
+) -> Client:
+    """Connect as ``user``, retrying for up to ``wait`` seconds; afterwards reconnect forever.
+
+    ``url`` may list several servers separated by commas (a cluster). The user's password and
+    the CA the server's certificate is checked against come from polku/nats_auth.py (the
+    environment in production, ``var_dir``/nats-auth for the embedded server).
     """
+    options = nats_auth.credentials(user, var_dir).nats_options()
     deadline = asyncio.get_running_loop().time() + wait
     last_error: Exception | None = None
 
@@ -43,9 +70,12 @@ async def connect(url: str, *, name: str, wait: float = 30.0) -> Client:
                 connect_timeout=2,
                 error_cb=_quiet,
                 pending_size=64 * 1024 * 1024,
+                **options,
             )
         except Exception as e:  # noqa: BLE001 - the nats client raises many kinds here
             last_error = e
+            if "authorization violation" in str(e).lower() or isinstance(e, ssl.SSLError):
+                raise ConnectionError(f"NATS at {url} refused {user or 'no user'}: {e}") from e
             if asyncio.get_running_loop().time() > deadline:
                 raise ConnectionError(f"NATS at {url} not reachable: {last_error}") from e
             await asyncio.sleep(0.5)
@@ -62,7 +92,7 @@ def stream_config(name: str, subjects: str, replicas: int) -> StreamConfig:
         duplicate_window=DUPLICATE_WINDOW_S,
         max_msgs=-1,
         max_bytes=-1,
-        max_age=0,
+        max_age=dlq_max_age_s() if name == "DLQ" else 0,
     )
 
 
@@ -115,3 +145,20 @@ async def stream_counts(js: JetStreamContext) -> dict[str, int]:
 def header(msg: Any, name: str) -> str | None:
     headers = getattr(msg, "headers", None) or {}
     return headers.get(name)
+
+
+async def wait_for_streams(js: JetStreamContext, names: list[str], stop: asyncio.Event | None = None) -> None:
+    """Wait until each stream exists: a service only looks streams up, the operator makes them."""
+    for name in dict.fromkeys(names):
+        told = False
+        while True:
+            try:
+                await js.stream_info(name)
+                break
+            except NotFoundError:
+                if not told:
+                    log.warning("stream_missing", stream=name, hint="the operator creates it: polku streams")
+                    told = True
+                if stop is not None and stop.is_set():
+                    return
+                await asyncio.sleep(0.5)

@@ -160,7 +160,7 @@ def cmd_republish(args: argparse.Namespace) -> int:
     stream = contracts.SERVICE_STREAM[args.service]
 
     async def run() -> int:
-        nc = await connect(settings.resolved_nats_url(), name="polku-republish", wait=5)
+        nc = await connect(settings.resolved_nats_url(), name="polku-republish", user="operator", var_dir=settings.var_dir, wait=5)
         js = nc.jetstream()
         await ensure_streams(js, settings.stream_replicas)
         start = args.from_position
@@ -220,7 +220,9 @@ def cmd_status(_args: argparse.Namespace) -> int:
     settings = _settings(keys=False)  # reads no store
 
     async def run() -> int:
-        client = await Client.connect(settings.resolved_nats_url(), name="polku-status", wait=3)
+        client = await Client.connect(
+            settings.resolved_nats_url(), name="polku-status", user="operator", var_dir=settings.var_dir, wait=3
+        )
         lines: list[str] = ["Services:"]
         try:
             for name in registry.names():
@@ -271,6 +273,17 @@ def cmd_contracts(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------- streams
+def cmd_streams(_args: argparse.Namespace) -> int:
+    """Create or update the streams as the NATS ``operator`` (production: before the services)."""
+    from polku.stack import create_streams
+
+    settings = _settings()
+    create_streams(settings.resolved_nats_url(), settings.var_dir, settings.stream_replicas)
+    print("streams up to date")
+    return 0
+
+
 # ------------------------------------------------------------------------- bench
 def cmd_bench(args: argparse.Namespace) -> int:
     from bench.run import main as bench_main
@@ -313,6 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = sub.add_parser("status", help="events per stream and open relationships per worker")
     status.set_defaults(func=cmd_status)
+
+    streams = sub.add_parser("streams", help="create or update the streams (as the NATS operator)")
+    streams.set_defaults(func=cmd_streams)
 
     contracts_cmd = sub.add_parser("contracts", help="write asyncapi.json and the JSON Schemas")
     contracts_cmd.add_argument("--out", required=True, help="directory to write into")

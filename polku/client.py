@@ -23,6 +23,7 @@ service's insides, and the demo, the benchmarks and the tests use it as a client
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any, TypeVar, overload
 
 import msgspec
@@ -105,9 +106,18 @@ class Client:
         self.timeout = timeout
 
     @classmethod
-    async def connect(cls, url: str, *, name: str = "polku-client", wait: float = 30.0, timeout: float = 10.0) -> Client:
+    async def connect(
+        cls,
+        url: str,
+        *,
+        name: str = "polku-client",
+        user: str = "integrator",
+        var_dir: Path | None = None,
+        wait: float = 30.0,
+        timeout: float = 10.0,
+    ) -> Client:
         """Connect to Polku's NATS (``url`` may list a cluster's servers, comma separated)."""
-        return cls(await connect(url, name=name, wait=wait), timeout=timeout)
+        return cls(await connect(url, name=name, user=user, var_dir=var_dir, wait=wait), timeout=timeout)
 
     async def close(self) -> None:
         """Let what is in flight finish, then close the connection."""

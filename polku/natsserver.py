@@ -54,8 +54,12 @@ class EmbeddedNats:
         monitor_port: int | None = None,
         log_file: Path | None = None,
         server_name: str = "polku",
+        secure_dir: Path | None = None,
     ) -> None:
+        """``secure_dir``: the var dir whose ``nats-auth/`` holds (or gets) users, TLS and the
+        encryption key (polku/nats_auth.py); None: an open server (only the bench's raw baseline)."""
         self.store_dir = Path(store_dir)
+        self.secure_dir = Path(secure_dir) if secure_dir is not None else None
         #: 0 until started when the server is to pick the port.
         self.port = port or 0
         self.monitor_port = monitor_port or 0
@@ -78,11 +82,17 @@ class EmbeddedNats:
         ports_dir = self.store_dir / "ports"
         shutil.rmtree(ports_dir, ignore_errors=True)
         ports_dir.mkdir()
-        args = [
-            nats_server_binary(),
-            "--jetstream",
-            "--store_dir",
-            str(self.store_dir),
+        args = [nats_server_binary()]
+        if self.secure_dir is not None:
+            from polku import nats_auth
+
+            secrets = nats_auth.ensure(self.secure_dir)
+            conf = secrets.dir / "nats-server.conf"
+            nats_auth._write_secret(conf, secrets.config(self.store_dir).encode())
+            args += ["--config", str(conf)]
+        else:
+            args += ["--jetstream", "--store_dir", str(self.store_dir)]
+        args += [
             "--addr",
             "127.0.0.1",
             "--port",

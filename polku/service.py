@@ -24,10 +24,12 @@ from typing import Any, NoReturn
 import msgspec
 import structlog
 from faststream.nats import NatsBroker
+from faststream.security import BaseSecurity, SASLPlaintext
 
 import contracts
 from polku import log as polku_log
-from polku.bus import connect, ensure_streams
+from polku import nats_auth
+from polku.bus import connect, wait_for_streams
 from polku.consumer import BatchHandler, EventConsumer
 from polku.pipeline import Pipeline
 from polku.relay import Mapper, Relay
@@ -108,9 +110,11 @@ async def serve(name: str, settings: Settings, stop: asyncio.Event, ready: Calla
     definition = service(name)
     parts: ServiceParts = await asyncio.to_thread(definition.build, settings)
     url = settings.resolved_nats_url()
-    nc = await connect(url, name=f"polku-{name}")
+    creds = nats_auth.credentials(name, settings.var_dir)
+    nc = await connect(url, name=f"polku-{name}", user=name, var_dir=settings.var_dir)
     js = nc.jetstream(publish_async_max_pending=4000)
-    await ensure_streams(js, settings.stream_replicas)
+    # only the operator may create or change streams (`polku up` / `polku streams`): wait for them
+    await wait_for_streams(js, [contracts.SERVICE_STREAM[name], *(c.source.upper() for c in parts.consumers)], stop)
 
     tasks: list[asyncio.Task[None]] = []
     if parts.app is not None and parts.publishing is not None:
@@ -134,8 +138,23 @@ async def serve(name: str, settings: Settings, stop: asyncio.Event, ready: Calla
         await _caught_up(consumer, stop)
 
     # apply_types=False: handlers take the message itself, so no dependency injection is needed.
+    options = creds.nats_options()
+    security = None
+    if creds.user:
+        security = SASLPlaintext(
+            username=options["user"], password=options["password"], ssl_context=options.get("tls"),
+            use_ssl="tls" in options,
+        )
+    elif "tls" in options:
+        security = BaseSecurity(ssl_context=options["tls"], use_ssl=True)
     broker = NatsBroker(
-        url.split(","), logger=None, max_reconnect_attempts=-1, name=f"polku-{name}-commands", apply_types=False
+        url.split(","),
+        logger=None,
+        max_reconnect_attempts=-1,
+        name=f"polku-{name}-commands",
+        apply_types=False,
+        security=security,
+        inbox_prefix=options.get("inbox_prefix", "_INBOX"),
     )
     broker.include_router(parts.pipeline.router())
     await broker.start()

@@ -37,6 +37,37 @@ def _last_line(path: Path) -> str:
     return f": {lines[-1]}" if lines else ""
 
 
+def create_streams(url: str, var_dir: Path | None, replicas: int) -> None:
+    """Create or update the streams as the ``operator`` (the only user NATS lets change them).
+
+    Run in a thread of its own so that it works whether or not the caller has an event loop."""
+    import asyncio
+    import threading
+
+    from polku.bus import connect, ensure_streams
+
+    async def run() -> None:
+        nc = await connect(url, name="polku-streams", user="operator", var_dir=var_dir, wait=10)
+        try:
+            await ensure_streams(nc.jetstream(), replicas)
+        finally:
+            await nc.close()
+
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(run())
+        except BaseException as e:  # noqa: BLE001 - handed to the caller
+            errors.append(e)
+
+    t = threading.Thread(target=target, name="polku-streams")
+    t.start()
+    t.join()
+    if errors:
+        raise errors[0]
+
+
 @dataclass
 class ServiceProcess:
     name: str
@@ -76,12 +107,15 @@ class Stack:
             port=self._nats_port or None,
             monitor_port=self._monitor_port or None,
             log_file=self.var / "log" / "nats.log",
+            secure_dir=self.var,
         )
         self.nats.start()
         self.url = self.nats.url
         run = self.var / "run"
         run.mkdir(parents=True, exist_ok=True)
         (run / "nats.url").write_text(self.url + "\n")
+        # The operator makes the streams; the services only look them up.
+        create_streams(self.url, self.var, self.settings.stream_replicas)
         return self.url
 
     # -------------------------------------------------------------- services

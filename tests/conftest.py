@@ -95,14 +95,26 @@ def module_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture
 async def module_nc(module_stack: Stack) -> AsyncIterator[Client]:
-    client = await connect(module_stack.url, name="polku-test")
+    client = await connect(module_stack.url, name="polku-test", user="integrator", var_dir=module_stack.var)
     yield client
     await client.close()
 
 
 @pytest.fixture
 async def nc(stack: Stack) -> AsyncIterator[Client]:
-    client = await connect(stack.url, name="polku-test")
+    """A client information system's connection: the NATS user ``integrator``."""
+    client = await connect(stack.url, name="polku-test", user="integrator", var_dir=stack.var)
+    yield client
+    try:
+        await client.close()
+    except Exception:  # noqa: BLE001 - the test may have stopped NATS already
+        pass
+
+
+@pytest.fixture
+async def operator_nc(stack: Stack) -> AsyncIterator[Client]:
+    """The NATS user ``operator``: for tests that forge events or delete streams."""
+    client = await connect(stack.url, name="polku-test-operator", user="operator", var_dir=stack.var)
     yield client
     try:
         await client.close()

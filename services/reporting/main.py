@@ -36,7 +36,7 @@ def rebuild(settings: Settings) -> int:
     live one, then swap it in (see :func:`services.reporting.projections.rebuild`)."""
 
     async def run() -> int:
-        nc = await connect(settings.resolved_nats_url(), name="polku-rebuild", wait=5)
+        nc = await connect(settings.resolved_nats_url(), name="polku-rebuild", user="operator", var_dir=settings.var_dir, wait=5)
         view = build_view(settings)
         progress = Progress("events replayed")
         try:

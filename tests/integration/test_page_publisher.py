@@ -23,9 +23,9 @@ from tests.helpers import distinct_referrals, stream_messages
 
 @pytest.fixture
 async def js_nc(tmp_path: Path) -> AsyncIterator[Client]:
-    server = EmbeddedNats(tmp_path / "nats")
+    server = EmbeddedNats(tmp_path / "nats", secure_dir=tmp_path)
     server.start()
-    nc = await connect(server.url, name="polku-test")
+    nc = await connect(server.url, name="polku-test", user="operator", var_dir=tmp_path)
     try:
         await ensure_streams(nc.jetstream(), 1)
         yield nc

@@ -106,9 +106,9 @@ async def test_events_stored_while_nats_is_down_are_relayed_when_it_is_back(
 
 
 async def test_a_poison_message_goes_to_the_dead_letter_stream_and_the_consumer_goes_on(
-    stack: Stack, nc: Client
+    stack: Stack, nc: Client, operator_nc: Client
 ) -> None:
-    js = nc.jetstream()
+    js = operator_nc.jetstream()  # only the operator (not an integrator) may publish into INTAKE
     await js.publish("polku.intake.referral_received", b"this is not json", headers={contracts.H_MSG_ID: "poison-1"})
     await js.publish(
         "polku.intake.referral_received",
@@ -120,7 +120,7 @@ async def test_a_poison_message_goes_to_the_dead_letter_stream_and_the_consumer_
 
     reply = await wait_for_projection(nc, 3)
     assert reply.total == 3
-    dead = await stream_messages(nc, "DLQ")
+    dead = await stream_messages(operator_nc, "DLQ")  # dead letters are for the operator
     assert [m.subject for m in dead] == ["polku.dlq.casefile-intake"] * 2
     assert [m.data for m in dead] == [b"this is not json", msgspec.json.encode({"event": "ReferralReceived", "event_id": "not-a-uuid"})]
     for m, seq in zip(dead, (1, 2), strict=True):
@@ -191,7 +191,7 @@ async def test_rebuilding_reporting_while_it_serves_swaps_in_the_same_projection
 
 
 async def test_a_lost_stream_is_filled_again_from_the_store_by_republish(
-    stack: Stack, nc: Client
+    stack: Stack, nc: Client, operator_nc: Client
 ) -> None:
     replies = await send_referrals(nc, distinct_referrals(12, 120))
     assert all(r["ok"] for r in replies)
@@ -199,7 +199,7 @@ async def test_a_lost_stream_is_filled_again_from_the_store_by_republish(
     original = await stream_messages(nc, "INTAKE")
     assert len(original) == 4 * 120  # received, screened, triaged, routed
 
-    js = nc.jetstream()
+    js = operator_nc.jetstream()
     await js.delete_stream("INTAKE")  # the stream is lost; republish creates it again
     env = {**os.environ, "POLKU_VAR_DIR": str(stack.var), "POLKU_NATS_URL": stack.url}
     result = subprocess.run(
