@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from polku import registry
+from polku.actor import ensure_demo_issuer
 from polku.natsserver import EmbeddedNats
 from polku.settings import Settings
 
@@ -134,6 +135,10 @@ class Stack:
                 time.sleep(0.05)
 
     def start(self) -> None:
+        if not (self.env.get("POLKU_ACTOR_PUBLIC_KEYS") or os.environ.get("POLKU_ACTOR_PUBLIC_KEYS")):
+            # the demo and embedded mode: an issuer key under var/keys that the services trust
+            # and the demo, the benchmarks and the tests sign with
+            ensure_demo_issuer(self.var)
         self.start_nats()
         for name in self.services:
             self.start_service(name)

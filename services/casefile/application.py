@@ -20,7 +20,7 @@ from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from contracts import casefile as cmd
-from contracts.intake import ReferralRouted
+from contracts.intake import ReferralRouted, RosterWorkerRemoved, RosterWorkerSet
 from polku.settings import RosterEntry
 from polku.store import ServiceApplication
 from polku.unit_of_work import UnitOfWork
@@ -31,13 +31,15 @@ from services.casefile.domain import (
     Measure,
     PlanContent,
     Policy,
+    ROSTER_ID,
     RecordView,
     Relationship,
     RelationshipNotFound,
+    RosterCopy,
     UnknownWorker,
     WorkActivityPeriod,
 )
-from services.casefile.projections import Relationships
+from services.casefile.projections import Relationships, Roster
 
 RELATIONSHIP_NAMESPACE = uuid5(NAMESPACE_URL, "https://polku.invalid/casefile/relationship")
 DECISION_NAMESPACE = uuid5(NAMESPACE_URL, "https://polku.invalid/casefile/decision")
@@ -61,11 +63,11 @@ class CasefileApplication(ServiceApplication):
         progress: Callable[[int, int], None] | None = None,
     ) -> None:
         super().__init__(env)
-        self.roster = roster
-        self.roster_by_id = {w.worker_id: w for w in roster}
         self.policy = policy or Policy()
         self.relationships = Relationships()
-        self.follow(self.relationships, progress=progress)
+        #: who may act: the configured roster (the one intake seeds from), then intake's changes
+        self.roster = Roster(roster)
+        self.follow(self.relationships, self.roster, progress=progress)
 
     # ------------------------------------------------------------ read model
     @property
@@ -89,23 +91,30 @@ class CasefileApplication(ServiceApplication):
         return relationship
 
     @staticmethod
-    def may_access(actor: Any, relationship: Relationship) -> bool:
-        """The own worker, the work pair and the relationship's team may read and act on it."""
-        return actor.worker_id in (relationship.own_worker, relationship.work_pair) or (
-            relationship.team is not None and actor.team == relationship.team
+    def may_access(actor: dict[str, str] | None, relationship: Relationship) -> bool:
+        """The own worker, the work pair and the relationship's team may read and act on it.
+        ``actor`` is the envelope's: the worker the pipeline established, with the roster's team."""
+        if not actor:
+            return False
+        return actor.get("worker_id") in (relationship.own_worker, relationship.work_pair) or (
+            relationship.team is not None and actor.get("team") == relationship.team
         )
 
     def _acting_on(self, uow: UnitOfWork, c: cmd.CasefileCommand) -> Relationship:
         relationship = self._relationship(uow, c.relationship_id)
-        if not self.may_access(c.actor, relationship):
+        if not self.may_access(uow.env.actor, relationship):
             raise Forbidden("only the own worker, the work pair and the relationship's team may act on it", "actor")
         return relationship
 
+    def roster_role(self, worker_id: str) -> tuple[str, str] | None:
+        """The role and team of a worker on the roster (the pipeline's acting worker), or None."""
+        return self.roster.get(worker_id)
+
     def _worker(self, worker_id: str, field: str) -> RosterEntry:
-        worker = self.roster_by_id.get(worker_id)
-        if worker is None:
+        found = self.roster.get(worker_id)
+        if found is None:
             raise UnknownWorker("the worker is not on the roster", field)
-        return worker
+        return RosterEntry(worker_id, found[0], found[1])
 
     def _open_relationship_of(self, uow: UnitOfWork, client_id: str) -> UUID | None:
         """The client's open relationship: one opened, reopened or ended by earlier work of the
@@ -243,6 +252,24 @@ class CasefileApplication(ServiceApplication):
         return self._accepted(rel)
 
     # ------------------------------------------------------- intake's events
+    # ------------------------------------------------------------- intake's roster
+    def _roster_copy(self, uow: UnitOfWork) -> RosterCopy:
+        copy = uow.get(RosterCopy, ROSTER_ID)
+        if copy is None:
+            copy = RosterCopy.start(uow.env)
+            uow.add(copy)
+        return copy
+
+    def roster_worker_set(self, uow: UnitOfWork, e: RosterWorkerSet) -> dict[str, str]:
+        """Intake set a worker on its roster: from now on they act in casefile in that role and team."""
+        self._roster_copy(uow).set_worker(uow.env, worker_id=e.worker_id, role=e.role, team=e.team)
+        return {"worker_id": e.worker_id}
+
+    def roster_worker_removed(self, uow: UnitOfWork, e: RosterWorkerRemoved) -> dict[str, str]:
+        """Intake took a worker off its roster: they no longer act in casefile."""
+        self._roster_copy(uow).remove_worker(uow.env, worker_id=e.worker_id)
+        return {"worker_id": e.worker_id}
+
     def referral_routed(self, uow: UnitOfWork, e: ReferralRouted) -> dict[str, str]:
         """Open a relationship for a routed referral, with the routed worker as own worker; a
         referral about a client whose relationship is open is attached to it instead (one open
@@ -278,7 +305,7 @@ class CasefileApplication(ServiceApplication):
         """Read one client's record and log the read; a refused read is logged too, and answered
         ``forbidden`` (returned, not raised, so that its log is stored)."""
         relationship = self._relationship(uow, q.relationship_id)
-        granted = self.may_access(q.actor, relationship)
+        granted = self.may_access(uow.env.actor, relationship)
         uow.add(
             RecordView.record(
                 uuid4(), uow.env, client_id=relationship.client_id, relationship_id=relationship.id, part=part,

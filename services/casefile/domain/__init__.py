@@ -53,6 +53,7 @@ from services.casefile.domain.policy import (
     qualifies_for_special_support,
 )
 from services.casefile.domain.record_view import RecordView
+from services.casefile.domain.roster import ROSTER_ID, RosterCopy
 from services.casefile.domain.relationship import Relationship
 from services.casefile.domain.values import (
     ACTIVATION_KINDS,
@@ -98,7 +99,9 @@ __all__ = [
     "PlanContent",
     "PlanVersion",
     "Policy",
+    "ROSTER_ID",
     "RecordView",
+    "RosterCopy",
     "Relationship",
     "RelationshipAlreadyEnded",
     "RelationshipNotEnded",
