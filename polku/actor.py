@@ -27,7 +27,7 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519
 
 from polku.domain import RuleBroken
 
@@ -62,8 +62,8 @@ class Verifier:
     """Verifies ``Polku-Actor`` tokens against configured public keys; returns the worker id."""
 
     def __init__(self, keys: list[Any], *, audience: str = DEFAULT_AUDIENCE, leeway: float = DEFAULT_LEEWAY_S) -> None:
-        if not keys:
-            raise ValueError("no public key to verify actor tokens with")
+        if not any(_algorithm_of(k) for k in keys):
+            raise ValueError("no Ed25519, Ed448 or P-256 public key to verify actor tokens with")
         self.keys = keys
         self.audience = audience
         self.leeway = leeway
@@ -100,14 +100,16 @@ class Verifier:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
             raise Unauthenticated("the Polku-Actor token is not a JWT") from None
-        if header.get("alg") not in ALGORITHMS:
+        alg = header.get("alg")
+        if alg not in ALGORITHMS:
             raise Unauthenticated(f"the Polku-Actor token must be signed with {' or '.join(ALGORITHMS)}")
-        for key in self.keys:
+        # a key only verifies its own algorithm: an EdDSA key never an ES256 token, and back
+        for key in (k for k in self.keys if _algorithm_of(k) == alg):
             try:
                 claims = jwt.decode(
                     token,
                     key,
-                    algorithms=list(ALGORITHMS),
+                    algorithms=[alg],
                     audience=self.audience,
                     leeway=self.leeway,
                     options={"require": ["exp", "sub", "aud"]},
@@ -129,6 +131,14 @@ class Verifier:
                 raise Unauthenticated("the Polku-Actor token names no worker (sub)")
             return sub
         raise Unauthenticated("the Polku-Actor token is not signed by a trusted key")
+
+
+def _algorithm_of(key: Any) -> str | None:
+    if isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+        return "EdDSA"
+    if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
+        return "ES256"
+    return None  # another kind of key verifies no actor token
 
 
 def ensure_demo_issuer(var_dir: Path) -> Path:
