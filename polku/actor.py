@@ -36,6 +36,8 @@ from contracts.base import ACTOR_HEADER  # noqa: E402  (re-exported)
 ALGORITHMS = ("EdDSA", "ES256")
 DEFAULT_AUDIENCE = "polku"
 DEFAULT_LEEWAY_S = 30.0
+#: verified tokens remembered (their signature is not checked again; their time is)
+VERIFIED_CACHE = 10_000
 ISSUER_KEY = Path("keys") / "actor-issuer.pem"
 ISSUER_PUBLIC_KEY = Path("keys") / "actor-issuer.pub.pem"
 
@@ -67,6 +69,11 @@ class Verifier:
         self.keys = keys
         self.audience = audience
         self.leeway = leeway
+        #: tokens already verified → (worker id, exp, nbf): a client reuses a token for many
+        #: commands, and a signature check costs more than the rest of the step (measured
+        #: ~0.3 ms for Ed25519 on the 2-core machine). Only time is checked again on a hit.
+        self._verified: dict[str, tuple[str, float, float]] = {}
+        self._lock = threading.Lock()
 
     @classmethod
     def from_env(cls, var_dir: Path) -> Verifier:
@@ -96,6 +103,15 @@ class Verifier:
         """The worker id (``sub``) of a valid token; :class:`Unauthenticated` otherwise."""
         if not token:
             raise Unauthenticated("a command needs a signed Polku-Actor token for the worker it acts for")
+        hit = self._verified.get(token)
+        if hit is not None:
+            sub, exp, nbf = hit
+            now = time.time()
+            if now > exp + self.leeway:
+                raise Unauthenticated("the Polku-Actor token has expired")
+            if now < nbf - self.leeway:
+                raise Unauthenticated("the Polku-Actor token is not valid yet")
+            return sub
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -129,6 +145,11 @@ class Verifier:
             sub = claims.get("sub")
             if not isinstance(sub, str) or not sub:
                 raise Unauthenticated("the Polku-Actor token names no worker (sub)")
+            nbf = claims.get("nbf")
+            with self._lock:
+                if len(self._verified) >= VERIFIED_CACHE:
+                    self._verified.clear()
+                self._verified[token] = (sub, float(claims["exp"]), float(nbf) if isinstance(nbf, int | float) else 0.0)
             return sub
         raise Unauthenticated("the Polku-Actor token is not signed by a trusted key")
 

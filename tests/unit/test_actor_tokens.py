@@ -80,3 +80,13 @@ def test_the_issuer_reuses_a_token_for_half_its_life() -> None:
 def test_the_demo_issuer_key_is_private_to_its_owner(tmp_path: Path) -> None:
     ensure_demo_issuer(tmp_path)
     assert (tmp_path / "keys" / "actor-issuer.pem").stat().st_mode & 0o077 == 0
+
+
+def test_a_token_verified_before_is_still_refused_once_it_has_expired(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = ed25519.Ed25519PrivateKey.generate()
+    verifier = Verifier([key.public_key()], leeway=0)
+    token = Issuer(key).mint("sw-001", ttl_s=60)
+    assert verifier.verify(token) == "sw-001"
+    later = time.time() + 120
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert _code(verifier, token) == "unauthenticated"
