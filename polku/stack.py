@@ -55,7 +55,15 @@ class Stack:
         self.processes: dict[str, ServiceProcess] = {}
 
     # ------------------------------------------------------------------ NATS
+    def demo_actor_keys(self) -> None:
+        """Without ``POLKU_ACTOR_PUBLIC_KEYS`` (the demo and embedded mode): an issuer key pair
+        under ``var/keys`` that the services trust and the demo, the benchmarks and the tests
+        sign with. Production configures its identity provider's keys instead."""
+        if not (self.env.get("POLKU_ACTOR_PUBLIC_KEYS") or os.environ.get("POLKU_ACTOR_PUBLIC_KEYS")):
+            ensure_demo_issuer(self.var)
+
     def start_nats(self) -> str:
+        self.demo_actor_keys()
         if self.settings.nats_url:
             self.url = self.settings.nats_url
             return self.url
@@ -135,10 +143,6 @@ class Stack:
                 time.sleep(0.05)
 
     def start(self) -> None:
-        if not (self.env.get("POLKU_ACTOR_PUBLIC_KEYS") or os.environ.get("POLKU_ACTOR_PUBLIC_KEYS")):
-            # the demo and embedded mode: an issuer key under var/keys that the services trust
-            # and the demo, the benchmarks and the tests sign with
-            ensure_demo_issuer(self.var)
         self.start_nats()
         for name in self.services:
             self.start_service(name)
