@@ -19,6 +19,7 @@ from bench.common import Figure, fresh_var, percentile, progress, say, stop_stac
 from demo.main import route_through
 from demo.main import send_referral as _receive_referral
 from demo.population import distinct_demo_referrals
+from polku.actor import Issuer
 from polku.client import Client
 from polku.settings import Settings
 from polku.stack import Stack
@@ -36,7 +37,10 @@ async def running_stack(settings: Settings) -> AsyncIterator[tuple[Stack, Client
     try:
         await asyncio.to_thread(stack.start)
         say(f"  stack up in {time.perf_counter() - started:.1f}s (NATS {stack.url})")
-        client = await Client.connect(stack.url, name="polku-bench-client", var_dir=stack.var)
+        client = await Client.connect(
+            stack.url, name="polku-bench-client", var_dir=stack.var,
+            issuer=Issuer.from_var(stack.var), default_worker="sg-001",
+        )
         try:
             await client.open_relationships(timeout=30)  # reporting answers
             yield stack, client

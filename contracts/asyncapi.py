@@ -25,7 +25,7 @@ from typing import Any
 import msgspec
 
 import contracts
-from contracts.base import COMMAND_ID_HEADER, Refused
+from contracts.base import ACTOR_HEADER, COMMAND_ID_HEADER, Refused
 
 ASYNCAPI_VERSION = "3.0.0"
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -328,6 +328,21 @@ def build_asyncapi() -> dict[str, Any]:
         "channels": channels,
         "operations": operations,
         "components": {"schemas": schemas, "messages": messages},
+        # Who acts (added after v1, beside v1's messages, which stay as they were).
+        "x-polku-actor": {
+            "header": ACTOR_HEADER,
+            "required": "on every command, and on a query whose body names an actor",
+            "description": "A JWT signed (EdDSA or ES256; never HS* or none) by the client system's "
+            "identity provider for the worker the request acts for: sub is the worker id, aud "
+            "Polku's audience (POLKU_ACTOR_AUDIENCE, default polku), exp required, nbf checked. "
+            "Role and team come from Polku's roster, never from the token or the body; a body's "
+            "actor must name the same worker. A missing or invalid token is refused "
+            "unauthenticated, a worker not on the roster unknown_worker, a role the command does "
+            "not name forbidden.",
+        },
+        "x-polku-roles": {
+            spec.subject: sorted(spec.request.roles) for spec in contracts.COMMANDS if spec.kind == "cmd"
+        },
     }
 
 

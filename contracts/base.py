@@ -30,7 +30,7 @@ import sys
 from dataclasses import dataclass
 from datetime import datetime
 from types import ModuleType
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 from uuid import UUID
 
 import msgspec
@@ -81,10 +81,24 @@ encoder = msgspec.json.Encoder()
 
 
 # ---------------------------------------------------------------------- commands and queries
+#: The roles of the roster (DOMAIN.md, "Who acts").
+SERVICE_GUIDANCE = "service_guidance_worker"
+SOCIAL_COUNSELLOR = "social_counsellor"
+SOCIAL_WORKER = "social_worker"
+TEAM_LEAD = "team_lead"
+#: The header holding the signed token of the worker a command acts for (a JWT: ``sub`` is the
+#: worker id). Role and team come from Polku's roster, never from the token or the body.
+ACTOR_HEADER = "Polku-Actor"
+
 class Command(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Base of commands. Unknown fields are refused: a typo must not be silently dropped,
     in nested objects either. (Events are the other way round: readers ignore what they do
     not know, so that producers can add fields.)"""
+
+    #: The roles that may give the command (the roster's role of the worker the Polku-Actor
+    #: token names); a worker of another role is refused ``forbidden``. Not a field: the body's
+    #: ``actor`` is checked against the token, its role and team are not believed.
+    roles: ClassVar[frozenset[str]] = frozenset({SERVICE_GUIDANCE, SOCIAL_COUNSELLOR, SOCIAL_WORKER, TEAM_LEAD})
 
     actor: ActingWorker | None = None
     #: Business time, with its UTC offset; the clock's time when left out.
@@ -121,6 +135,7 @@ ERROR_CODES: dict[str, str] = {
     "command_id_reused": "the Polku-Command-Id was used before for a different command",
     "unavailable": "the service could not store the command now; retry with the same command id",
     "rule_broken": "the command breaks a rule of the domain; the message says which",
+    "unauthenticated": "the Polku-Actor header holds no valid signed token for the acting worker (missing, expired, not yet valid, unsigned, signed by an untrusted key, or for another audience)",
 }
 
 # ----------------------------------------------------------------------- streams and headers

@@ -15,6 +15,7 @@ from uuid import UUID
 import msgspec
 from msgspec import Meta
 
+from contracts.base import SOCIAL_COUNSELLOR, SOCIAL_WORKER, TEAM_LEAD
 from contracts.base import (  # Actor and Event: also for whoever maps to casefile's events
     ActingWorker,
     Actor,
@@ -350,6 +351,10 @@ class CasefileSummary(msgspec.Struct, frozen=True, kw_only=True):
 # ------------------------------------------------------------------------------ commands
 class CasefileCommand(Command, kw_only=True, forbid_unknown_fields=True):
     """Base of casefile's commands: one relationship, and the worker acting on it (required)."""
+
+    #: the workers of the relationship (own worker, work pair, team) act on it; service
+    #: guidance does not. SHL 46 § decisions: a social worker (the relationship's own rule).
+    roles: ClassVar[frozenset[str]] = frozenset({SOCIAL_COUNSELLOR, SOCIAL_WORKER, TEAM_LEAD})
 
     actor: ActingWorker
     relationship_id: UUID

@@ -15,6 +15,7 @@ from uuid import UUID
 import msgspec
 from msgspec import Meta
 
+from contracts.base import SERVICE_GUIDANCE, SOCIAL_COUNSELLOR, SOCIAL_WORKER, TEAM_LEAD
 from contracts.base import (  # Actor and Event: also for whoever maps to intake's events
     ActingWorker,
     Actor,
@@ -113,6 +114,24 @@ class ReferralRouted(Event, kw_only=True):
     override_reason: OverrideReason | None = None
 
 
+class RosterWorkerSet(Event, kw_only=True):
+    """A worker was added to intake's roster by command, or their role, team or capacity changed
+    (ids, never a name). Intake owns the roster; the other services start from the configured
+    one (``POLKU_ROSTER``, which intake seeds from) and apply these: who may act, in which role
+    and team."""
+
+    worker_id: Code
+    role: WorkerRole
+    team: Code
+    capacity: Annotated[int, Meta(ge=1)]
+
+
+class RosterWorkerRemoved(Event, kw_only=True):
+    """A worker was taken off the roster: they no longer act in Polku."""
+
+    worker_id: Code
+
+
 class ReferralClosed(Event, kw_only=True):
     """The referral was closed at intake (answered by service guidance, or not taken on)."""
 
@@ -198,6 +217,8 @@ class ReceiveReferral(Command, kw_only=True, forbid_unknown_fields=True):
     century sign and checksum. It is turned into the pseudonymous ``client_id`` at once.
     """
 
+    #: any worker on the roster; an e-service's referral is signed for the service guidance worker on duty
+    roles: ClassVar[frozenset[str]] = frozenset({SERVICE_GUIDANCE, SOCIAL_COUNSELLOR, SOCIAL_WORKER, TEAM_LEAD})
     reply: ClassVar[type] = ReceiveReferralAccepted
 
     identity_code: Annotated[str, Meta(min_length=11, max_length=11)]
@@ -222,6 +243,7 @@ class WorkerCommand(Command, kw_only=True, forbid_unknown_fields=True):
 class ScreenReferral(WorkerCommand, kw_only=True, forbid_unknown_fields=True):
     """``polku.cmd.intake.screen_referral``: service guidance's screening of a referral."""
 
+    roles: ClassVar[frozenset[str]] = frozenset({SERVICE_GUIDANCE, SOCIAL_WORKER, TEAM_LEAD})  # service guidance or the distribution team
     reply: ClassVar[type] = Done
 
     referral_id: UUID
@@ -239,6 +261,7 @@ class ScreenReferral(WorkerCommand, kw_only=True, forbid_unknown_fields=True):
 class AssessUrgentNeed(WorkerCommand, kw_only=True, forbid_unknown_fields=True):
     """``polku.cmd.intake.assess_urgent_need``: record the urgent assessment and what was done."""
 
+    roles: ClassVar[frozenset[str]] = frozenset({SERVICE_GUIDANCE, SOCIAL_WORKER, TEAM_LEAD})  # service guidance or the urgent team
     reply: ClassVar[type] = Done
 
     referral_id: UUID
@@ -250,6 +273,7 @@ class TriageSupportNeed(WorkerCommand, kw_only=True, forbid_unknown_fields=True)
 
     ``positions`` gives a value for each axis of the configured grid (see the README)."""
 
+    roles: ClassVar[frozenset[str]] = frozenset({SERVICE_GUIDANCE, SOCIAL_WORKER, TEAM_LEAD})  # service guidance or the distribution team
     reply: ClassVar[type] = Done
 
     referral_id: UUID
@@ -262,6 +286,7 @@ class RouteReferral(WorkerCommand, kw_only=True, forbid_unknown_fields=True):
     Without ``worker_id`` the roster picks by required role, caseload and absences. With it, a
     team lead overrides the pick and gives ``override_reason``."""
 
+    roles: ClassVar[frozenset[str]] = frozenset({SERVICE_GUIDANCE, SOCIAL_WORKER, TEAM_LEAD})  # the distribution team; a team lead to override
     reply: ClassVar[type] = ReferralRoutedReply
 
     referral_id: UUID
@@ -276,6 +301,7 @@ class RouteReferral(WorkerCommand, kw_only=True, forbid_unknown_fields=True):
 class SetRosterWorker(WorkerCommand, kw_only=True, forbid_unknown_fields=True):
     """``polku.cmd.intake.set_roster_worker``: add a worker to the roster, or change one."""
 
+    roles: ClassVar[frozenset[str]] = frozenset({TEAM_LEAD})
     reply: ClassVar[type] = Done
 
     worker_id: Code
@@ -287,6 +313,7 @@ class SetRosterWorker(WorkerCommand, kw_only=True, forbid_unknown_fields=True):
 class RemoveRosterWorker(WorkerCommand, kw_only=True, forbid_unknown_fields=True):
     """``polku.cmd.intake.remove_roster_worker``: take a worker off the roster."""
 
+    roles: ClassVar[frozenset[str]] = frozenset({TEAM_LEAD})
     reply: ClassVar[type] = Done
 
     worker_id: Code
@@ -295,6 +322,7 @@ class RemoveRosterWorker(WorkerCommand, kw_only=True, forbid_unknown_fields=True
 class RecordAbsence(WorkerCommand, kw_only=True, forbid_unknown_fields=True):
     """``polku.cmd.intake.record_absence``: a worker is away from ``starts`` to ``ends``."""
 
+    roles: ClassVar[frozenset[str]] = frozenset({TEAM_LEAD})
     reply: ClassVar[type] = Done
 
     worker_id: Code

@@ -9,12 +9,14 @@ read from casefile's published ``RelationshipOpened`` (it names the referral), n
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -24,7 +26,7 @@ from contracts.casefile import RelationshipOpened, casefile_decoder
 from contracts.intake import ReceiveReferralAccepted, ReferralRoutedReply
 from contracts.reporting import OpenRelationshipsReply
 from demo.population import WRONG_COMMANDS, distinct_demo_referrals
-from polku.client import Client, Refusal, as_client, caseload_lines
+from polku.client import Client, Issuer, Refusal, as_client, caseload_lines
 from polku.progress import Progress
 
 RECEIVE_REFERRAL = "polku.cmd.intake.receive_referral"
@@ -330,7 +332,10 @@ def run(url: str, *, referrals: int = 200, seed: int | None = None) -> str:
     :class:`DemoError` when reporting does not show every relationship the demo opened."""
 
     async def main() -> str:
-        client = await Client.connect(url, name="polku-demo")
+        # the demo is the client system: it signs each command for the worker it acts for with
+        # the demo issuer's key under var/keys (production: the client's identity provider)
+        issuer = Issuer.from_var(Path(os.environ.get("POLKU_VAR_DIR", "var")).absolute())
+        client = await Client.connect(url, name="polku-demo", issuer=issuer, default_worker=GUIDANCE["worker_id"])
         try:
             result = await run_demo(client, referrals=referrals, seed=seed)
         finally:

@@ -9,6 +9,13 @@
         print(e.code, e.field)          # a typed refusal: nothing was stored
     status = await client.query("intake.referral_status", {"referral_id": rid}, reply_type=ReferralStatusReply)
 
+Every command, and every query that names a worker, carries ``Polku-Actor``: a signed token
+(JWT, ``sub`` the worker id) for the worker the client system acts for. In production the client
+system's identity provider signs it; pass it as ``actor_token=``. A client made with an
+:class:`~polku.actor.Issuer` (the demo's, ``Issuer.from_var("var")``) signs itself, for
+``as_worker=``, else for the body's ``actor.worker_id``, else for its ``default_worker`` (an
+e-service's referral: the service guidance worker on duty).
+
 Every command carries ``Polku-Command-Id`` (its idempotency key: give your own when you may
 retry, so that the retry returns the first answer; one is generated when not given) and every
 request carries ``Polku-Correlation-Id`` (generated when not given), which the service binds to
@@ -23,6 +30,7 @@ service's insides, and the demo, the benchmarks and the tests use it as a client
 from __future__ import annotations
 
 import uuid
+import weakref
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
@@ -30,8 +38,9 @@ import msgspec
 from nats.aio.client import Client as Nats
 
 import contracts
-from contracts.base import COMMAND_ID_HEADER, Error
+from contracts.base import ACTOR_HEADER, COMMAND_ID_HEADER, Error
 from contracts.reporting import OpenRelationshipsReply
+from polku.actor import Issuer  # re-exported: a client system signs with it
 from polku.bus import connect, stream_counts
 
 T = TypeVar("T")
@@ -101,9 +110,16 @@ def new_id() -> str:
 class Client:
     """Commands and queries over an open NATS connection (``nc``, nats-py)."""
 
-    def __init__(self, nc: Nats, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self, nc: Nats, *, timeout: float = 10.0, issuer: Issuer | None = None, default_worker: str | None = None
+    ) -> None:
+        """``issuer`` signs the ``Polku-Actor`` tokens (else the one bound to ``nc`` with
+        :func:`bind_issuer`, if any); ``default_worker`` is signed for when a command names no worker."""
         self.nc = nc
         self.timeout = timeout
+        bound = _issuers.get(id(nc))
+        self.issuer = issuer or (bound[0] if bound else None)
+        self.default_worker = default_worker or (bound[1] if bound else None)
 
     @classmethod
     async def connect(
@@ -115,9 +131,20 @@ class Client:
         var_dir: Path | None = None,
         wait: float = 30.0,
         timeout: float = 10.0,
+        issuer: Issuer | None = None,
+        default_worker: str | None = None,
     ) -> Client:
         """Connect to Polku's NATS (``url`` may list a cluster's servers, comma separated)."""
-        return cls(await connect(url, name=name, user=user, var_dir=var_dir, wait=wait), timeout=timeout)
+        nc = await connect(url, name=name, user=user, var_dir=var_dir, wait=wait)
+        return cls(nc, timeout=timeout, issuer=issuer, default_worker=default_worker)
+
+    def _actor_header(self, headers: dict[str, str], body: Body, as_worker: str | None, token: str | None) -> None:
+        if token is None and self.issuer is not None:
+            worker = as_worker or _body_worker(body) or self.default_worker
+            if worker is not None:
+                token = self.issuer.token(worker)
+        if token is not None:
+            headers[ACTOR_HEADER] = token
 
     async def close(self) -> None:
         """Let what is in flight finish, then close the connection."""
@@ -145,6 +172,8 @@ class Client:
         reply_type: Any = None,
         correlation_id: str | None = None,
         timeout: float | None = None,
+        as_worker: str | None = None,
+        actor_token: str | None = None,
     ) -> Any:
         """Send a command (``polku.cmd.<service>.<command>``, or ``<service>.<command>``) and
         return its ok reply; raise :class:`Refusal` when it is refused."""
@@ -152,6 +181,7 @@ class Client:
             COMMAND_ID_HEADER: command_id or new_id(),
             contracts.H_CORRELATION: correlation_id or new_id(),
         }
+        self._actor_header(headers, body, as_worker, actor_token)
         return await self._request(subject_for(subject_or_name, COMMAND_PREFIX), body, headers, reply_type, timeout)
 
     @overload
@@ -174,10 +204,14 @@ class Client:
         reply_type: Any = None,
         correlation_id: str | None = None,
         timeout: float | None = None,
+        as_worker: str | None = None,
+        actor_token: str | None = None,
     ) -> Any:
         """Ask a query (``polku.qry.<service>.<query>``, or ``<service>.<query>``); no command
         id, nothing is stored. Raise :class:`Refusal` when it is refused (``forbidden``...)."""
         headers = {contracts.H_CORRELATION: correlation_id or new_id()}
+        if as_worker or actor_token or _body_worker(body):
+            self._actor_header(headers, body, as_worker, actor_token)
         return await self._request(subject_for(subject_or_name, QUERY_PREFIX), body, headers, reply_type, timeout)
 
     async def _request(
@@ -206,6 +240,40 @@ class Client:
     async def stream_counts(self) -> dict[str, int]:
         """Messages in each stream of the published language (a missing stream counts 0)."""
         return await stream_counts(self.nc.jetstream())
+
+
+#: issuers bound to connections (``id(nc)`` → issuer, default worker; dropped when nc is collected)
+_issuers: dict[int, tuple[Issuer, str | None]] = {}
+
+
+def bind_issuer(nc: Nats, issuer: Issuer, default_worker: str | None = None) -> None:
+    """Make every :class:`Client` over ``nc`` sign with ``issuer`` (the demo's and the tests'
+    connections: helpers that take a bare connection sign as the client system would)."""
+    key = id(nc)
+    _issuers[key] = (issuer, default_worker)
+    weakref.finalize(nc, _issuers.pop, key, None)
+
+
+def _body_worker(body: Body) -> str | None:
+    """The ``actor.worker_id`` of a body (a dict, a struct or JSON bytes), if any."""
+    if body is None:
+        return None
+    actor: Any
+    if isinstance(body, bytes):
+        try:
+            decoded = msgspec.json.decode(body)
+        except msgspec.DecodeError:
+            return None
+        actor = decoded.get("actor") if isinstance(decoded, dict) else None
+    elif isinstance(body, dict):
+        actor = body.get("actor")
+    else:
+        actor = getattr(body, "actor", None)
+    if isinstance(actor, dict):
+        worker = actor.get("worker_id")
+    else:
+        worker = getattr(actor, "worker_id", None)
+    return worker if isinstance(worker, str) and worker else None
 
 
 def as_client(client_or_nc: Client | Nats) -> Client:

@@ -12,12 +12,15 @@ service:
    with the same body is answered with the first reply, the same id with another body is
    refused ``command_id_reused``; the digest of a body is keyed (HMAC), so a digest of a
    command holding an identity code cannot be brute-forced;
-3. makes the :class:`~polku.domain.Envelope` (business time, actor, correlation and causation
+3. establishes who acts (:meth:`Pipeline.actor`): the signed ``Polku-Actor`` token names the
+   worker, the service's roster gives their role and team, the command's ``roles`` must include
+   that role; a body's ``actor`` is not believed, only checked against the token;
+4. makes the :class:`~polku.domain.Envelope` (business time, actor, correlation and causation
    ids) and runs the use case in a :class:`~polku.unit_of_work.UnitOfWork`, grouped with the
    commands that arrived together (one transaction, one sync to disk);
-4. stores the reply with the idempotency record in the same transaction, replies with the typed
+5. stores the reply with the idempotency record in the same transaction, replies with the typed
    reply struct, or with the refusal of a :class:`~polku.domain.RuleBroken`;
-5. logs one ``message_handled`` line: subject, outcome, error code, duration, the ids worth
+6. logs one ``message_handled`` line: subject, outcome, error code, duration, the ids worth
    logging, the correlation id. Never a payload.
 
 A use case is ``use_case(app, uow, command) -> reply``: it reads aggregates through ``uow``,
@@ -47,6 +50,7 @@ from faststream.nats import NatsMessage, NatsRouter
 import contracts
 from contracts.base import COMMAND_ID_HEADER, Error
 from polku import log as polku_log
+from polku.actor import ACTOR_HEADER, ActorForbidden, RosterLookup, Unauthenticated, UnknownActor, Verifier
 from polku.batching import GroupCommitter
 from polku.commands import command_id as read_command_id
 from polku.commands import correlation_id as read_correlation_id
@@ -169,9 +173,25 @@ def _log_ids(*structs: Any) -> dict[str, str]:
 class Pipeline:
     """A service's commands and queries, run through one path."""
 
-    def __init__(self, service: str, app: Any, table: Table, *, digest_secret: str) -> None:
-        """``app`` is the service's application (a read model's object for a service with no store)."""
+    def __init__(
+        self,
+        service: str,
+        app: Any,
+        table: Table,
+        *,
+        digest_secret: str,
+        roster: RosterLookup | None = None,
+        verifier: Verifier | None = None,
+    ) -> None:
+        """``app`` is the service's application (a read model's object for a service with no store).
+
+        ``roster`` gives a worker's role and team (the service's own roster, or its projection of
+        intake's; by default the application's ``roster_role``); ``verifier`` checks the ``Polku-Actor`` tokens of what comes on the bus. A
+        service without them refuses every command or query that needs a worker.
+        """
         self.service = service
+        self.roster = roster if roster is not None else getattr(app, "roster_role", None)
+        self.verifier = verifier
         self.app = app
         self.table = table
         self.routes = _routes(service, table)
@@ -193,14 +213,63 @@ class Pipeline:
         return hmac.new(self._legacy_digest_key, canonical, hashlib.sha256).hexdigest()
 
     @staticmethod
-    def envelope(command: Any, command_id: str | None, correlation_id: str | None) -> Envelope:
-        actor = getattr(command, "actor", None)
+    def envelope(
+        command: Any, command_id: str | None, correlation_id: str | None, actor: dict[str, str] | None = None
+    ) -> Envelope:
+        """The envelope of a command: ``actor`` is the worker :meth:`actor` established, never
+        the body's."""
         return Envelope(
             occurred_at=getattr(command, "occurred_at", None) or datetime.now(UTC),
-            actor=msgspec.to_builtins(actor) if actor is not None else None,
+            actor=actor,
             correlation_id=correlation_id,
             causation_id=command_id,
         )
+
+    @staticmethod
+    def needs_actor(route: Route, request: Any) -> bool:
+        """Every command needs a worker, and so does every read that is itself logged (a read of
+        client data: the log names who read), and any query that names a worker."""
+        return route.spec.kind == "cmd" or isinstance(route.run, Logged) or getattr(request, "actor", None) is not None
+
+    def actor(self, route: Route, request: Any, worker_id: str) -> dict[str, str]:
+        """The acting worker ``worker_id`` (authenticated by the caller) as the roster knows them.
+
+        The body's ``actor``, if any, must name the same worker (its role and team are ignored);
+        the worker must be on the roster; their role must be one the command names.
+        """
+        claimed = getattr(request, "actor", None)
+        if claimed is not None and claimed.worker_id != worker_id:
+            raise ActorForbidden("the body's actor is not the worker the Polku-Actor token names", "actor.worker_id")
+        found = self.roster(worker_id) if self.roster is not None else None
+        if found is None:
+            raise UnknownActor("the worker the Polku-Actor token names is not on the roster")
+        role, team = found
+        roles = getattr(route.spec.request, "roles", None)
+        if roles is not None and role not in roles:
+            raise ActorForbidden(
+                f"{route.spec.name} is given by {', '.join(sorted(roles))}; the acting worker is a {role}", "actor"
+            )
+        return {"worker_id": worker_id, "role": role, "team": team}
+
+    def authenticate(self, route: Route, request: Any, headers: Mapping[str, str]) -> dict[str, str] | None:
+        """The acting worker of a request on the bus: its ``Polku-Actor`` token verified, then
+        :meth:`actor`. None for a query that names no worker."""
+        if not self.needs_actor(route, request):
+            return None
+        token = headers.get(ACTOR_HEADER)
+        if self.verifier is None:
+            raise Unauthenticated("this service verifies no Polku-Actor tokens")
+        return self.actor(route, request, self.verifier.verify(token))
+
+    def trusted_actor(self, route: Route, request: Any, as_worker: str | None) -> dict[str, str] | None:
+        """The acting worker of an in-process call (the service's own tools, tests): no token, the
+        caller names the worker (``as_worker``, else the body's ``actor.worker_id``), and the
+        roster and the role rule apply as on the bus. A call naming no worker acts as the system."""
+        claimed = getattr(request, "actor", None)
+        worker_id = as_worker or (claimed.worker_id if claimed is not None else None)
+        if worker_id is None:
+            return None  # the service's own code acting as the system
+        return self.actor(route, request, worker_id)
 
     def _work(self, route: Route, command: Any, command_id: str) -> Callable[[UnitOfWork], Any]:
         digest = self.digest(command)
@@ -232,10 +301,12 @@ class Pipeline:
         return self._by_name[name] if name else self._by_request[type(request)]
 
     # ------------------------------------------------- in process (tests, tools): one path
-    def execute(self, command: Any, *, command_id: str, correlation_id: str | None = None) -> Any:
+    def execute(
+        self, command: Any, *, command_id: str, correlation_id: str | None = None, as_worker: str | None = None
+    ) -> Any:
         """Carry out one command in the calling thread: its reply, or a RuleBroken raised."""
         route = self._route(command, None)
-        env = self.envelope(command, command_id, correlation_id)
+        env = self.envelope(command, command_id, correlation_id, self.trusted_actor(route, command, as_worker))
         return self.committer.run(self._work(route, command, command_id), env, (CommandRecord.id_for(command_id),))
 
     def execute_batch(self, commands: list[tuple[Any, str]]) -> list[tuple[bool, Any]]:
@@ -244,21 +315,30 @@ class Pipeline:
         for command, command_id in commands:
             route = self._route(command, None)
             works.append(
-                (self._work(route, command, command_id), self.envelope(command, command_id, None), (CommandRecord.id_for(command_id),))
+                (
+                    self._work(route, command, command_id),
+                    self.envelope(command, command_id, None, self.trusted_actor(route, command, None)),
+                    (CommandRecord.id_for(command_id),),
+                )
             )
         return self.committer.run_batch(works)
 
-    async def submit(self, command: Any, *, command_id: str, correlation_id: str | None = None) -> Any:
+    async def submit(
+        self, command: Any, *, command_id: str, correlation_id: str | None = None, as_worker: str | None = None
+    ) -> Any:
         """Carry out one command grouped with those submitted together: its reply once stored."""
         route = self._route(command, None)
-        env = self.envelope(command, command_id, correlation_id)
+        env = self.envelope(command, command_id, correlation_id, self.trusted_actor(route, command, as_worker))
         return await self.committer.submit(self._work(route, command, command_id), env, (CommandRecord.id_for(command_id),))
 
-    def ask(self, query: Any, name: str | None = None, correlation_id: str | None = None) -> Any:
+    def ask(
+        self, query: Any, name: str | None = None, correlation_id: str | None = None, as_worker: str | None = None
+    ) -> Any:
         """Answer one query in the calling thread: its reply, or a RuleBroken raised."""
         route = self._route(query, name)
+        actor = self.trusted_actor(route, query, as_worker)
         if isinstance(route.run, Logged):
-            env = self.envelope(query, None, correlation_id)
+            env = self.envelope(query, None, correlation_id, actor)
             result = self.committer.run(lambda uow: route.run.read(self.app, uow, query), env)
         else:
             result = route.run(self.app, query)
@@ -274,15 +354,16 @@ class Pipeline:
             command_id = read_command_id(headers)
             command = decode_command(route.decoder, body)
             ids.update(_log_ids(command))
-            env = self.envelope(command, command_id, correlation_id)
+            env = self.envelope(command, command_id, correlation_id, self.authenticate(route, command, headers))
             result = await self.committer.submit(
                 self._work(route, command, command_id), env, (CommandRecord.id_for(command_id),)
             )
         else:
             query = decode_command(route.decoder, body or b"{}")
             ids.update(_log_ids(query))
+            actor = self.authenticate(route, query, headers)
             if isinstance(route.run, Logged):
-                env = self.envelope(query, None, correlation_id)
+                env = self.envelope(query, None, correlation_id, actor)
                 result = await self.committer.submit(lambda uow: route.run.read(self.app, uow, query), env)
             else:
                 result = await asyncio.to_thread(route.run, self.app, query)

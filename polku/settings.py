@@ -22,7 +22,10 @@ DEFAULT_ROSTER = (
     "sw-001:social_worker:team-north,"
     "sw-002:social_worker:team-north,"
     "sc-001:social_counsellor:team-north,"
-    "sc-002:social_counsellor:team-north"
+    "sc-002:social_counsellor:team-north,"
+    "sg-001:service_guidance_worker:team-north,"
+    "tl-001:team_lead:team-north,"
+    "sw-901:social_worker:team-south"
 )
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from polku import registry
+from polku.actor import ensure_demo_issuer
 from polku.natsserver import EmbeddedNats
 from polku.settings import Settings
 
@@ -98,7 +99,15 @@ class Stack:
         self.processes: dict[str, ServiceProcess] = {}
 
     # ------------------------------------------------------------------ NATS
+    def demo_actor_keys(self) -> None:
+        """Without ``POLKU_ACTOR_PUBLIC_KEYS`` (the demo and embedded mode): an issuer key pair
+        under ``var/keys`` that the services trust and the demo, the benchmarks and the tests
+        sign with. Production configures its identity provider's keys instead."""
+        if not (self.env.get("POLKU_ACTOR_PUBLIC_KEYS") or os.environ.get("POLKU_ACTOR_PUBLIC_KEYS")):
+            ensure_demo_issuer(self.var)
+
     def start_nats(self) -> str:
+        self.demo_actor_keys()
         if self.settings.nats_url:
             self.url = self.settings.nats_url
             return self.url

@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 from nats.aio.client import Client
 
+from polku.actor import Issuer
 from polku.bus import connect
+from polku.client import bind_issuer
 from polku.settings import Settings
 from polku.stack import Stack
 
@@ -28,6 +30,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests marked ``after_all`` go last: they inspect what the others left behind."""
     items.sort(key=lambda item: item.get_closest_marker("after_all") is not None)
 
+
+#: The worker a test's command is signed for when its body names none (a referral from an
+#: e-service: the service guidance worker on duty). Bodies with an ``actor`` are signed for it.
+TEST_DEFAULT_WORKER = "sg-001"
 
 POSTGRES_DSN = os.environ.get("POLKU_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -96,14 +102,17 @@ def module_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 @pytest.fixture
 async def module_nc(module_stack: Stack) -> AsyncIterator[Client]:
     client = await connect(module_stack.url, name="polku-test", user="integrator", var_dir=module_stack.var)
+    bind_issuer(client, Issuer.from_var(module_stack.var), TEST_DEFAULT_WORKER)
     yield client
     await client.close()
 
 
 @pytest.fixture
 async def nc(stack: Stack) -> AsyncIterator[Client]:
-    """A client information system's connection: the NATS user ``integrator``."""
+    """A client information system's connection: the NATS user ``integrator``, signing for the
+    worker each command names."""
     client = await connect(stack.url, name="polku-test", user="integrator", var_dir=stack.var)
+    bind_issuer(client, Issuer.from_var(stack.var), TEST_DEFAULT_WORKER)
     yield client
     try:
         await client.close()

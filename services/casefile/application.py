@@ -20,7 +20,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from contracts import casefile as cmd
-from contracts.intake import ReferralRouted
+from contracts.intake import ReferralRouted, RosterWorkerRemoved, RosterWorkerSet
 from polku.settings import RosterEntry
 from polku.store import ServiceApplication, keyed_id
 from polku.unit_of_work import UnitOfWork
@@ -32,13 +32,15 @@ from services.casefile.domain import (
     PlanContent,
     Policy,
     RecordProbe,
+    ROSTER_ID,
     RecordView,
     Relationship,
     RelationshipNotFound,
+    RosterCopy,
     UnknownWorker,
     WorkActivityPeriod,
 )
-from services.casefile.projections import Relationships
+from services.casefile.projections import Relationships, Roster
 
 def relationship_id_for(referral_id: UUID, secret: str) -> UUID:
     """The relationship a referral opens; a redelivered referral finds the one it opened. Keyed
@@ -61,11 +63,11 @@ class CasefileApplication(ServiceApplication):
     ) -> None:
         super().__init__(env)
         self.id_secret = id_secret  # keys the ids casefile makes (relationship, decision, meeting, disclosure)
-        self.roster = roster
-        self.roster_by_id = {w.worker_id: w for w in roster}
         self.policy = policy or Policy()
         self.relationships = Relationships()
-        self.follow(self.relationships, progress=progress)
+        #: who may act: the configured roster (the one intake seeds from), then intake's changes
+        self.roster = Roster(roster)
+        self.follow(self.relationships, self.roster, progress=progress)
 
     # ------------------------------------------------------------ read model
     @property
@@ -91,7 +93,7 @@ class CasefileApplication(ServiceApplication):
     @staticmethod
     def may_access(actor: dict[str, str] | None, relationship: Relationship) -> bool:
         """The own worker, the work pair and the relationship's team may read and act on it.
-        ``actor`` is the envelope's (``uow.env.actor``): who acts is the runtime's to say."""
+        ``actor`` is the envelope's: the worker the pipeline established, with the roster's team."""
         if not actor:
             return False
         return actor.get("worker_id") in (relationship.own_worker, relationship.work_pair) or (
@@ -104,11 +106,15 @@ class CasefileApplication(ServiceApplication):
             raise Forbidden("only the own worker, the work pair and the relationship's team may act on it", "actor")
         return relationship
 
+    def roster_role(self, worker_id: str) -> tuple[str, str] | None:
+        """The role and team of a worker on the roster (the pipeline's acting worker), or None."""
+        return self.roster.get(worker_id)
+
     def _worker(self, worker_id: str, field: str) -> RosterEntry:
-        worker = self.roster_by_id.get(worker_id)
-        if worker is None:
+        found = self.roster.get(worker_id)
+        if found is None:
             raise UnknownWorker("the worker is not on the roster", field)
-        return worker
+        return RosterEntry(worker_id, found[0], found[1])
 
     def _open_relationship_of(self, uow: UnitOfWork, client_id: str) -> UUID | None:
         """The client's open relationship: one opened, reopened or ended by earlier work of the
@@ -260,6 +266,24 @@ class CasefileApplication(ServiceApplication):
         return self._accepted(rel)
 
     # ------------------------------------------------------- intake's events
+    # ------------------------------------------------------------- intake's roster
+    def _roster_copy(self, uow: UnitOfWork) -> RosterCopy:
+        copy = uow.get(RosterCopy, ROSTER_ID)
+        if copy is None:
+            copy = RosterCopy.start(uow.env)
+            uow.add(copy)
+        return copy
+
+    def roster_worker_set(self, uow: UnitOfWork, e: RosterWorkerSet) -> dict[str, str]:
+        """Intake set a worker on its roster: from now on they act in casefile in that role and team."""
+        self._roster_copy(uow).set_worker(uow.env, worker_id=e.worker_id, role=e.role, team=e.team)
+        return {"worker_id": e.worker_id}
+
+    def roster_worker_removed(self, uow: UnitOfWork, e: RosterWorkerRemoved) -> dict[str, str]:
+        """Intake took a worker off its roster: they no longer act in casefile."""
+        self._roster_copy(uow).remove_worker(uow.env, worker_id=e.worker_id)
+        return {"worker_id": e.worker_id}
+
     def referral_routed(self, uow: UnitOfWork, e: ReferralRouted) -> dict[str, str]:
         """Open a relationship for a routed referral, with the routed worker as own worker; a
         referral about a client whose relationship is open is attached to it instead (one open

@@ -10,7 +10,7 @@ refused.
 from __future__ import annotations
 
 from contracts import casefile as c
-from contracts.intake import ReferralRouted
+from contracts.intake import ReferralRouted, RosterWorkerRemoved, RosterWorkerSet
 from polku.pipeline import Logged, Table
 from services.casefile.application import CasefileApplication as Casefile
 
@@ -38,5 +38,12 @@ TABLE = Table(
         "timeline": Logged(Casefile.read_timeline),
         c.SummaryQuery: Casefile.summary,
     },
-    events={"intake": {ReferralRouted: Casefile.referral_routed}},
+    events={
+        "intake": {
+            ReferralRouted: Casefile.referral_routed,
+            # intake owns the roster: casefile applies its changes to who may act
+            RosterWorkerSet: Casefile.roster_worker_set,
+            RosterWorkerRemoved: Casefile.roster_worker_removed,
+        }
+    },
 )

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 
 from contracts.intake import intake_decoder
+from polku.actor import Verifier
 from polku.pipeline import Pipeline
 from polku.progress import Progress
 from polku.service import ConsumerSpec, RepublishSource, ServiceDefinition, ServiceParts
@@ -29,8 +30,11 @@ def build_application(
     )
 
 
-def build_pipeline(app: CasefileApplication, settings: Settings) -> Pipeline:
-    return Pipeline("casefile", app, TABLE, digest_secret=settings.pseudonym_key)
+def build_pipeline(app: CasefileApplication, settings: Settings, verifier: Verifier | None = None) -> Pipeline:
+    """Casefile's pipeline: the acting worker's role and team from casefile's roster."""
+    return Pipeline(
+        "casefile", app, TABLE, digest_secret=settings.pseudonym_key, roster=app.roster_role, verifier=verifier
+    )
 
 
 def republish_source(settings: Settings) -> RepublishSource:
@@ -40,7 +44,7 @@ def republish_source(settings: Settings) -> RepublishSource:
 
 def build(settings: Settings) -> ServiceParts:
     app = build_application(settings)
-    pipeline = build_pipeline(app, settings)
+    pipeline = build_pipeline(app, settings, Verifier.from_env(settings.var_dir))
     return ServiceParts(
         name="casefile",
         app=app,

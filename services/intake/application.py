@@ -147,7 +147,7 @@ class IntakeApplication(ServiceApplication):
                 consent=c.consent,
                 summary=c.summary,
                 contact_details=c.contact_details,
-                team=c.team or (c.actor.team if c.actor else None) or self.default_team,
+                team=c.team or (uow.env.actor or {}).get("team") or self.default_team,
                 repeat_of=earlier,
                 open_relationship_id=open_relationship,
             )
@@ -216,7 +216,7 @@ class IntakeApplication(ServiceApplication):
         today = uow.env.occurred_at.date()
         required = referral.role_needed
         if c.worker_id is not None:
-            worker = roster.override(worker_id=c.worker_id, by_role=c.actor.role, role=required, day=today)
+            worker = roster.override(worker_id=c.worker_id, by_role=(uow.env.actor or {}).get("role", ""), role=required, day=today)
         else:
             with self.loads.lock:
                 load = self.loads.load()
@@ -330,6 +330,11 @@ class IntakeApplication(ServiceApplication):
                 for v in waiting
             ],
         )
+
+    def roster_role(self, worker_id: str) -> tuple[str, str] | None:
+        """The role and team of a worker on the roster (the pipeline's acting worker), or None."""
+        worker = self._roster(UnitOfWork(self)).workers.get(worker_id)
+        return (worker["role"], worker["team"]) if worker is not None else None
 
     def roster_workers(self) -> dict[str, dict[str, Any]]:
         return dict(self._roster(UnitOfWork(self)).workers)

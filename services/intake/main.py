@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contracts.casefile import casefile_decoder
+from polku.actor import Verifier
 from polku.pipeline import Pipeline
 from polku.projections import ProjectionConsumer
 from polku.service import ConsumerSpec, RepublishSource, ServiceDefinition, ServiceParts
@@ -26,8 +27,11 @@ def build_application(settings: Settings, intake: IntakeSettings | None = None) 
     )
 
 
-def build_pipeline(app: IntakeApplication, settings: Settings) -> Pipeline:
-    return Pipeline("intake", app, TABLE, digest_secret=settings.pseudonym_key)
+def build_pipeline(app: IntakeApplication, settings: Settings, verifier: Verifier | None = None) -> Pipeline:
+    """Intake's pipeline: the acting worker's role and team from intake's own roster."""
+    return Pipeline(
+        "intake", app, TABLE, digest_secret=settings.pseudonym_key, roster=app.roster_role, verifier=verifier
+    )
 
 
 def republish_source(settings: Settings) -> RepublishSource:
@@ -40,7 +44,7 @@ def build(settings: Settings) -> ServiceParts:
     return ServiceParts(
         name="intake",
         app=app,
-        pipeline=build_pipeline(app, settings),
+        pipeline=build_pipeline(app, settings, Verifier.from_env(settings.var_dir)),
         publishing=publishing.to_contract,
         published_topics=publishing.TOPICS,
         # Casefile's relationships tell intake each worker's load and each client's open

@@ -1,5 +1,8 @@
 """Stored domain event → contract event: the one mapping, a table, 1:1.
 
+The roster's changes are published too (intake owns the roster; casefile starts from the same
+configured roster and applies them, to know who acts, in which role and team); absences are not.
+
 Free text (the referral's summary) and the identity code never leave intake: no mapping here
 reads them.
 """
@@ -11,7 +14,7 @@ from typing import Any
 from contracts import audit
 from contracts import intake as wire
 from polku.relay import envelope, published_topics
-from services.intake.domain import IntakeRecordView, Referral
+from services.intake.domain import IntakeRecordView, Referral, Roster
 
 
 def _base(e: Any) -> dict[str, Any]:
@@ -77,7 +80,17 @@ def intake_record_viewed(e: IntakeRecordView.Viewed) -> audit.IntakeRecordViewed
     )
 
 
+def roster_worker_set(e: Any) -> wire.RosterWorkerSet:
+    return wire.RosterWorkerSet(**envelope(e), worker_id=e.worker_id, role=e.role, team=e.team, capacity=e.capacity)
+
+
+def roster_worker_removed(e: Any) -> wire.RosterWorkerRemoved:
+    return wire.RosterWorkerRemoved(**envelope(e), worker_id=e.worker_id)
+
+
 TABLE: dict[type, Any] = {
+    Roster.WorkerSet: roster_worker_set,
+    Roster.WorkerRemoved: roster_worker_removed,
     Referral.Received: referral_received,
     Referral.Screened: referral_screened,
     Referral.Closed: referral_closed,
@@ -94,6 +107,7 @@ TOPICS = published_topics(TABLE)
 
 
 def to_contract(domain_event: Any) -> wire.Event | None:
-    """Roster events stay inside intake: workers' capacities and absences are not published."""
+    """The roster's changes are published (ids, role, team, capacity: the one roster the other
+    services project); its seed and absences stay inside intake."""
     mapping = TABLE.get(type(domain_event))
     return mapping(domain_event) if mapping else None

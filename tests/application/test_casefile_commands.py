@@ -5,6 +5,7 @@ when casefile starts."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from datetime import UTC, date, datetime
 from typing import Any
@@ -17,7 +18,7 @@ from contracts.intake import ReferralRouted
 from polku.consumer import Delivery
 from polku.domain import RuleBroken
 from polku.pipeline import Pipeline
-from polku.settings import Settings
+from polku.settings import RosterEntry, Settings
 from services.casefile.application import CasefileApplication, relationship_id_for
 from services.casefile.domain import RecordView
 from services.casefile.main import build_application, build_pipeline
@@ -60,9 +61,17 @@ def command(tp: type[Any], relationship_id: uuid.UUID, actor: dict[str, str] = S
     )
 
 
+#: The acting workers are on the roster (role and team come from it): a team mate of
+#: team-north and a worker of another team, besides the default roster.
+ROSTER = (
+    RosterEntry("sc-777", "social_counsellor", "team-north"),
+    RosterEntry("sw-900", "social_worker", "team-south"),
+)
+
+
 @pytest.fixture
 def app(settings: Settings) -> Any:
-    application = build_application(settings)
+    application = build_application(dataclasses.replace(settings, roster=settings.roster + ROSTER))
     yield application
     application.close()
 

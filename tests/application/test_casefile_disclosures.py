@@ -18,7 +18,10 @@ from services.casefile import publishing
 from services.casefile.application import CasefileApplication
 from services.casefile.domain import RecordProbe, Relationship
 from services.casefile.main import build_application, build_pipeline
-from tests.application.test_casefile_commands import NOW, OUTSIDER, SC1, command, last_stored, open_relationship
+from tests.application.test_casefile_commands import NOW, SC1, command, last_stored, open_relationship
+
+#: a social worker of another team, on the default roster
+OUTSIDER = {"worker_id": "sw-901", "role": "social_worker", "team": "team-south"}
 
 TO_KELA = {"recipient": "kela", "categories": ["relationship_status", "service_need"]}
 

@@ -23,6 +23,9 @@ ROSTER = (
     RosterEntry("sc-001", "social_counsellor", "team-north", 50),
     RosterEntry("sc-002", "social_counsellor", "team-north", 30),
     RosterEntry("sc-003", "social_counsellor", "team-north", 20),
+    # who acts: screening and routing by service guidance, absences and overrides by the lead
+    RosterEntry("sg-001", "service_guidance_worker", "team-north", 1),
+    RosterEntry("tl-001", "team_lead", "team-north", 1),
 )
 GUIDE = {"worker_id": "sg-001", "role": "service_guidance_worker", "team": "team-north"}
 LEAD = {"worker_id": "tl-001", "role": "team_lead", "team": "team-north"}

@@ -27,6 +27,8 @@ from contracts.casefile import OwnWorkerNamed, PlanUpdated, RelationshipEnded, R
 from contracts.followup import ClientDisappeared
 from contracts.intake import (
     ReferralClosed,
+    RosterWorkerRemoved,
+    RosterWorkerSet,
     ReferralReceived,
     ReferralRouted,
     ReferralScreened,
@@ -184,6 +186,14 @@ EXAMPLES: dict[type, tuple[Any, tuple[Any, ...], Any]] = {
     ReferralClosed: (
         ReferralClosed(**_event_base(), referral_id=uuid4(), client_id=CLIENT, reason="advice_given"),
         ("reason",), "lost_interest",
+    ),
+    RosterWorkerSet: (
+        RosterWorkerSet(**_event_base(), worker_id="sw-003", role="social_worker", team="team-north", capacity=20),
+        ("role",), "chief",
+    ),
+    RosterWorkerRemoved: (
+        RosterWorkerRemoved(**_event_base(), worker_id="sw-003"),
+        ("worker_id",), "",
     ),
     RepeatReferralsFlagged: (
         RepeatReferralsFlagged(**_event_base(), referral_id=uuid4(), client_id=CLIENT, referrals=4,
