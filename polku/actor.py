@@ -102,7 +102,7 @@ class Verifier:
     def verify(self, token: str | None) -> str:
         """The worker id (``sub``) of a valid token; :class:`Unauthenticated` otherwise."""
         if not token:
-            raise Unauthenticated("a command needs a signed Polku-Actor token for the worker it acts for")
+            raise Unauthenticated("a command, and a read of client data, needs a signed Polku-Actor token for the worker it acts for")
         hit = self._verified.get(token)
         if hit is not None:
             sub, exp, nbf = hit

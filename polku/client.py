@@ -210,8 +210,9 @@ class Client:
         """Ask a query (``polku.qry.<service>.<query>``, or ``<service>.<query>``); no command
         id, nothing is stored. Raise :class:`Refusal` when it is refused (``forbidden``...)."""
         headers = {contracts.H_CORRELATION: correlation_id or new_id()}
-        if as_worker or actor_token or _body_worker(body):
-            self._actor_header(headers, body, as_worker, actor_token)
+        # A read of client data is logged with the worker who read: sign as for a command (a
+        # query that names no worker and is not logged ignores the token).
+        self._actor_header(headers, body, as_worker, actor_token)
         return await self._request(subject_for(subject_or_name, QUERY_PREFIX), body, headers, reply_type, timeout)
 
     async def _request(
