@@ -18,7 +18,6 @@ from msgspec import Meta
 from contracts.base import SOCIAL_COUNSELLOR, SOCIAL_WORKER, TEAM_LEAD
 from contracts.base import (  # Actor and Event: also for whoever maps to casefile's events
     ActingWorker,
-    Actor,
     ClientId,
     Code,
     Command,

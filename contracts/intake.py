@@ -18,7 +18,6 @@ from msgspec import Meta
 from contracts.base import SERVICE_GUIDANCE, SOCIAL_COUNSELLOR, SOCIAL_WORKER, TEAM_LEAD
 from contracts.base import (  # Actor and Event: also for whoever maps to intake's events
     ActingWorker,
-    Actor,
     ClientId,
     Code,
     Command,

@@ -17,12 +17,11 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 import msgspec
-import structlog
 from faststream.nats import NatsBroker
 from faststream.security import BaseSecurity, SASLPlaintext
 

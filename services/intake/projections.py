@@ -5,7 +5,7 @@ relationships' lives in casefile's events). No personal data: ids, stages and ti
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
