@@ -40,7 +40,7 @@ from polku.store import ServiceApplication, keyed_id
 from polku.unit_of_work import UnitOfWork
 from services.intake import identity
 from services.intake.domain import QUEUE_STAGES, ROSTER_ID, ClientIdentity, IntakeRecordView, Referral, Roster
-from services.intake.projections import Loads, Referrals
+from services.intake.projections import Loads, Referrals, Workers
 from services.intake.settings import TriageGrid, parse_triage_grid
 
 UNREACHED = ("not_reached", "declines")
@@ -97,7 +97,8 @@ class IntakeApplication(ServiceApplication):
         self.repeat_referrals_flag = repeat_referrals_flag
         self.referrals = Referrals(default_team)
         self.loads = Loads()
-        self.follow(self.referrals, self.loads)
+        self.workers = Workers()
+        self.follow(self.referrals, self.loads, self.workers)
         if roster and ROSTER_ID not in self.repository:
             workers = [{"worker_id": w.worker_id, "role": w.role, "team": w.team, "capacity": w.capacity} for w in roster]
             try:
@@ -333,8 +334,7 @@ class IntakeApplication(ServiceApplication):
 
     def roster_role(self, worker_id: str) -> tuple[str, str] | None:
         """The role and team of a worker on the roster (the pipeline's acting worker), or None."""
-        worker = self._roster(UnitOfWork(self)).workers.get(worker_id)
-        return (worker["role"], worker["team"]) if worker is not None else None
+        return self.workers.get(worker_id)
 
     def roster_workers(self) -> dict[str, dict[str, Any]]:
         return dict(self._roster(UnitOfWork(self)).workers)

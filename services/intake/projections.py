@@ -11,7 +11,7 @@ from uuid import UUID
 
 from contracts.casefile import OwnWorkerNamed, RelationshipEnded, RelationshipOpened, RelationshipReopened
 from polku.projections import Projection, on
-from services.intake.domain import STAGE_AFTER_SCREENING, Referral
+from services.intake.domain import STAGE_AFTER_SCREENING, Referral, Roster
 
 
 @dataclass
@@ -154,3 +154,27 @@ class Loads(Projection):
         referral_id = self.referral_of.get(e.relationship_id)
         if referral_id is not None:
             self.rename(referral_id, e.worker_id)
+
+
+class Workers(Projection):
+    """Who may act in intake: the roster's workers, ``worker_id -> (role, team)``. The pipeline
+    asks it for every command, on the event loop: it is kept in memory, never read from the store."""
+
+    def __init__(self) -> None:
+        self.workers: dict[str, tuple[str, str]] = {}
+
+    @on(Roster.Seeded)
+    def _seeded(self, e: Roster.Seeded) -> None:
+        self.workers = {w["worker_id"]: (w["role"], w["team"]) for w in e.workers}
+
+    @on(Roster.WorkerSet)
+    def _set(self, e: Roster.WorkerSet) -> None:
+        self.workers[e.worker_id] = (e.role, e.team)
+
+    @on(Roster.WorkerRemoved)
+    def _removed(self, e: Roster.WorkerRemoved) -> None:
+        self.workers.pop(e.worker_id, None)
+
+    def get(self, worker_id: str) -> tuple[str, str] | None:
+        with self.lock:
+            return self.workers.get(worker_id)
