@@ -272,9 +272,13 @@ class Pipeline:
         return self.actor(route, request, worker_id)
 
     def _work(self, route: Route, command: Any, command_id: str) -> Callable[[UnitOfWork], Any]:
+        return self._work_of(route.spec.name, route.run, route.spec.reply, command, command_id)
+
+    def _work_of(
+        self, name: str, run: UseCase, reply_type: type, command: Any, command_id: str
+    ) -> Callable[[UnitOfWork], Any]:
         digest = self.digest(command)
         record_id = CommandRecord.id_for(command_id)  # where a first attempt left its record
-        reply_type = route.spec.reply
 
         def work(uow: UnitOfWork) -> Any:
             record = uow.get(CommandRecord, record_id)
@@ -287,15 +291,26 @@ class Pipeline:
                         COMMAND_ID_HEADER,
                     )
                 return msgspec.json.decode(record.reply, type=reply_type)
-            result = route.run(self.app, uow, command)
+            result = run(self.app, uow, command)
             uow.add(
                 CommandRecord.record(
-                    command_id, uow.env, command=route.spec.name, digest=digest, reply=msgspec.json.encode(result).decode()
+                    command_id, uow.env, command=name, digest=digest, reply=msgspec.json.encode(result).decode()
                 )
             )
             return result
 
         return work
+
+    async def internal(
+        self, name: str, use_case: UseCase, command: Any, *, command_id: str, env: Envelope | None = None
+    ) -> Any:
+        """Run a use case of the service's own (a timer firing), not offered on the bus, as a
+        command: in the group commit, with its idempotency record under ``command_id``. A
+        deterministic id makes it happen once however often it is run (after a crash, at start);
+        a second run gets the first reply. The system acts (no worker)."""
+        work = self._work_of(name, use_case, type(command).reply, command, command_id)
+        env = env or Envelope.now(causation_id=command_id)
+        return await self.committer.submit(work, env, (CommandRecord.id_for(command_id),))
 
     def _route(self, request: Any, name: str | None) -> Route:
         return self._by_name[name] if name else self._by_request[type(request)]

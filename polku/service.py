@@ -17,7 +17,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -62,6 +62,9 @@ class ServiceParts:
     published_topics: tuple[str, ...] = ()
     consumers: list[ConsumerSpec] = field(default_factory=list)
     close: Callable[[], None] = lambda: None
+    #: the service's own background work (a scheduler), each run as ``task(stop)`` once the
+    #: service serves its commands, until ``stop`` is set
+    tasks: list[Callable[[asyncio.Event], Awaitable[None]]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,8 @@ async def serve(name: str, settings: Settings, stop: asyncio.Event, ready: Calla
     )
     broker.include_router(parts.pipeline.router())
     await broker.start()
+    for i, work in enumerate(parts.tasks):
+        tasks.append(asyncio.create_task(work(stop), name=f"{name}-task-{i}"))
 
     async def health(msg: Any) -> None:
         await msg.respond(

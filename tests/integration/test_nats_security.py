@@ -210,7 +210,7 @@ async def test_a_service_answers_only_in_its_queue_group(secure: tuple[EmbeddedN
 
 async def test_only_the_operator_changes_streams(secure: tuple[EmbeddedNats, Path]) -> None:
     server, var = secure
-    for user in ("intake", "casefile", "reporting", "integrator", "reporting-consumer"):
+    for user in ("intake", "casefile", "followup", "reporting", "integrator", "reporting-consumer"):
         errors: list[str] = []
         nc = await _connect(server.url, var, user, errors=errors)
         try:

@@ -58,7 +58,9 @@ async def test_on_postgresql_referrals_survive_a_casefile_crash_exactly_once(
         schemas = {r[0] for r in conn.execute(
             "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (postgres_env + "\\_%",)
         )}
-        assert schemas == {f"{postgres_env}_intake", f"{postgres_env}_casefile", f"{postgres_env}_reporting"}
+        assert schemas == {
+            f"{postgres_env}_intake", f"{postgres_env}_casefile", f"{postgres_env}_followup", f"{postgres_env}_reporting"
+        }
         (rows,) = conn.execute(f'SELECT COUNT(*) FROM "{postgres_env}_reporting".open_relationships WHERE is_open = 1').fetchone()
         assert rows == n
     app = build_casefile(settings)

@@ -15,6 +15,8 @@ from polku.settings import DEFAULT_ROSTER, parse_roster
 from services.casefile.application import CasefileApplication
 from services.casefile.handlers import TABLE as CASEFILE
 from services.intake.application import IntakeApplication
+from services.followup.application import FollowupApplication
+from services.followup.handlers import TABLE as FOLLOWUP
 from services.intake.handlers import TABLE as INTAKE
 
 SG, SC, SW, TL = "service_guidance_worker", "social_counsellor", "social_worker", "team_lead"
@@ -42,6 +44,8 @@ EXPECTED: dict[str, set[str]] = {
             "record_disclosure", "end_relationship", "reopen_relationship",
         )
     },
+    "followup.record_check_in": RELATIONSHIP_WORKERS,
+    "followup.advance_clock": {TL},  # demo and test mode only
 }
 COMMANDS = [s for s in contracts.COMMANDS if s.kind == "cmd"]
 
@@ -57,6 +61,7 @@ def pipelines() -> dict[str, Pipeline]:
     return {
         "intake": Pipeline("intake", IntakeApplication(popo, pseudonym_key="k", roster=roster), INTAKE, digest_secret="k"),
         "casefile": Pipeline("casefile", CasefileApplication(popo, roster=roster, id_secret="k"), CASEFILE, digest_secret="k"),
+        "followup": Pipeline("followup", FollowupApplication(popo, roster=roster), FOLLOWUP, digest_secret="k"),
     }
 
 

@@ -21,7 +21,7 @@ import msgspec
 import pytest
 
 import contracts
-from contracts import asyncapi, audit, base, casefile, intake, reporting
+from contracts import asyncapi, audit, base, casefile, followup, intake, reporting
 from contracts.base import Actor
 from contracts.casefile import OwnWorkerNamed, PlanUpdated, RelationshipEnded, RelationshipOpened
 from contracts.followup import ClientDisappeared
@@ -514,6 +514,28 @@ EXAMPLES.update(
             ("by_nature", "continuous"),
             "one",
         ),
+    }
+)
+EXAMPLES.update(
+    {
+        followup.CheckInDue: (
+            followup.CheckInDue(**_casefile_base(), due=date(2026, 12, 28), attempt=1), ("attempt",), "first"
+        ),
+        followup.CheckInCompleted: (
+            followup.CheckInCompleted(**_casefile_base(), outcome="no_need", attempts=1), ("outcome",), "maybe"
+        ),
+        followup.RecordCheckIn: (
+            followup.RecordCheckIn(actor=ACTING, occurred_at=NOW, relationship_id=uuid4(), outcome="not_reached"),
+            ("outcome",),
+            "ghosted",
+        ),
+        followup.CheckInRecorded: (
+            followup.CheckInRecorded(relationship_id=uuid4(), state="retry", next_due=date(2027, 1, 4)),
+            ("state",),
+            "later",
+        ),
+        followup.AdvanceClock: (followup.AdvanceClock(days=30), ("days",), -1),
+        followup.ClockAdvanced: (followup.ClockAdvanced(now=NOW), ("ok",), False),
     }
 )
 

@@ -106,7 +106,8 @@ def test_each_service_decoder_decodes_its_own_events() -> None:
     assert set(typing.get_args(casefile.CasefileEvent)) == {
         s.type for s in contracts.EVENTS if s.service == "casefile"
     }
-    assert followup.FollowupEvent is followup.ClientDisappeared
+    assert set(typing.get_args(followup.FollowupEvent)) == {s.type for s in contracts.EVENTS if s.service == "followup"}
+    assert followup.ClientDisappeared in typing.get_args(followup.FollowupEvent)
     assert set(typing.get_args(audit.AuditEvent)) == {s.type for s in contracts.EVENTS if s.service == "audit"}
     assert audit.ClientRecordViewed in typing.get_args(audit.AuditEvent)
     body = b'{"event": "RelationshipOpened", "event_id": "8d3c3c86-2f5b-4a59-a7a4-0d2a3ad9b0a1",'
@@ -119,6 +120,8 @@ def test_each_service_decoder_decodes_its_own_events() -> None:
 
 
 def test_error_codes_are_the_generic_ones_and_each_services_own() -> None:
-    assert contracts.ERROR_CODES == {**base.ERROR_CODES, **intake.ERROR_CODES, **casefile.ERROR_CODES}
+    assert contracts.ERROR_CODES == {
+        **base.ERROR_CODES, **intake.ERROR_CODES, **casefile.ERROR_CODES, **followup.ERROR_CODES
+    }
     assert not base.ERROR_CODES.keys() & intake.ERROR_CODES.keys()
     assert not intake.ERROR_CODES.keys() & casefile.ERROR_CODES.keys()

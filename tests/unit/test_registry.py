@@ -16,9 +16,10 @@ from services.intake.settings import DEFAULT_TRIAGE_GRID, IntakeSettings
 
 
 def test_the_installed_services_are_found_in_their_start_order() -> None:
-    assert registry.names() == ("intake", "casefile", "reporting")
+    assert registry.names() == ("intake", "casefile", "followup", "reporting")
     definitions = registry.services()
-    assert [d.name for d in definitions.values()] == ["intake", "casefile", "reporting"]
+    assert [d.name for d in definitions.values()] == ["intake", "casefile", "followup", "reporting"]
+    assert definitions["followup"].rebuild and definitions["followup"].republish_source
     assert definitions["casefile"].rebuild and definitions["reporting"].rebuild
     assert definitions["intake"].rebuild is None
     assert definitions["intake"].republish_source and definitions["casefile"].republish_source
@@ -26,8 +27,8 @@ def test_the_installed_services_are_found_in_their_start_order() -> None:
 
 
 def test_an_unknown_service_is_named_with_what_is_installed() -> None:
-    with pytest.raises(registry.RegistryError, match=r"no service named 'followup' is installed \(installed: intake, casefile, reporting\)"):
-        registry.service("followup")
+    with pytest.raises(registry.RegistryError, match=r"no service named 'audit' is installed \(installed: intake, casefile, followup, reporting\)"):
+        registry.service("audit")
 
 
 def test_the_demo_is_found_through_its_entry_point() -> None:
