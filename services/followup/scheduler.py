@@ -37,14 +37,19 @@ class Scheduler:
             results = await asyncio.gather(
                 *(self._fire(deadline_id, aggregate_id) for deadline_id, aggregate_id in due), return_exceptions=True
             )
+            failed = False
             for (deadline_id, aggregate_id), result in zip(due, results, strict=True):
                 if isinstance(result, BaseException):
+                    # Back in the index, to be fired at a later tick (each one, not only the first).
                     self.app.due_index.put_back(deadline_id, aggregate_id)
                     log.error("deadline_not_fired", deadline_id=deadline_id, error=type(result).__name__)
-                    return fired
+                    failed = True
+                    continue
                 self.app.due_index.done(deadline_id)
                 fired += bool(result.fired)
                 self.fired += bool(result.fired)
+            if failed:
+                return fired
 
     async def _fire(self, deadline_id: str, aggregate_id):  # type: ignore[no-untyped-def]
         command = FireDeadline(deadline_id=deadline_id, aggregate_id=aggregate_id)

@@ -115,3 +115,29 @@ def test_the_clock_moves_only_in_demo_mode(settings: Settings) -> None:
         advance(pipeline, 1)
     assert refused.value.code == "demo_mode_only"
     app.close()
+
+
+async def test_a_deadline_that_fails_to_fire_is_tried_again_and_the_others_of_its_tick_are_not_lost(
+    settings: Settings,
+) -> None:
+    app, pipeline, scheduler = make(settings)
+    rids = [uuid.uuid4() for _ in range(3)]
+    for rid in rids:
+        ended(pipeline, rid, date(2026, 12, 1))
+    advance(pipeline, 15)  # 5 December 2026: all three are due
+    real_internal = pipeline.internal
+    failing = {str(sorted(app.due_index.pending)[1])}
+
+    async def flaky(name, use_case, command, **kwargs):  # type: ignore[no-untyped-def]
+        if command.deadline_id in failing:
+            raise ConnectionError("the store is away for a moment")
+        return await real_internal(name, use_case, command, **kwargs)
+
+    pipeline.internal = flaky  # type: ignore[method-assign]
+    assert await scheduler.fire_due() == 2
+    assert set(app.due_index.pending) == failing  # fired ones are done; the failed one waits
+    pipeline.internal = real_internal  # type: ignore[method-assign]
+    assert await scheduler.fire_due() == 1  # tried again at the next tick
+    assert await scheduler.fire_due() == 0
+    assert not app.due_index.pending
+    assert stored_events(app)["CheckIn.DeadlineFired"] == 3
