@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import msgspec
@@ -27,18 +26,9 @@ TL1 = {"worker_id": "tl-001", "role": "team_lead", "team": "team-north"}
 
 @pytest.fixture
 def settings(polku_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.setenv("POLKU_DEMO", "1")  # the controllable clock
+    """conftest's ``stack`` on these settings: demo mode, for the controllable clock."""
+    monkeypatch.setenv("POLKU_DEMO", "1")
     return Settings.from_env()
-
-
-@pytest.fixture
-def stack(settings: Settings) -> Iterator[Stack]:
-    s = Stack(settings)
-    try:
-        s.start()
-        yield s
-    finally:
-        s.stop()
 
 
 async def followup(nc: Client, name: str, actor: dict[str, str], **fields: Any) -> dict[str, Any]:
