@@ -315,27 +315,35 @@ class Pipeline:
     def _route(self, request: Any, name: str | None) -> Route:
         return self._by_name[name] if name else self._by_request[type(request)]
 
+    def _command(
+        self, route: Route, command: Any, command_id: str, actor: dict[str, str] | None, correlation_id: str | None
+    ) -> tuple[Callable[[UnitOfWork], Any], Envelope, tuple[UUID, ...]]:
+        """What the group committer takes for a command: its work, its envelope, and the id of
+        the idempotency record a first attempt would have left (looked up for the batch at once)."""
+        env = self.envelope(command, command_id, correlation_id, actor)
+        return self._work(route, command, command_id), env, (CommandRecord.id_for(command_id),)
+
+    def _logged_read(
+        self, route: Route, query: Any, actor: dict[str, str] | None, correlation_id: str | None
+    ) -> tuple[Callable[[UnitOfWork], Any], Envelope]:
+        """What the group committer takes for a logged read: what it adds is stored, refused too."""
+        return (lambda uow: route.run.read(self.app, uow, query)), self.envelope(query, None, correlation_id, actor)
+
     # ------------------------------------------------- in process (tests, tools): one path
     def execute(
         self, command: Any, *, command_id: str, correlation_id: str | None = None, as_worker: str | None = None
     ) -> Any:
         """Carry out one command in the calling thread: its reply, or a RuleBroken raised."""
         route = self._route(command, None)
-        env = self.envelope(command, command_id, correlation_id, self.trusted_actor(route, command, as_worker))
-        return self.committer.run(self._work(route, command, command_id), env, (CommandRecord.id_for(command_id),))
+        actor = self.trusted_actor(route, command, as_worker)
+        return self.committer.run(*self._command(route, command, command_id, actor, correlation_id))
 
     def execute_batch(self, commands: list[tuple[Any, str]]) -> list[tuple[bool, Any]]:
         """Carry out ``(command, command_id)`` pairs as one group commit, in the calling thread."""
         works = []
         for command, command_id in commands:
             route = self._route(command, None)
-            works.append(
-                (
-                    self._work(route, command, command_id),
-                    self.envelope(command, command_id, None, self.trusted_actor(route, command, None)),
-                    (CommandRecord.id_for(command_id),),
-                )
-            )
+            works.append(self._command(route, command, command_id, self.trusted_actor(route, command, None), None))
         return self.committer.run_batch(works)
 
     async def submit(
@@ -343,8 +351,8 @@ class Pipeline:
     ) -> Any:
         """Carry out one command grouped with those submitted together: its reply once stored."""
         route = self._route(command, None)
-        env = self.envelope(command, command_id, correlation_id, self.trusted_actor(route, command, as_worker))
-        return await self.committer.submit(self._work(route, command, command_id), env, (CommandRecord.id_for(command_id),))
+        actor = self.trusted_actor(route, command, as_worker)
+        return await self.committer.submit(*self._command(route, command, command_id, actor, correlation_id))
 
     def ask(
         self, query: Any, name: str | None = None, correlation_id: str | None = None, as_worker: str | None = None
@@ -353,8 +361,7 @@ class Pipeline:
         route = self._route(query, name)
         actor = self.trusted_actor(route, query, as_worker)
         if isinstance(route.run, Logged):
-            env = self.envelope(query, None, correlation_id, actor)
-            result = self.committer.run(lambda uow: route.run.read(self.app, uow, query), env)
+            result = self.committer.run(*self._logged_read(route, query, actor, correlation_id))
         else:
             result = route.run(self.app, query)
         if isinstance(result, RuleBroken):
@@ -369,17 +376,14 @@ class Pipeline:
             command_id = read_command_id(headers)
             command = decode_command(route.decoder, body)
             ids.update(_log_ids(command))
-            env = self.envelope(command, command_id, correlation_id, self.authenticate(route, command, headers))
-            result = await self.committer.submit(
-                self._work(route, command, command_id), env, (CommandRecord.id_for(command_id),)
-            )
+            actor = self.authenticate(route, command, headers)
+            result = await self.committer.submit(*self._command(route, command, command_id, actor, correlation_id))
         else:
             query = decode_command(route.decoder, body or b"{}")
             ids.update(_log_ids(query))
             actor = self.authenticate(route, query, headers)
             if isinstance(route.run, Logged):
-                env = self.envelope(query, None, correlation_id, actor)
-                result = await self.committer.submit(lambda uow: route.run.read(self.app, uow, query), env)
+                result = await self.committer.submit(*self._logged_read(route, query, actor, correlation_id))
             else:
                 result = await asyncio.to_thread(route.run, self.app, query)
             if isinstance(result, RuleBroken):
