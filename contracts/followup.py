@@ -9,10 +9,55 @@ from uuid import UUID
 import msgspec
 from msgspec import Meta
 
-from contracts.base import SOCIAL_COUNSELLOR, SOCIAL_WORKER, TEAM_LEAD, ClientId, Command, Event, event_union
-from contracts.vocabulary import DisappearanceDetection
+from contracts.base import (
+    SOCIAL_COUNSELLOR,
+    SOCIAL_WORKER,
+    TEAM_LEAD,
+    ActingWorker,
+    ClientId,
+    Code,
+    Command,
+    Event,
+    Query,
+    event_union,
+)
+from contracts.vocabulary import DisappearanceDetection, PlanKind, ViewPurpose
+
+# ----------------------------------------------------------------------------- vocabulary
+#: How the own worker tried to reach the client (seed 000 §5.1: familiar channels first).
+ContactChannel = Literal["phone", "text_message", "letter", "home_visit", "network_partner"]
+#: What came of one try.
+ContactOutcome = Literal["reached", "no_answer", "number_not_in_use", "mail_returned", "refused"]
+#: How a disappeared client was reached again: a contact that reached them, or a meeting held.
+ReachedBy = Literal["phone", "text_message", "letter", "home_visit", "network_partner", "meeting_held"]
+#: The authority that reported the client disappeared.
+ReportingAuthority = Literal["police", "health_care", "kela", "employment_services", "housing_services", "other"]
+#: The great-concern grounds on which the police are asked for executive assistance
+#: (*virka-apupyyntö*, seed 000 §5.1: only when the concern is great). Codes, never free text.
+ConcernGround = Literal[
+    "danger_to_life_or_health",
+    "unable_to_take_care_of_self",
+    "risk_of_harm_to_others",
+    "missing_in_vulnerable_state",
+]
+#: What an overdue is about.
+OverdueKind = Literal["review", "assessment", "evaluation"]
 
 
+# --------------------------------------------------------------------------------- events
+class ContactAttemptRecorded(Event, kw_only=True):
+    """The own worker tried to reach the client: the channel and what came of it."""
+
+    relationship_id: UUID
+    client_id: ClientId
+    channel: ContactChannel
+    outcome: ContactOutcome
+    attempted_on: date
+
+
+# The disappearance policy decides: so many failed contacts and missed meetings over so many days
+# without a success, or a report by another authority. The waiting period starts; when it runs
+# out, EndProposed. (The docstring is v1's, word for word: it is the schema's description.)
 class ClientDisappeared(Event, kw_only=True):
     """The client could not be reached through the familiar channels."""
 
@@ -20,6 +65,90 @@ class ClientDisappeared(Event, kw_only=True):
     client_id: ClientId
     detected_by: DisappearanceDetection
     last_contact: date | None = None
+
+
+class ClientReached(Event, kw_only=True):
+    """A disappeared client was reached again: the waiting period and what followed are cancelled."""
+
+    relationship_id: UUID
+    client_id: ClientId
+    reached_on: date
+    reached_by: ReachedBy
+    days_disappeared: Annotated[int, Meta(ge=0)]
+
+
+class EndProposed(Event, kw_only=True):
+    """The waiting period after a disappearance ran out: followup proposes to the own worker that
+    the relationship end (Polku never ends one by itself)."""
+
+    relationship_id: UUID
+    client_id: ClientId
+    reason: Literal["unreachable"] = "unreachable"
+    disappeared_on: date
+    own_worker_id: Code | None = None
+
+
+class ExecutiveAssistanceRequested(Event, kw_only=True):
+    """The police were asked for executive assistance about a disappeared client, on a stated
+    great-concern ground."""
+
+    relationship_id: UUID
+    client_id: ClientId
+    ground: ConcernGround
+    authority: Literal["police"] = "police"
+
+
+class ReviewOverdue(Event, kw_only=True):
+    """A plan's review date passed without a new version of the plan."""
+
+    relationship_id: UUID
+    client_id: ClientId
+    kind: PlanKind
+    review_due: date
+
+
+class AssessmentOverdue(Event, kw_only=True):
+    """The service need assessment was not started within the configured working days of the
+    relationship's start."""
+
+    relationship_id: UUID
+    client_id: ClientId
+    due: date
+    working_days: Annotated[int, Meta(ge=1)]
+
+
+class EvaluationOverdue(Event, kw_only=True):
+    """A rehabilitative work activity period's evaluation date passed without the evaluation (a
+    new version of the activation plan) or the period's end."""
+
+    relationship_id: UUID
+    client_id: ClientId
+    placement_id: Code
+    evaluation_on: date
+
+
+class OverdueCleared(Event, kw_only=True):
+    """An overdue review, assessment or evaluation was cleared: done (``days_late`` after it fell
+    due) or no longer needed because the relationship ended."""
+
+    relationship_id: UUID
+    client_id: ClientId
+    overdue: OverdueKind
+    due: date
+    days_late: Annotated[int, Meta(ge=0)]
+    how: Literal["done", "relationship_ended"]
+
+
+class ClientMarkedRecurring(Event, kw_only=True):
+    """A client who keeps coming back: relationships started again ``count`` times within
+    ``window_days`` (the recurring-client policy), or intake flagged repeated referrals. Casefile
+    may use it for the relationship's nature."""
+
+    client_id: ClientId
+    relationship_id: UUID | None = None
+    grounds: Literal["relationships_restarted", "repeat_referrals"]
+    count: Annotated[int, Meta(ge=1)]
+    window_days: Annotated[int, Meta(ge=1)] | None = None
 
 
 class CheckInDue(Event, kw_only=True):

@@ -524,6 +524,63 @@ EXAMPLES.update(
         followup.CheckInCompleted: (
             followup.CheckInCompleted(**_casefile_base(), outcome="no_need", attempts=1), ("outcome",), "maybe"
         ),
+        followup.ContactAttemptRecorded: (
+            followup.ContactAttemptRecorded(
+                **_casefile_base(), channel="phone", outcome="no_answer", attempted_on=date(2027, 1, 4)
+            ),
+            ("channel",),
+            "carrier_pigeon",
+        ),
+        followup.ClientDisappeared: (
+            followup.ClientDisappeared(
+                **_casefile_base(), detected_by="missed_meetings", last_contact=date(2026, 12, 1)
+            ),
+            ("detected_by",),
+            "gone",
+        ),
+        followup.ClientReached: (
+            followup.ClientReached(**_casefile_base(), reached_on=date(2027, 1, 10), reached_by="home_visit", days_disappeared=12),
+            ("days_disappeared",),
+            -1,
+        ),
+        followup.EndProposed: (
+            followup.EndProposed(**_casefile_base(), disappeared_on=date(2026, 12, 1), own_worker_id="sc-001"),
+            ("reason",),
+            "bored",
+        ),
+        followup.ExecutiveAssistanceRequested: (
+            followup.ExecutiveAssistanceRequested(**_casefile_base(), ground="danger_to_life_or_health"),
+            ("ground",),
+            "curiosity",
+        ),
+        followup.ReviewOverdue: (
+            followup.ReviewOverdue(**_casefile_base(), kind="client_plan", review_due=date(2027, 3, 1)),
+            ("kind",),
+            "wish_list",
+        ),
+        followup.AssessmentOverdue: (
+            followup.AssessmentOverdue(**_casefile_base(), due=date(2027, 3, 31), working_days=7),
+            ("working_days",),
+            0,
+        ),
+        followup.EvaluationOverdue: (
+            followup.EvaluationOverdue(**_casefile_base(), placement_id="activity-centre-1", evaluation_on=date(2027, 4, 1)),
+            ("placement_id",),
+            "",
+        ),
+        followup.OverdueCleared: (
+            followup.OverdueCleared(**_casefile_base(), overdue="review", due=date(2027, 3, 1), days_late=3, how="done"),
+            ("how",),
+            "forgotten",
+        ),
+        followup.ClientMarkedRecurring: (
+            followup.ClientMarkedRecurring(
+                client_id=CLIENT, **_event_base(), relationship_id=uuid4(), grounds="relationships_restarted",
+                count=3, window_days=365,
+            ),
+            ("count",),
+            0,
+        ),
         followup.RecordCheckIn: (
             followup.RecordCheckIn(actor=ACTING, occurred_at=NOW, relationship_id=uuid4(), outcome="not_reached"),
             ("outcome",),
