@@ -7,6 +7,7 @@ client data to another authority. Ids, codes and counts only; no wording, no ide
 
 from __future__ import annotations
 
+from typing import Literal
 from uuid import UUID
 
 import msgspec
@@ -66,6 +67,19 @@ class IntakeRecordViewed(Event, kw_only=True):
     client_id: ClientId | None = None
     team: str | None = None
     items: int = 0
+
+
+class FollowupTasksViewed(Event, kw_only=True):
+    """A worker read followup's list of due tasks (``polku.qry.followup.due``): whose
+    relationships and clients were shown, for what purpose, and how many items (followup's
+    usage log). ``scope`` is the worker's own tasks or their team's."""
+
+    actor: Actor
+    purpose: ViewPurpose
+    scope: Literal["own", "team"]
+    items: int = 0
+    relationship_ids: list[UUID] = []
+    client_ids: list[ClientId] = []
 
 
 class ClientDataDisclosed(Event, kw_only=True):

@@ -201,6 +201,97 @@ class RecordCheckIn(Command, kw_only=True, forbid_unknown_fields=True):
     outcome: CheckInOutcome
 
 
+class FollowupAccepted(msgspec.Struct, frozen=True, kw_only=True):
+    """A followup command carried out: the relationship and where its following stands now
+    (``followed``: reachable as far as followup knows; ``disappeared``: in the waiting period;
+    ``end_proposed``: the waiting period ran out; ``ended``)."""
+
+    ok: Literal[True] = True
+    relationship_id: UUID
+    state: Literal["followed", "disappeared", "end_proposed", "ended"]
+    disappeared: bool = False
+
+
+class FollowupCommand(Command, kw_only=True, forbid_unknown_fields=True):
+    """Base of the commands about one relationship."""
+
+    roles: ClassVar[frozenset[str]] = frozenset({SOCIAL_COUNSELLOR, SOCIAL_WORKER, TEAM_LEAD})
+
+    relationship_id: UUID
+
+
+class RecordContactAttempt(FollowupCommand, kw_only=True, forbid_unknown_fields=True):
+    """``polku.cmd.followup.record_contact_attempt``: the own worker (or the team) tried to reach
+    the client. ``attempted_on``: the day, today by followup's clock when left out (never later)."""
+
+    reply: ClassVar[type] = FollowupAccepted
+
+    channel: ContactChannel
+    outcome: ContactOutcome
+    attempted_on: date | None = None
+
+
+class ReportDisappearance(FollowupCommand, kw_only=True, forbid_unknown_fields=True):
+    """``polku.cmd.followup.report_disappearance``: another authority reports the client
+    disappeared; the waiting period starts at once. ``last_contact``: the last day the client was
+    known to be in contact, if the report says."""
+
+    reply: ClassVar[type] = FollowupAccepted
+
+    authority: ReportingAuthority
+    last_contact: date | None = None
+
+
+class RequestExecutiveAssistance(FollowupCommand, kw_only=True, forbid_unknown_fields=True):
+    """``polku.cmd.followup.request_executive_assistance``: ask the police for executive
+    assistance (*virka-apupyyntö*); only on a stated great-concern ground, and only by the own
+    worker or a social worker."""
+
+    roles: ClassVar[frozenset[str]] = frozenset({SOCIAL_COUNSELLOR, SOCIAL_WORKER})
+    reply: ClassVar[type] = FollowupAccepted
+
+    ground: ConcernGround
+
+
+TaskKind = Literal[
+    "check_in", "review_overdue", "assessment_overdue", "evaluation_overdue", "disappeared", "end_proposed"
+]
+
+
+class DueTask(msgspec.Struct, frozen=True, kw_only=True):
+    """One task due: what, about which relationship, whose, since when. ``urgent``: the client
+    has a special support need or has disappeared."""
+
+    kind: TaskKind
+    relationship_id: UUID
+    client_id: ClientId
+    own_worker_id: Code | None = None
+    team: Code | None = None
+    due: date
+    days_overdue: int
+    urgent: bool
+
+
+class DueTasks(msgspec.Struct, frozen=True, kw_only=True):
+    """``polku.qry.followup.due``'s answer: urgent first, then oldest first."""
+
+    ok: Literal[True] = True
+    today: date
+    tasks: list[DueTask]
+
+
+class DueQuery(Query, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``polku.qry.followup.due``: the caller's due and overdue tasks, and their team's
+    (``scope``). A read of client data: logged (FollowupTasksViewed on the audit stream)."""
+
+    reply: ClassVar[type] = DueTasks
+
+    actor: ActingWorker
+    purpose: ViewPurpose
+    scope: Literal["own", "team"] = "team"
+    limit: Annotated[int, Meta(ge=1, le=1000)] = 200
+
+
 class ClockAdvanced(msgspec.Struct, frozen=True, kw_only=True):
     """Followup's clock was moved forward: the time it shows now."""
 
@@ -220,6 +311,11 @@ class AdvanceClock(Command, kw_only=True, forbid_unknown_fields=True):
 
 
 ERROR_CODES: dict[str, str] = {
+    "followed_relationship_not_found": "followup follows no relationship with this id",
+    "not_disappeared": "the client has not disappeared",
+    "already_disappeared": "the client is counted disappeared already",
+    "attempted_in_future": "a contact attempt cannot be recorded for a day after today",
+    "not_own_worker_or_social_worker": "executive assistance is requested only by the own worker or a social worker",
     "check_in_not_found": "followup holds no check-in for this relationship",
     "check_in_not_due": "the check-in is not due now (not yet, or closed already)",
     "demo_mode_only": "the clock is moved only in demo and test mode (POLKU_DEMO=1)",

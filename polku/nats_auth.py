@@ -33,7 +33,7 @@ from typing import Any
 #: the services' users; each consumes exactly these streams (their ConsumerSpec sources)
 SERVICE_CONSUMES: dict[str, tuple[str, ...]] = {
     "intake": ("CASEFILE",),
-    "casefile": ("INTAKE",),
+    "casefile": ("INTAKE", "FOLLOWUP"),
     "reporting": ("CASEFILE",),
     "followup": ("INTAKE", "CASEFILE"),
 }

@@ -20,7 +20,8 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from contracts import casefile as cmd
-from contracts.intake import ReferralRouted, RosterWorkerRemoved, RosterWorkerSet
+from contracts.intake import ReferralRouted
+from polku.roster import Roster
 from polku.settings import RosterEntry
 from polku.store import ServiceApplication, keyed_id
 from polku.unit_of_work import UnitOfWork
@@ -32,15 +33,13 @@ from services.casefile.domain import (
     PlanContent,
     Policy,
     RecordProbe,
-    ROSTER_ID,
     RecordView,
     Relationship,
     RelationshipNotFound,
-    RosterCopy,
     UnknownWorker,
     WorkActivityPeriod,
 )
-from services.casefile.projections import Relationships, Roster
+from services.casefile.projections import Relationships
 
 def relationship_id_for(referral_id: UUID, secret: str) -> UUID:
     """The relationship a referral opens; a redelivered referral finds the one it opened. Keyed
@@ -266,24 +265,6 @@ class CasefileApplication(ServiceApplication):
         return self._accepted(rel)
 
     # ------------------------------------------------------- intake's events
-    # ------------------------------------------------------------- intake's roster
-    def _roster_copy(self, uow: UnitOfWork) -> RosterCopy:
-        copy = uow.get(RosterCopy, ROSTER_ID)
-        if copy is None:
-            copy = RosterCopy.start(uow.env)
-            uow.add(copy)
-        return copy
-
-    def roster_worker_set(self, uow: UnitOfWork, e: RosterWorkerSet) -> dict[str, str]:
-        """Intake set a worker on its roster: from now on they act in casefile in that role and team."""
-        self._roster_copy(uow).set_worker(uow.env, worker_id=e.worker_id, role=e.role, team=e.team)
-        return {"worker_id": e.worker_id}
-
-    def roster_worker_removed(self, uow: UnitOfWork, e: RosterWorkerRemoved) -> dict[str, str]:
-        """Intake took a worker off its roster: they no longer act in casefile."""
-        self._roster_copy(uow).remove_worker(uow.env, worker_id=e.worker_id)
-        return {"worker_id": e.worker_id}
-
     def referral_routed(self, uow: UnitOfWork, e: ReferralRouted) -> dict[str, str]:
         """Open a relationship for a routed referral, with the routed worker as own worker; a
         referral about a client whose relationship is open is attached to it instead (one open

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from contracts import casefile as c
 from contracts.intake import ReferralRouted, RosterWorkerRemoved, RosterWorkerSet
+from polku import roster
 from polku.pipeline import Logged, Table
 from services.casefile.application import CasefileApplication as Casefile
 
@@ -42,8 +43,8 @@ TABLE = Table(
         "intake": {
             ReferralRouted: Casefile.referral_routed,
             # intake owns the roster: casefile applies its changes to who may act
-            RosterWorkerSet: Casefile.roster_worker_set,
-            RosterWorkerRemoved: Casefile.roster_worker_removed,
+            RosterWorkerSet: roster.worker_set,
+            RosterWorkerRemoved: roster.worker_removed,
         }
     },
 )

@@ -13,28 +13,7 @@ from uuid import UUID
 
 from contracts.casefile import CasefileSummary
 from polku.projections import Projection, on
-from polku.settings import RosterEntry
-from services.casefile.domain import Relationship, RosterCopy
-
-
-class Roster(Projection):
-    """Who may act in casefile: the configured roster, then intake's changes as casefile stored
-    them. ``worker_id -> (role, team)``."""
-
-    def __init__(self, configured: tuple[RosterEntry, ...] = ()) -> None:
-        self.workers: dict[str, tuple[str, str]] = {w.worker_id: (w.role, w.team) for w in configured}
-
-    @on(RosterCopy.WorkerSet)
-    def _set(self, e: RosterCopy.WorkerSet) -> None:
-        self.workers[e.worker_id] = (e.role, e.team)
-
-    @on(RosterCopy.WorkerRemoved)
-    def _removed(self, e: RosterCopy.WorkerRemoved) -> None:
-        self.workers.pop(e.worker_id, None)
-
-    def get(self, worker_id: str) -> tuple[str, str] | None:
-        with self.lock:
-            return self.workers.get(worker_id)
+from services.casefile.domain import Relationship
 
 
 class Relationships(Projection):

@@ -1,5 +1,5 @@
-"""Followup's wiring: settings → store → application → pipeline, relay, casefile's events and
-the scheduler."""
+"""Followup's wiring: settings → store → application → pipeline, relay, casefile's and intake's
+events, and the scheduler."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 from contracts.casefile import casefile_decoder
+from contracts.intake import intake_decoder
 from polku.actor import Verifier
 from polku.pipeline import Pipeline
 from polku.progress import Progress
@@ -53,7 +54,10 @@ def build(settings: Settings) -> ServiceParts:
         pipeline=pipeline,
         publishing=publishing.to_contract,
         published_topics=publishing.TOPICS,
-        consumers=[ConsumerSpec("casefile", casefile_decoder, pipeline.consumer("casefile"))],
+        consumers=[
+            ConsumerSpec("casefile", casefile_decoder, pipeline.consumer("casefile")),
+            ConsumerSpec("intake", intake_decoder, pipeline.consumer("intake")),
+        ],
         close=app.close,
         tasks=[scheduler.run],
     )

@@ -45,6 +45,10 @@ EXPECTED: dict[str, set[str]] = {
         )
     },
     "followup.record_check_in": RELATIONSHIP_WORKERS,
+    "followup.record_contact_attempt": RELATIONSHIP_WORKERS,
+    "followup.report_disappearance": RELATIONSHIP_WORKERS,
+    # the own worker or a social worker (the use case checks the former)
+    "followup.request_executive_assistance": {SC, SW},
     "followup.advance_clock": {TL},  # demo and test mode only
 }
 COMMANDS = [s for s in contracts.COMMANDS if s.kind == "cmd"]

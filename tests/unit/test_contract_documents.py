@@ -581,6 +581,48 @@ EXAMPLES.update(
             ("count",),
             0,
         ),
+        audit.FollowupTasksViewed: (
+            audit.FollowupTasksViewed(
+                **{**_event_base(), "actor": base.Actor(worker_id="sc-001", role="social_counsellor", team="team-north")},
+                purpose="client_work", scope="own", items=1, relationship_ids=[uuid4()], client_ids=[CLIENT],
+            ),
+            ("scope",),
+            "everyone",
+        ),
+        followup.RecordContactAttempt: (
+            followup.RecordContactAttempt(**_command_base(), channel="letter", outcome="mail_returned"),
+            ("outcome",),
+            "lost",
+        ),
+        followup.ReportDisappearance: (
+            followup.ReportDisappearance(**_command_base(), authority="police", last_contact=date(2026, 11, 2)),
+            ("authority",),
+            "neighbour",
+        ),
+        followup.RequestExecutiveAssistance: (
+            followup.RequestExecutiveAssistance(**_command_base(), ground="risk_of_harm_to_others"),
+            ("ground",),
+            "hunch",
+        ),
+        followup.FollowupAccepted: (
+            followup.FollowupAccepted(relationship_id=uuid4(), state="disappeared", disappeared=True),
+            ("state",),
+            "lost",
+        ),
+        followup.DueQuery: (followup.DueQuery(actor=ACTING, purpose="client_work", scope="team"), ("scope",), "all"),
+        followup.DueTasks: (
+            followup.DueTasks(
+                today=date(2027, 1, 4),
+                tasks=[
+                    followup.DueTask(
+                        kind="check_in", relationship_id=uuid4(), client_id=CLIENT, own_worker_id="sc-001",
+                        team="team-north", due=date(2026, 12, 28), days_overdue=7, urgent=False,
+                    )
+                ],
+            ),
+            ("tasks", 0, "kind"),
+            "chores",
+        ),
         followup.RecordCheckIn: (
             followup.RecordCheckIn(actor=ACTING, occurred_at=NOW, relationship_id=uuid4(), outcome="not_reached"),
             ("outcome",),

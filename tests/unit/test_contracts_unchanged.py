@@ -7,9 +7,20 @@ adding; a breaking change is a new name). Prose (summaries, titles, descriptions
 schemas) may be reworded; the schemas' own descriptions come from the structs' docstrings and
 may not.
 
-One change is allowed, and only it: the pattern of ``Code`` (worker ids, team codes, placement
-ids) now refuses a value shaped like an identity code. v1's documents are compared with that one
-pattern replaced by today's (:func:`_v1`); everything else stays strict.
+Two changes are allowed, and only they:
+
+- the pattern of ``Code`` (worker ids, team codes, placement ids) now refuses a value shaped like
+  an identity code. v1's documents are compared with that one pattern replaced by today's
+  (:func:`_v1`);
+- a schema may gain an *optional* property (not required, with a default), and a schema file new
+  ``$defs`` for it (:func:`_grows_compatibly`). A v1 payload still validates against today's
+  schema (the property is optional), and today's payload against v1's, whose objects allow
+  properties they do not name, except commands' (``additionalProperties: false``), where the new
+  property is one a v1 sender never sends. This is how casefile's relationship state shows
+  followup's disappearance without a new name.
+
+Everything else stays strict: no property removed, renamed, retyped or made required, no enum
+value added or removed, no description reworded.
 """
 
 from __future__ import annotations
@@ -80,13 +91,64 @@ def _without_prose(node: Any) -> Any:
     return node
 
 
+def _grows_compatibly(now: Any, old: Any, at: str = "") -> None:
+    """``now`` is ``old``, or ``old`` with optional properties (and the ``$defs`` they need) added."""
+    if not (isinstance(now, dict) and isinstance(old, dict)):
+        assert now == old, at
+        return
+    assert set(now) == set(old), f"{at}: keys {sorted(set(now) ^ set(old))}"
+    for key, value in old.items():
+        if key == "properties":
+            added = set(now[key]) - set(value)
+            assert set(value) <= set(now[key]), f"{at}: properties removed: {sorted(set(value) - set(now[key]))}"
+            for name in added:
+                assert name not in now.get("required", []), f"{at}.{name}: a new property must be optional"
+                assert "default" in now[key][name], f"{at}.{name}: a new property needs a default"
+            for name, schema in value.items():
+                _grows_compatibly(now[key][name], schema, f"{at}.{name}")
+        elif key == "$defs":
+            for name, schema in value.items():
+                assert name in now[key], f"{at}: $defs.{name} removed"
+                _grows_compatibly(now[key][name], schema, f"{at}.$defs.{name}")
+        else:
+            _grows_compatibly(now[key], value, f"{at}/{key}")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda s: s["properties"].pop("client_id"),
+        lambda s: s["properties"].update(extra={"type": "string"}),  # no default: required in effect
+        lambda s: s.update(required=[*s["required"], "reason"]),
+        lambda s: s["properties"]["reason"]["enum"].append("bored"),
+        lambda s: s["properties"]["reason"].update(type="integer"),
+        lambda s: s.update(description="reworded"),
+        lambda s: s.update(additionalProperties=False),
+    ],
+    ids=["removed", "added-without-default", "made-required", "enum-widened", "retyped", "reworded", "closed"],
+)
+def test_the_growth_rule_refuses_breaking_changes(change: Any) -> None:
+    schema = _v1(V1 / "schemas" / "RelationshipEnded.json")["$defs"]["RelationshipEnded"]
+    changed = json.loads(json.dumps(schema))
+    change(changed)
+    with pytest.raises(AssertionError):
+        _grows_compatibly(changed, schema)
+
+
+def test_the_growth_rule_allows_an_optional_property() -> None:
+    schema = _v1(V1 / "schemas" / "RelationshipEnded.json")["$defs"]["RelationshipEnded"]
+    grown = json.loads(json.dumps(schema))
+    grown["properties"]["note_code"] = {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None}
+    _grows_compatibly(grown, schema)
+
+
 def test_every_schema_file_of_v1_is_written(written: Path) -> None:
     assert {p.name for p in (V1 / "schemas").iterdir()} <= {p.name for p in (written / "schemas").iterdir()}
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in (V1 / "schemas").iterdir()))
 def test_each_schema_file_is_unchanged(written: Path, name: str) -> None:
-    assert _load(written / "schemas" / name) == _v1(V1 / "schemas" / name)
+    _grows_compatibly(_load(written / "schemas" / name), _v1(V1 / "schemas" / name), name)
 
 
 def test_the_channels_are_at_the_same_subjects(now: dict[str, Any], v1: dict[str, Any]) -> None:
@@ -102,7 +164,7 @@ def test_the_channels_are_at_the_same_subjects(now: dict[str, Any], v1: dict[str
 def test_the_component_schemas_are_unchanged(now: dict[str, Any], v1: dict[str, Any]) -> None:
     assert set(v1["components"]["schemas"]) <= set(now["components"]["schemas"])
     for name, schema in v1["components"]["schemas"].items():
-        assert now["components"]["schemas"][name] == schema, name
+        _grows_compatibly(now["components"]["schemas"][name], schema, name)
 
 
 def test_the_error_codes_are_unchanged(now: dict[str, Any], v1: dict[str, Any]) -> None:

@@ -54,7 +54,6 @@ from services.casefile.domain.policy import (
     qualifies_for_special_support,
 )
 from services.casefile.domain.record_view import RecordProbe, RecordView
-from services.casefile.domain.roster import ROSTER_ID, RosterCopy
 from services.casefile.domain.relationship import Relationship
 from services.casefile.domain.values import (
     ACTIVATION_KINDS,
@@ -102,9 +101,7 @@ __all__ = [
     "PlanVersion",
     "Policy",
     "RecordProbe",
-    "ROSTER_ID",
     "RecordView",
-    "RosterCopy",
     "Relationship",
     "RelationshipAlreadyEnded",
     "RelationshipNotEnded",
