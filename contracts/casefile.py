@@ -319,6 +319,10 @@ class RelationshipState(msgspec.Struct, frozen=True, kw_only=True):
     decisions: int = 0
     consents: list[ConsentKind] = []
     end_reason: EndReason | None = None
+    #: followup counts the client disappeared since this day (None: reachable, as far as known)
+    disappeared_since: date | None = None
+    #: followup marked the client recurring (relationships keep starting again, or repeat referrals)
+    recurring: bool = False
 
 
 class TimelineEntry(msgspec.Struct, frozen=True, kw_only=True):

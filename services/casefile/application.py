@@ -20,6 +20,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from contracts import casefile as cmd
+from contracts.followup import CheckInCompleted, ClientDisappeared, ClientMarkedRecurring, ClientReached
 from contracts.intake import ReferralRouted
 from polku.roster import Roster
 from polku.settings import RosterEntry
@@ -285,6 +286,43 @@ class CasefileApplication(ServiceApplication):
         uow.add(relationship)
         return _log_ids(e, relationship_id)
 
+    # ------------------------------------------------------------ followup's events
+    def _followed_relationship(self, uow: UnitOfWork, relationship_id: UUID) -> Relationship | None:
+        return uow.get(Relationship, relationship_id)
+
+    def client_disappeared(self, uow: UnitOfWork, e: ClientDisappeared) -> dict[str, str]:
+        """Followup counts the client disappeared: the relationship shows it."""
+        rel = self._followed_relationship(uow, e.relationship_id)
+        if rel is not None:
+            rel.note_disappeared(uow.env, since=e.occurred_at.date(), detected_by=e.detected_by)
+        return {"relationship_id": str(e.relationship_id)}
+
+    def client_reached(self, uow: UnitOfWork, e: ClientReached) -> dict[str, str]:
+        rel = self._followed_relationship(uow, e.relationship_id)
+        if rel is not None:
+            rel.note_reached(uow.env, on=e.reached_on)
+        return {"relationship_id": str(e.relationship_id)}
+
+    def check_in_completed(self, uow: UnitOfWork, e: CheckInCompleted) -> dict[str, str]:
+        """The check-in a month after the end found a need: the relationship opens again, with
+        its own worker (the Aava model). Not if the client has another open relationship since:
+        the need belongs to that one."""
+        rel = self._followed_relationship(uow, e.relationship_id)
+        if e.outcome == "need_found" and rel is not None and rel.ended:
+            other = self._open_relationship_of(uow, rel.client_id)
+            if other is None or other == rel.id:
+                rel.reopen(uow.env, reason="check_in_found_need")
+        return {"relationship_id": str(e.relationship_id)}
+
+    def client_marked_recurring(self, uow: UnitOfWork, e: ClientMarkedRecurring) -> dict[str, str]:
+        """Followup marked the client recurring: the relationship it names (or the client's open
+        one) shows it; the worker decides the nature."""
+        relationship_id = e.relationship_id or self._open_relationship_of(uow, e.client_id)
+        rel = self._followed_relationship(uow, relationship_id) if relationship_id else None
+        if rel is not None:
+            rel.note_recurring(uow.env)
+        return {"relationship_id": str(relationship_id)} if relationship_id else {}
+
     # ----------------------------------------------------------------- reads
     def read_relationship(self, uow: UnitOfWork, q: cmd.RecordQuery) -> cmd.RelationshipState | Forbidden:
         """``polku.qry.casefile.relationship``, logged (part ``state``)."""
@@ -371,6 +409,8 @@ class CasefileApplication(ServiceApplication):
             decisions=len(rel.decisions),
             consents=sorted(rel.consents),
             end_reason=rel.end_reason,
+            disappeared_since=rel.disappeared_since,
+            recurring=rel.recurring,
         )
 
 

@@ -10,6 +10,7 @@ refused.
 from __future__ import annotations
 
 from contracts import casefile as c
+from contracts.followup import CheckInCompleted, ClientDisappeared, ClientMarkedRecurring, ClientReached
 from contracts.intake import ReferralRouted, RosterWorkerRemoved, RosterWorkerSet
 from polku import roster
 from polku.pipeline import Logged, Table
@@ -45,6 +46,14 @@ TABLE = Table(
             # intake owns the roster: casefile applies its changes to who may act
             RosterWorkerSet: roster.worker_set,
             RosterWorkerRemoved: roster.worker_removed,
-        }
+        },
+        "followup": {
+            # followup's view of the client: shown on the relationship; a check-in that found a
+            # need reopens it
+            ClientDisappeared: Casefile.client_disappeared,
+            ClientReached: Casefile.client_reached,
+            CheckInCompleted: Casefile.check_in_completed,
+            ClientMarkedRecurring: Casefile.client_marked_recurring,
+        },
     },
 )

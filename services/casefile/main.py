@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from contracts.followup import followup_decoder
 from contracts.intake import intake_decoder
 from polku.actor import Verifier
 from polku.pipeline import Pipeline
@@ -53,7 +54,10 @@ def build(settings: Settings) -> ServiceParts:
         published_topics=publishing.TOPICS,
         # Intake's routed referrals open relationships; what they change is stored with the
         # tracking record of the INTAKE stream, in one transaction.
-        consumers=[ConsumerSpec("intake", intake_decoder, pipeline.consumer("intake"))],
+        consumers=[
+            ConsumerSpec("intake", intake_decoder, pipeline.consumer("intake")),
+            ConsumerSpec("followup", followup_decoder, pipeline.consumer("followup")),
+        ],
         close=app.close,
     )
 

@@ -68,6 +68,10 @@ class Relationship(PolkuAggregate):
         self.measurements: list[Measurement] = []
         self.consents: set[str] = set()
         self.disclosures: list[UUID] = []
+        #: followup's view: since when the client has counted as disappeared, and whether the
+        #: client keeps coming back
+        self.disappeared_since: date | None = None
+        self.recurring = False
 
     @classmethod
     def open(cls, relationship_id: UUID, env: Envelope, *, client_id: str, referral_id: UUID) -> Relationship:
@@ -435,7 +439,40 @@ class Relationship(PolkuAggregate):
     @event("Reopened")
     def _reopened(self, env: Envelope, *, reason: str) -> None:
         self.ended = False
+        self.disappeared_since = None
         self.end_reason = None
         self.assessment = "not_started"
         self.assessment_started_at = None
         self.assessment_conclusion = None
+
+    # ------------------------------------------------------------ followup's
+    def note_disappeared(self, env: Envelope, *, since: date, detected_by: str) -> bool:
+        """Followup counts the client disappeared; False if there is nothing to note."""
+        if self.ended or self.disappeared_since is not None:
+            return False
+        self._disappearance_noted(env, since=since, detected_by=detected_by)
+        return True
+
+    def note_reached(self, env: Envelope, *, on: date) -> bool:
+        if self.disappeared_since is None:
+            return False
+        self._reached_noted(env, on=on)
+        return True
+
+    def note_recurring(self, env: Envelope) -> bool:
+        if self.recurring:
+            return False
+        self._recurring_noted(env)
+        return True
+
+    @event("DisappearanceNoted")
+    def _disappearance_noted(self, env: Envelope, *, since: date, detected_by: str) -> None:
+        self.disappeared_since = since
+
+    @event("ReachedNoted")
+    def _reached_noted(self, env: Envelope, *, on: date) -> None:
+        self.disappeared_since = None
+
+    @event("RecurringNoted")
+    def _recurring_noted(self, env: Envelope) -> None:
+        self.recurring = True
