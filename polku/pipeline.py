@@ -182,14 +182,19 @@ class Pipeline:
         digest_secret: str,
         roster: RosterLookup | None = None,
         verifier: Verifier | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         """``app`` is the service's application (a read model's object for a service with no store).
+
+        ``clock`` dates what a command or read that names no business time does (default: the
+        system clock; a service with a controllable clock passes its own).
 
         ``roster`` gives a worker's role and team (the service's own roster, or its projection of
         intake's; by default the application's ``roster_role``); ``verifier`` checks the ``Polku-Actor`` tokens of what comes on the bus. A
         service without them refuses every command or query that needs a worker.
         """
         self.service = service
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.roster = roster if roster is not None else getattr(app, "roster_role", None)
         self.verifier = verifier
         self.app = app
@@ -212,14 +217,13 @@ class Pipeline:
         canonical = msgspec.json.encode(command, order="sorted")
         return hmac.new(self._legacy_digest_key, canonical, hashlib.sha256).hexdigest()
 
-    @staticmethod
     def envelope(
-        command: Any, command_id: str | None, correlation_id: str | None, actor: dict[str, str] | None = None
+        self, command: Any, command_id: str | None, correlation_id: str | None, actor: dict[str, str] | None = None
     ) -> Envelope:
         """The envelope of a command: ``actor`` is the worker :meth:`actor` established, never
         the body's."""
         return Envelope(
-            occurred_at=getattr(command, "occurred_at", None) or datetime.now(UTC),
+            occurred_at=getattr(command, "occurred_at", None) or self.clock(),
             actor=actor,
             correlation_id=correlation_id,
             causation_id=command_id,

@@ -171,7 +171,7 @@ class FollowupApplication(ServiceApplication):
         client_ids = list(dict.fromkeys(t.client_id for t in tasks))
         uow.add(
             TasksView.record(
-                uuid4(), uow.env, purpose=q.purpose, scope=q.scope, relationship_ids=relationship_ids,
+                uuid4(), uow.env, purpose=q.purpose, scope=q.scope, items=len(tasks), relationship_ids=relationship_ids,
                 client_ids=client_ids,
             )
         )

@@ -295,12 +295,14 @@ class Followed(PolkuAggregate):
                                relationship_id=self.relationship_id)
         elif purpose == "assessment":
             self._overdue_noted(env, purpose=purpose, due=due - timedelta(days=1),
-                                working_days=policy.assessment_working_days, relationship_id=self.relationship_id)
-        elif purpose == "evaluation":
-            self._overdue_noted(env, purpose=purpose, due=due - timedelta(days=1), placement_id=self.placement_id,
+                                working_days=policy.assessment_working_days, placement_id=None,
                                 relationship_id=self.relationship_id)
+        elif purpose == "evaluation":
+            self._overdue_noted(env, purpose=purpose, due=due - timedelta(days=1), working_days=None,
+                                placement_id=self.placement_id, relationship_id=self.relationship_id)
         else:  # review:<kind>
-            self._overdue_noted(env, purpose=purpose, due=due - timedelta(days=1), relationship_id=self.relationship_id)
+            self._overdue_noted(env, purpose=purpose, due=due - timedelta(days=1), working_days=None,
+                                placement_id=None, relationship_id=self.relationship_id)
         return True
 
     # ----------------------------------------------------------------- events
@@ -342,8 +344,8 @@ class Followed(PolkuAggregate):
 
     @event("OverdueNoted")
     def _overdue_noted(
-        self, env: Envelope, *, purpose: str, due: date, relationship_id: UUID, working_days: int | None = None,
-        placement_id: str | None = None,
+        self, env: Envelope, *, purpose: str, due: date, relationship_id: UUID, working_days: int | None,
+        placement_id: str | None,
     ) -> None:
         self.overdue[purpose] = due
 
@@ -565,16 +567,17 @@ class TasksView(PolkuAggregate):
 
     @event("Viewed")
     def __init__(
-        self, *, env: Envelope, purpose: str, scope: str, relationship_ids: list[UUID], client_ids: list[str]
+        self, *, env: Envelope, purpose: str, scope: str, items: int, relationship_ids: list[UUID],
+        client_ids: list[str],
     ) -> None:
         self.purpose = purpose
 
     @classmethod
     def record(
-        cls, view_id: UUID, env: Envelope, *, purpose: str, scope: str, relationship_ids: list[UUID],
+        cls, view_id: UUID, env: Envelope, *, purpose: str, scope: str, items: int, relationship_ids: list[UUID],
         client_ids: list[str],
     ) -> TasksView:
         return cls._create(
-            cls.Viewed, id=view_id, env=env, purpose=purpose, scope=scope, relationship_ids=relationship_ids,
-            client_ids=client_ids,
+            cls.Viewed, id=view_id, env=env, purpose=purpose, scope=scope, items=items,
+            relationship_ids=relationship_ids, client_ids=client_ids,
         )

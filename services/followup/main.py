@@ -35,7 +35,8 @@ def build_application(
 
 def build_pipeline(app: FollowupApplication, settings: Settings, verifier: Verifier | None = None) -> Pipeline:
     return Pipeline(
-        "followup", app, TABLE, digest_secret=settings.pseudonym_key, roster=app.roster_role, verifier=verifier
+        "followup", app, TABLE, digest_secret=settings.pseudonym_key, roster=app.roster_role, verifier=verifier,
+        clock=app.now,
     )
 
 

@@ -80,7 +80,7 @@ def client_marked_recurring(e: ClientHistory.MarkedRecurring) -> wire.ClientMark
 
 def tasks_viewed(e: TasksView.Viewed) -> audit.FollowupTasksViewed:
     return audit.FollowupTasksViewed(
-        **envelope(e), purpose=e.purpose, scope=e.scope, items=len(e.relationship_ids),
+        **envelope(e), purpose=e.purpose, scope=e.scope, items=e.items,
         relationship_ids=e.relationship_ids, client_ids=e.client_ids,
     )
 
