@@ -43,6 +43,8 @@ class Figure:
             shown = f"{self.value:.3f}"
         elif self.unit == "ms":
             shown = f"{self.value:.1f}"
+        elif self.unit == "us":
+            shown = f"{self.value:.2f}"
         else:
             shown = f"{self.value:.0f}"
         return f"{self.name} {shown} {self.unit}"

@@ -28,18 +28,23 @@ class Sizes:
     latency_rate: float
     latency_seconds: float
     rebuild: int
+    #: deadlines all due at once for the scheduler, and the pending counts of the timer check
+    scheduler_due: int = 100_000
+    timer_check: tuple[int, ...] = (10_000, 100_000, 1_000_000)
     low_rate: float = 20
     low_seconds: float = 5
 
 
 FULL = Sizes(raw_nats=50_000, relay=20_000, raw_sqlite=6_000, e2e=2_000, latency_rate=200, latency_seconds=10, rebuild=100_000)
-QUICK = Sizes(raw_nats=5_000, relay=2_000, raw_sqlite=1_500, e2e=300, latency_rate=200, latency_seconds=3, rebuild=10_000, low_seconds=3)
+QUICK = Sizes(raw_nats=5_000, relay=2_000, raw_sqlite=1_500, e2e=300, latency_rate=200, latency_seconds=3, rebuild=10_000, low_seconds=3,
+              scheduler_due=5_000, timer_check=(1_000, 10_000, 100_000))
 
 #: (name, ratio or figure, goal, comparison): met when value >= goal ("min") or <= goal ("max")
 GOALS = (
     ("relay_ratio", 0.5, "min", "relay_events / raw_nats_publish_async"),
     ("e2e_ratio", 0.3, "min", "e2e_referrals / raw_sqlite_insert"),
     ("latency_p99_ms", 50.0, "max", "command sent -> relationship visible in reporting, at 200 referrals/s"),
+    ("timer_check_growth", 2.0, "max", "a timer check at 100x the pending deadlines: it must not scan them"),
 )
 
 
@@ -70,7 +75,7 @@ def main(args: argparse.Namespace) -> int:
     sizes = QUICK if quick else FULL
     _configure_logging()
 
-    from bench import e2e, raw, rebuild, relay
+    from bench import e2e, raw, rebuild, relay, scheduler
 
     started = time.perf_counter()
     store = os.environ.get("POLKU_STORE", "sqlite")
@@ -122,6 +127,8 @@ def main(args: argparse.Namespace) -> int:
         measure("raw_sqlite_insert", sqlite_baseline.figure)
     ratio("e2e_ratio", "e2e_referrals", "raw_sqlite_insert", "# e2e_ratio = e2e_referrals / raw_sqlite_insert (goal >= 0.3)")
     measure("rebuild_rate", lambda: rebuild.rebuild_rate(sizes.rebuild))
+    measure("scheduler_fire_rate", lambda: scheduler.fire_rate(sizes.scheduler_due))
+    measure("timer_check", lambda: scheduler.timer_check(sizes.timer_check))
 
     lines = ["#", "# goals"]
     for name, goal, kind, what in GOALS:
@@ -130,7 +137,7 @@ def main(args: argparse.Namespace) -> int:
             continue
         value = figures[name].value
         met = value >= goal if kind == "min" else value <= goal
-        shown = f"{value:.3f}" if kind == "min" else f"{value:.1f} ms"
+        shown = f"{value:.1f} ms" if figures[name].unit == "ms" else f"{value:.3f}"
         lines.append(
             f"# goal {name} {'>=' if kind == 'min' else '<='} {goal:g}: {shown} -> {'met' if met else 'NOT met'} ({what})"
         )
