@@ -19,6 +19,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 import contracts
@@ -58,6 +59,13 @@ class DemoResult:
     casefile_refused: Counter[str] = field(default_factory=Counter)
     casefile_summary: dict[str, Any] = field(default_factory=dict)
     streams_after: dict[str, int] = field(default_factory=dict)
+    #: the relationships carried along each path
+    carried: dict[str, list[uuid.UUID]] = field(default_factory=dict)
+    #: the followup stage: months the clock moved, its events by type, check-ins by outcome
+    months: int = 0
+    followup_events: Counter[str] = field(default_factory=Counter)
+    check_ins: Counter[str] = field(default_factory=Counter)
+    followup_refused: Counter[str] = field(default_factory=Counter)
 
 
 async def query_open_relationships(client: Any, timeout: float = 5.0) -> OpenRelationshipsReply:
@@ -218,6 +226,8 @@ async def run_demo(client: Any, *, referrals: int = 200, seed: int | None = None
         async with semaphore:
             ok = await _carry(client, rid, path, f"demo-{run_id}-cf-{i}", result)
         result.paths[path if ok else "refused"] += 1
+        if ok:
+            result.carried.setdefault(path, []).append(rid)
         done += 1
         if stage:
             stage.update(done)
@@ -226,9 +236,103 @@ async def run_demo(client: Any, *, referrals: int = 200, seed: int | None = None
     if stage:
         stage.done()
     result.casefile_summary = await client.query(CASEFILE_SUMMARY)
+    await followup_stage(client, result, f"demo-{run_id}-fu", quiet=quiet)
     result.seconds = time.perf_counter() - started
     result.streams_after = await client.stream_counts()
     return result
+
+
+TEAM_LEAD = {"worker_id": "tl-001", "role": "team_lead", "team": "team-north"}
+FOLLOWUP_MONTHS = 4
+
+
+async def followup_stage(client: Client, result: DemoResult, prefix: str, *, quiet: bool = False) -> None:
+    """Months pass in followup (its clock moves, demo mode): a third of the open relationships
+    lose touch (failed contacts over two weeks: disappeared), half of those are reached again,
+    the rest wait out the waiting period (an end proposal); the ended relationships' check-ins
+    fall due and are recorded in turn as no need, a need found (casefile reopens) and not
+    reached; reviews and assessments left undone become overdue. Then what followup published."""
+    followup_from = (await client.nc.jetstream().stream_info("FOLLOWUP")).state.last_seq + 1
+    n = 0
+
+    async def send(name: str, body: dict[str, Any], actor: dict[str, str] = _WORKER) -> dict[str, Any] | None:
+        nonlocal n
+        n += 1
+        try:
+            return await client.command(f"followup.{name}", {"actor": actor, **body}, f"{prefix}-{n}")
+        except Refusal as e:
+            result.followup_refused[e.code] += 1
+            return None
+
+    async def contact(rids: list[uuid.UUID], channel: str, outcome: str) -> None:
+        await asyncio.gather(*(send("record_contact_attempt", {"relationship_id": str(r), "channel": channel,
+                                                                 "outcome": outcome}) for r in rids))
+
+    async def advance(days: int) -> None:
+        await send("advance_clock", {"days": days}, TEAM_LEAD)
+        await asyncio.sleep(1.5)  # the scheduler's tick: what fell due fires
+
+    progress = Progress("followup months", FOLLOWUP_MONTHS) if not quiet else None
+    losing = result.carried.get("open", [])[::3]
+    await asyncio.sleep(1.0)  # followup takes in casefile's events of the stage before
+    await contact(losing, "phone", "no_answer")
+    await advance(8)
+    await contact(losing, "text_message", "no_answer")
+    await advance(8)
+    await contact(losing, "letter", "mail_returned")  # 3 failures over 16 days: disappeared
+    await advance(14)
+    await contact(losing[::2], "home_visit", "reached")  # reached again: the waiting is over
+    if progress:
+        progress.update(1)
+    ended = [*result.carried.get("temporary_advice", []), *result.carried.get("activation_to_work", []),
+             *result.carried.get("no_service_need", [])]
+    outcomes = ("no_need", "need_found", "not_reached")
+    turn = {str(r): k for k, r in enumerate(ended)}
+    recorded: set[tuple[str, int]] = set()  # (relationship, try): each due try is recorded once
+    for month in range(2, FOLLOWUP_MONTHS + 1):
+        await advance(30)
+        due = [e for e in await _followup_events(client, followup_from) if e.get("event") == "CheckInDue"]
+        for e in due:
+            rid = e["relationship_id"]
+            if (rid, e["attempt"]) in recorded:
+                continue
+            recorded.add((rid, e["attempt"]))
+            i = turn.get(rid, 0)
+            await send("record_check_in", {"relationship_id": rid, "outcome": outcomes[i % 3]})
+        if progress:
+            progress.update(month)
+    if progress:
+        progress.done()
+    result.months = FOLLOWUP_MONTHS
+    published = await _followup_events(client, followup_from)
+    result.followup_events = Counter(e["event"] for e in published)
+    result.check_ins = Counter(e["outcome"] for e in published if e["event"] == "CheckInCompleted")
+
+
+async def _followup_events(client: Client, from_sequence: int) -> list[dict[str, Any]]:
+    """FOLLOWUP's events from ``from_sequence`` on (an ephemeral consumer that moves nothing)."""
+    js = client.nc.jetstream()
+    last = (await js.stream_info("FOLLOWUP")).state.last_seq
+    if last < from_sequence:
+        return []
+    sub = await js.pull_subscribe(
+        contracts.STREAMS["FOLLOWUP"], stream="FOLLOWUP",
+        config=ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                              opt_start_seq=from_sequence, inactive_threshold=10.0),
+    )
+    out: list[dict[str, Any]] = []
+    try:
+        while len(out) < last - from_sequence + 1:
+            try:
+                messages = await sub.fetch(1000, timeout=1)
+            except (asyncio.TimeoutError, TimeoutError):
+                break
+            out += [msgspec.json.decode(m.data) for m in messages]
+    finally:
+        consumer = (await sub.consumer_info()).name
+        await sub.unsubscribe()
+        await js.delete_consumer("FOLLOWUP", consumer)
+    return out
 
 
 #: The paths of the models (seed 000 and the Aava model), in turn; "open" stays where it is.
@@ -320,7 +424,21 @@ def format_summary(result: DemoResult) -> str:
         for reason, count in counts["by_end_reason"].items():
             lines.append(f"  {reason:<42} {count:>6}")
         lines.append(f"  {'open':<42} {counts['open']:>6}")
-        lines += ["", "Events per stream after the casefile stage:"]
+        if result.months:
+            events = result.followup_events
+            lines += ["", f"Followup, {result.months} months on (its clock moved in demo mode):"]
+            for label, name in (("clients disappeared", "ClientDisappeared"), ("reached again", "ClientReached"),
+                                ("end proposals (waiting period over)", "EndProposed"),
+                                ("contact attempts", "ContactAttemptRecorded"),
+                                ("assessments overdue", "AssessmentOverdue"), ("reviews overdue", "ReviewOverdue"),
+                                ("evaluations overdue", "EvaluationOverdue"), ("overdues cleared", "OverdueCleared"),
+                                ("check-ins due", "CheckInDue"), ("clients marked recurring", "ClientMarkedRecurring")):
+                lines.append(f"  {label:<42} {events.get(name, 0):>6}")
+            for outcome in ("no_need", "need_found", "unreached"):
+                lines.append(f"  {'check-ins completed: ' + outcome:<42} {result.check_ins.get(outcome, 0):>6}")
+            if result.followup_refused:
+                lines.append(f"  refused: {', '.join(f'{k}: {v}' for k, v in sorted(result.followup_refused.items()))}")
+        lines += ["", "Events per stream after the casefile and followup stages:"]
         for name, count in result.streams_after.items():
             lines.append(f"  {name:<10} {count:>8}")
     return "\n".join(lines)
