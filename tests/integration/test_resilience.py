@@ -120,8 +120,18 @@ async def test_a_poison_message_goes_to_the_dead_letter_stream_and_the_consumer_
 
     reply = await wait_for_projection(nc, 3)
     assert reply.total == 3
-    dead = await stream_messages(operator_nc, "DLQ")  # dead letters are for the operator
-    assert [m.subject for m in dead] == ["polku.dlq.casefile-intake"] * 2
+    # dead letters are for the operator; INTAKE's two consumers (casefile's and followup's) each
+    # dead-letter the two poison messages and go on
+    for _ in range(100):
+        everything = await stream_messages(operator_nc, "DLQ")
+        if len(everything) >= 4:
+            break
+        await asyncio.sleep(0.1)
+    assert sorted(m.subject for m in everything) == ["polku.dlq.casefile-intake"] * 2 + ["polku.dlq.followup-intake"] * 2
+    assert [m.data for m in everything if m.subject.endswith("followup-intake")] == [
+        b"this is not json", msgspec.json.encode({"event": "ReferralReceived", "event_id": "not-a-uuid"})
+    ]
+    dead = [m for m in everything if m.subject == "polku.dlq.casefile-intake"]
     assert [m.data for m in dead] == [b"this is not json", msgspec.json.encode({"event": "ReferralReceived", "event_id": "not-a-uuid"})]
     for m, seq in zip(dead, (1, 2), strict=True):
         assert m.headers[contracts.H_DLQ_CONSUMER] == "casefile-intake"
@@ -137,7 +147,7 @@ async def test_a_poison_message_goes_to_the_dead_letter_stream_and_the_consumer_
     stack.wait_ready(("casefile",))
     replies = await send_referrals(nc, distinct_referrals(8, 1))
     assert (await wait_for_projection(nc, 4)).total == 4
-    assert await _stream_count(nc, "DLQ") == 2
+    assert await _stream_count(nc, "DLQ") == 4
 
 
 def _rebuild(stack: Stack) -> subprocess.CompletedProcess[str]:
