@@ -26,7 +26,6 @@ from services.followup.domain import (
     Followed,
     FollowedNotFound,
     Forbidden,
-    NotOwnWorkerOrSocialWorker,
     TasksView,
 )
 from services.followup.projections import ClockOffset, DueIndex, Tasks
@@ -152,11 +151,6 @@ class FollowupApplication(ServiceApplication):
         self, uow: UnitOfWork, cmd: c.RequestExecutiveAssistance
     ) -> c.FollowupAccepted:
         followed = self._acting_on(uow, cmd.relationship_id)
-        actor = uow.env.actor or {}
-        if actor.get("role") != "social_worker" and actor.get("worker_id") != followed.own_worker:
-            raise NotOwnWorkerOrSocialWorker(
-                "executive assistance is requested only by the own worker or a social worker"
-            )
         followed.request_executive_assistance(uow.env, ground=cmd.ground)
         return self._accepted(followed)
 

@@ -241,7 +241,13 @@ class Followed(PolkuAggregate):
                         today=today, policy=policy)
 
     def request_executive_assistance(self, env: Envelope, *, ground: str) -> None:
+        """Asked only by the own worker or a social worker (seed 000 §5.1), on a stated ground."""
         self.must_be_open()
+        actor = env.actor or {}
+        if actor.get("role") != "social_worker" and actor.get("worker_id") != self.own_worker:
+            raise NotOwnWorkerOrSocialWorker(
+                "executive assistance is requested only by the own worker or a social worker"
+            )
         self._assistance_requested(env, ground=ground, relationship_id=self.relationship_id)
 
     def _judge(self, env: Envelope, *, policy: Any) -> None:
@@ -293,16 +299,13 @@ class Followed(PolkuAggregate):
         if purpose == "waiting":
             self._end_proposed(env, disappeared_on=self.disappeared_on, own_worker_id=self.own_worker,
                                relationship_id=self.relationship_id)
-        elif purpose == "assessment":
-            self._overdue_noted(env, purpose=purpose, due=due - timedelta(days=1),
-                                working_days=policy.assessment_working_days, placement_id=None,
-                                relationship_id=self.relationship_id)
-        elif purpose == "evaluation":
-            self._overdue_noted(env, purpose=purpose, due=due - timedelta(days=1), working_days=None,
-                                placement_id=self.placement_id, relationship_id=self.relationship_id)
-        else:  # review:<kind>
-            self._overdue_noted(env, purpose=purpose, due=due - timedelta(days=1), working_days=None,
-                                placement_id=None, relationship_id=self.relationship_id)
+        else:  # assessment, evaluation, review:<kind>: overdue from the day before
+            self._overdue_noted(
+                env, purpose=purpose, due=due - timedelta(days=1),
+                working_days=policy.assessment_working_days if purpose == "assessment" else None,
+                placement_id=self.placement_id if purpose == "evaluation" else None,
+                relationship_id=self.relationship_id,
+            )
         return True
 
     # ----------------------------------------------------------------- events

@@ -25,6 +25,7 @@ from polku.stack import Stack
 from tests.casefile_helpers import SC2, SW1, SW2, Casefile, open_relationship
 from tests.helpers import request, stream_messages
 from tests.integration.test_followup_check_in import TL1, advance, followup
+from tests.integration.test_followup_kill import consumed
 
 #: default policy: 3 failures over at least 14 days → disappeared; waiting period 30 days
 
@@ -65,17 +66,6 @@ async def state_when(nc: Client, rid: uuid.UUID, check: Callable[[dict[str, Any]
     raise AssertionError(f"casefile shows {state}")
 
 
-async def followed(nc: Client, operator_nc: Client) -> None:
-    """Followup has handled everything casefile published so far."""
-    js = operator_nc.jetstream()
-    for _ in range(200):
-        info = await js.consumer_info("CASEFILE", "followup-casefile")
-        if info.num_pending == 0 and info.num_ack_pending == 0:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("followup did not consume CASEFILE")
-
-
 async def miss_meeting(nc: Client, rid: uuid.UUID) -> None:
     cf = Casefile(nc, rid)
     when = (datetime.now(UTC) + timedelta(days=1)).isoformat()
@@ -89,7 +79,7 @@ async def test_a_client_disappears_and_the_waiting_period_proposes_the_end(
     gone, back = [(await open_relationship(nc, expect_total=i + 1))[0] for i in range(2)]
     for rid in (gone, back):
         await miss_meeting(nc, rid)
-    await followed(nc, operator_nc)
+    await consumed(operator_nc)
     await advance(nc, 7)
     for rid in (gone, back):
         reply = await followup(nc, "record_contact_attempt", SW1, relationship_id=rid, channel="phone", outcome="no_answer")
@@ -148,7 +138,7 @@ async def test_another_authority_reports_and_executive_assistance_is_asked_on_a_
     stack: Stack, nc: Client, operator_nc: Client
 ) -> None:
     rid, _ = await open_relationship(nc)
-    await followed(nc, operator_nc)
+    await consumed(operator_nc)
     reply = await followup(nc, "report_disappearance", SW1, relationship_id=rid, authority="police")
     assert reply["state"] == "disappeared"
     again = await followup(nc, "report_disappearance", SW1, relationship_id=rid, authority="health_care")
@@ -197,7 +187,7 @@ async def test_overdue_assessment_review_and_evaluation_clear_when_done(
     await cf.ok("start_work_activity", SW1, placement_id="activity-centre-1", days_per_week=3, hours_per_day=4.0,
                 starts_on=start.isoformat(), ends_on=(start + timedelta(days=180)).isoformat(),
                 evaluation_on=(start + timedelta(days=25)).isoformat(), shop_steward_notified=True)
-    await followed(nc, operator_nc)
+    await consumed(operator_nc)
     await advance(nc, 15)  # 7 working days passed without the assessment starting
     [late] = of(f.AssessmentOverdue)(await wait_for(nc, of(f.AssessmentOverdue)))
     assert (late.relationship_id, late.working_days) == (rid, 7)
@@ -246,7 +236,7 @@ async def test_a_client_whose_relationships_keep_starting_again_is_marked_recurr
     # once marked, not again
     await cf.ok("end_relationship", SW1, reason="client_ended")
     await cf.ok("reopen_relationship", SW1, reason="client_returned")
-    await followed(nc, operator_nc)
+    await consumed(operator_nc)
     assert len(of(f.ClientMarkedRecurring)(await events(nc))) == 1
 
 
@@ -257,7 +247,7 @@ async def test_nothing_personal_on_the_followup_stream(stack: Stack, nc: Client,
         nc, identity_code="010170-123F", summary="Matti Meikäläinen is sairas.", contact_details="Matti Meikäläinen, 040 1234567"
     )
     await miss_meeting(nc, rid)
-    await followed(nc, operator_nc)
+    await consumed(operator_nc)
     assert (await followup(nc, "report_disappearance", SW1, relationship_id=rid, authority="kela"))["ok"]
     asked = await followup(nc, "request_executive_assistance", SW1, relationship_id=rid, ground="danger_to_life_or_health")
     assert asked["ok"], asked
