@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import uuid
 import weakref
+from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
@@ -39,7 +40,7 @@ from nats.aio.client import Client as Nats
 
 import contracts
 from contracts.base import ACTOR_HEADER, COMMAND_ID_HEADER, Error
-from contracts.reporting import OpenRelationshipsReply
+from contracts.reporting import IndicatorsQuery, IndicatorsReply, OpenRelationshipsReply
 from polku.actor import Issuer  # re-exported: a client system signs with it
 from polku.bus import connect, stream_counts
 
@@ -48,6 +49,7 @@ T = TypeVar("T")
 COMMAND_PREFIX = "polku.cmd."
 QUERY_PREFIX = "polku.qry."
 OPEN_RELATIONSHIPS = "polku.qry.reporting.open_relationships"
+INDICATORS = "polku.qry.reporting.indicators"
 
 Body = dict[str, Any] | msgspec.Struct | bytes | None
 
@@ -233,6 +235,19 @@ class Client:
         return await self.query(
             OPEN_RELATIONSHIPS, {"team": team} if team else None, reply_type=OpenRelationshipsReply, timeout=timeout
         )
+
+    async def indicators(
+        self,
+        team: str | None = None,
+        period_from: date | None = None,
+        period_to: date | None = None,
+        names: list[str] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> IndicatorsReply:
+        """Reporting's indicators for a team (or all) and a period (see ``IndicatorsQuery``)."""
+        q = IndicatorsQuery(team=team, period_from=period_from, period_to=period_to, names=names or [])
+        return await self.query(INDICATORS, q, reply_type=IndicatorsReply, timeout=timeout)
 
     async def health(self, service: str, *, timeout: float = 2.0) -> dict[str, Any]:
         """A running service's answer on ``polku.ctl.<service>.health``: ``{"ok", "service", "pid"}``."""

@@ -34,7 +34,7 @@ from typing import Any
 SERVICE_CONSUMES: dict[str, tuple[str, ...]] = {
     "intake": ("CASEFILE",),
     "casefile": ("INTAKE", "FOLLOWUP"),
-    "reporting": ("CASEFILE",),
+    "reporting": ("INTAKE", "CASEFILE", "FOLLOWUP"),
     "followup": ("INTAKE", "CASEFILE"),
 }
 SERVICE_STREAM = {"intake": "INTAKE", "casefile": "CASEFILE", "reporting": "REPORTING", "followup": "FOLLOWUP"}

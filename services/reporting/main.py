@@ -1,24 +1,24 @@
-"""Reporting's wiring: settings → read model database → consumer of casefile, queries."""
+"""Reporting's wiring: settings → read model database → consumers of intake, casefile and
+followup, queries."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 
-from contracts.casefile import casefile_decoder
 from polku.bus import connect
 from polku.progress import Progress
 from polku.service import ConsumerSpec, ServiceDefinition, ServiceParts
 from polku.settings import Settings
 from polku.sql import SqlDatabase
-from services.reporting import projections
 from polku.pipeline import Pipeline
+from services.reporting import rebuild as rebuilding
 from services.reporting.handlers import TABLE
-from services.reporting.projections import OpenRelationshipsView
+from services.reporting.indicators import IndicatorsView
 
 
-def build_view(settings: Settings) -> OpenRelationshipsView:
-    return OpenRelationshipsView(SqlDatabase(settings, "reporting"))
+def build_view(settings: Settings) -> IndicatorsView:
+    return IndicatorsView(SqlDatabase(settings, "reporting"))
 
 
 def build(settings: Settings) -> ServiceParts:
@@ -26,21 +26,28 @@ def build(settings: Settings) -> ServiceParts:
     return ServiceParts(
         name="reporting",
         pipeline=Pipeline("reporting", view, TABLE, digest_secret=settings.pseudonym_key),
-        consumers=[ConsumerSpec("casefile", casefile_decoder, view)],
+        consumers=[
+            ConsumerSpec(source, decoder, view)
+            for source, decoder in (
+                ("intake", rebuilding.DECODERS["INTAKE"]),
+                ("casefile", rebuilding.DECODERS["CASEFILE"]),
+                ("followup", rebuilding.DECODERS["FOLLOWUP"]),
+            )
+        ],
         close=view.db.close,
     )
 
 
 def rebuild(settings: Settings) -> int:
-    """``polku rebuild reporting``: replay CASEFILE from sequence 1 into a new model beside the
-    live one, then swap it in (see :func:`services.reporting.projections.rebuild`)."""
+    """``polku rebuild reporting``: replay INTAKE, CASEFILE and FOLLOWUP from sequence 1 into a
+    new model beside the live one, then swap it in (see :mod:`services.reporting.rebuild`)."""
 
     async def run() -> int:
         nc = await connect(settings.resolved_nats_url(), name="polku-rebuild", user="operator", var_dir=settings.var_dir, wait=5)
         view = build_view(settings)
         progress = Progress("events replayed")
         try:
-            result = await projections.rebuild(
+            result = await rebuilding.rebuild(
                 view, nc.jetstream(), progress=lambda n, total: progress.update(n, total)
             )
         finally:
@@ -49,7 +56,8 @@ def rebuild(settings: Settings) -> int:
         progress.count = result.events
         progress.done()
         print(
-            f"reporting rebuilt from CASEFILE: {result.events} events to position {result.position} "
+            f"reporting rebuilt from {', '.join(f'{s} to {p}' for s, p in result.positions.items())}: "
+            f"{result.events} events "
             f"in {result.seconds:.2f}s ({result.rate:,.0f} events/s)"
         )
         return 0

@@ -61,7 +61,7 @@ async def test_on_postgresql_referrals_survive_a_casefile_crash_exactly_once(
         assert schemas == {
             f"{postgres_env}_intake", f"{postgres_env}_casefile", f"{postgres_env}_followup", f"{postgres_env}_reporting"
         }
-        (rows,) = conn.execute(f'SELECT COUNT(*) FROM "{postgres_env}_reporting".open_relationships WHERE is_open = 1').fetchone()
+        (rows,) = conn.execute(f'SELECT COUNT(*) FROM "{postgres_env}_reporting".ri_spell WHERE ended_at IS NULL').fetchone()
         assert rows == n
     app = build_casefile(settings)
     try:

@@ -20,7 +20,14 @@ from polku.stack import Stack
 from services.casefile.main import build_application as build_casefile
 from services.intake.main import build_application as build_intake
 from services.intake.main import build_pipeline as build_intake_pipeline
-from tests.helpers import distinct_referrals, referral_body, send_referrals, stream_messages, wait_for_projection
+from tests.helpers import (
+    distinct_referrals,
+    referral_body,
+    send_referrals,
+    settled_indicators,
+    stream_messages,
+    wait_for_projection,
+)
 
 
 async def _stream_count(nc: Client, stream: str) -> int:
@@ -165,19 +172,22 @@ async def test_rebuilding_reporting_from_nothing_gives_exactly_the_projection_it
     assert all(r["ok"] for r in replies)
     before = await wait_for_projection(nc, 200)
     assert before.total == 200
+    indicators = await settled_indicators(nc)
+    events = sum(indicators.positions.values())
 
     stack.stop_service("reporting")
     for path in (settings.var_dir / "store").glob("reporting-views.db*"):
         path.unlink()
     result = _rebuild(stack)
     assert result.returncode == 0, result.stderr
-    assert "400 events" in result.stdout
+    assert f"{events} events" in result.stdout
     assert "events/s" in result.stdout
 
     stack.start_service("reporting")
     stack.wait_ready(("reporting",))
     after = await wait_for_projection(nc, 200)
     assert after == before
+    assert await settled_indicators(nc) == indicators
 
 
 async def test_rebuilding_reporting_while_it_serves_swaps_in_the_same_projection(
