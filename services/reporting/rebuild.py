@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 from nats.js import JetStreamContext
-from nats.js.api import DeliverPolicy
+from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from contracts.casefile import casefile_decoder
 from contracts.followup import followup_decoder
@@ -67,8 +67,7 @@ async def _replay(
         "polku.>",
         stream=stream,
         ordered_consumer=True,
-        deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-        opt_start_seq=start,
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start),
         cb=collect,
         pending_msgs_limit=batch * 50,
     )
