@@ -157,7 +157,7 @@ class ProjectionWatcher(threading.Thread):
         try:
             while not self.stop.is_set():
                 rows = conn.execute(
-                    "SELECT rowid, relationship_id FROM open_relationships WHERE rowid > ? ORDER BY rowid",
+                    "SELECT rowid, relationship_id FROM ri_relationship WHERE rowid > ? ORDER BY rowid",
                     (last,),
                 ).fetchall()
                 now = time.perf_counter()
@@ -298,7 +298,7 @@ def latency(rate: float, seconds: float, low_rate: float = 20, low_seconds: floa
                 f"# latency: {main.count} referrals sent open-loop on a fixed schedule at {rate:.0f}/s "
                 f"(achieved {main.achieved:,.0f}/s over {main.send_span:.1f}s; a send never waits for a reply), "
                 "each timed from just before its request is published until its relationship row is first "
-                "seen in reporting's view DB (var/store/reporting-views.db, table open_relationships, "
+                "seen in reporting's view DB (var/store/reporting-views.db, table ri_relationship, "
                 "relationship_id = uuid5 of the referral id): a thread in this process reads that DB "
                 f"every 2 ms ({main.polls} polls), so a figure is late by at most ~2 ms plus one read",
                 f"#   the four commands answered (receive, screen, triage, route; intake stored each): {_pp(main.reply)}",

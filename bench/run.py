@@ -35,8 +35,8 @@ class Sizes:
     low_seconds: float = 5
 
 
-FULL = Sizes(raw_nats=50_000, relay=20_000, raw_sqlite=6_000, e2e=2_000, latency_rate=200, latency_seconds=10, rebuild=100_000)
-QUICK = Sizes(raw_nats=5_000, relay=2_000, raw_sqlite=1_500, e2e=300, latency_rate=200, latency_seconds=3, rebuild=10_000, low_seconds=3,
+FULL = Sizes(raw_nats=50_000, relay=20_000, raw_sqlite=6_000, e2e=2_000, latency_rate=200, latency_seconds=10, rebuild=1_000_000)
+QUICK = Sizes(raw_nats=5_000, relay=2_000, raw_sqlite=1_500, e2e=300, latency_rate=200, latency_seconds=3, rebuild=20_000, low_seconds=3,
               scheduler_due=5_000, timer_check=(1_000, 10_000, 100_000))
 
 #: (name, ratio or figure, goal, comparison): met when value >= goal ("min") or <= goal ("max")
