@@ -25,7 +25,8 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 import contracts
 from contracts.casefile import RelationshipOpened, casefile_decoder
 from contracts.intake import ReceiveReferralAccepted, ReferralRoutedReply
-from contracts.reporting import OpenRelationshipsReply
+from contracts.reporting import IndicatorsReply, OpenRelationshipsReply
+from demo.headlines import headline_lines, settled_indicators
 from demo.population import WRONG_COMMANDS, distinct_demo_referrals
 from polku.client import Client, Issuer, Refusal, as_client, caseload_lines
 from polku.progress import Progress
@@ -66,6 +67,8 @@ class DemoResult:
     followup_events: Counter[str] = field(default_factory=Counter)
     check_ins: Counter[str] = field(default_factory=Counter)
     followup_refused: Counter[str] = field(default_factory=Counter)
+    #: reporting's indicators once it has read everything the demo caused
+    indicators: IndicatorsReply | None = None
 
 
 async def query_open_relationships(client: Any, timeout: float = 5.0) -> OpenRelationshipsReply:
@@ -237,6 +240,7 @@ async def run_demo(client: Any, *, referrals: int = 200, seed: int | None = None
         stage.done()
     result.casefile_summary = await client.query(CASEFILE_SUMMARY)
     await followup_stage(client, result, f"demo-{run_id}-fu", quiet=quiet)
+    result.indicators = await settled_indicators(client)
     result.seconds = time.perf_counter() - started
     result.streams_after = await client.stream_counts()
     return result
@@ -395,9 +399,6 @@ def format_summary(result: DemoResult) -> str:
         f"{sum(result.refused.values())} refused ({', '.join(f'{k}: {v}' for k, v in sorted(result.refused.items())) or 'none'}), "
         f"in {result.seconds:.1f}s",
         "",
-        f"Answered by service guidance: {sum(result.answered.values())} of {result.accepted} "
-        f"({sum(result.answered.values()) / max(result.accepted, 1):.0%}; "
-        + (", ".join(f"{k}: {v}" for k, v in sorted(result.answered.items())) or "none") + ")",
         "Routed by intake (screened, triaged on the four-field grid, routed by load and capacity):",
         *(f"  to a {role:<28} {count:>6}" for role, count in sorted(result.routes.items())),
         "",
@@ -416,14 +417,7 @@ def format_summary(result: DemoResult) -> str:
                 lines.append(f"  {path:<42} {result.paths[path]:>6}")
         if result.casefile_refused:
             lines.append(f"  refused: {', '.join(f'{k}: {v}' for k, v in sorted(result.casefile_refused.items()))}")
-        lines += ["", "Relationships by nature (casefile):"]
-        for nature, count in counts["by_nature"].items():
-            lines.append(f"  {nature:<42} {count:>6}")
-        lines.append(f"  {'not determined':<42} {counts['without_nature']:>6}")
-        lines += ["", "Ended relationships by end reason (casefile):"]
-        for reason, count in counts["by_end_reason"].items():
-            lines.append(f"  {reason:<42} {count:>6}")
-        lines.append(f"  {'open':<42} {counts['open']:>6}")
+        lines.append(f"  {'open after the stage (casefile)':<42} {counts['open']:>6}")
         if result.months:
             events = result.followup_events
             lines += ["", f"Followup, {result.months} months on (its clock moved in demo mode):"]
@@ -441,6 +435,8 @@ def format_summary(result: DemoResult) -> str:
         lines += ["", "Events per stream after the casefile and followup stages:"]
         for name, count in result.streams_after.items():
             lines.append(f"  {name:<10} {count:>8}")
+    if result.indicators is not None:
+        lines += ["", *headline_lines(result.indicators)]
     return "\n".join(lines)
 
 

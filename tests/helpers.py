@@ -14,10 +14,10 @@ import nats.errors
 from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from demo.headlines import settled_indicators  # noqa: F401 - the tests' import of it
 from demo.main import query_open_relationships, route_through
 from demo.population import demo_referral, synthetic_identity_code
 from polku import client as polku_client
-from polku.client import as_client
 
 RECEIVE_REFERRAL = "polku.cmd.intake.receive_referral"
 
@@ -85,25 +85,6 @@ async def send_referrals(
             return reply
 
     return await asyncio.gather(*(one(i, b) for i, b in enumerate(bodies)))
-
-
-async def settled_indicators(nc: Client, timeout: float = 60.0, **query: Any) -> Any:
-    """Reporting's indicators once it has read all that INTAKE, CASEFILE and FOLLOWUP hold (and
-    they have stopped growing)."""
-    client = as_client(nc)
-    js = nc.jetstream()
-    deadline = time.monotonic() + timeout
-    while True:
-        heads = {s: (await js.stream_info(s)).state.last_seq for s in ("INTAKE", "CASEFILE", "FOLLOWUP")}
-        reply = await client.indicators(**query, timeout=10)
-        if reply.positions == heads:
-            await asyncio.sleep(0.3)
-            again = {s: (await js.stream_info(s)).state.last_seq for s in heads}
-            if again == heads:
-                return reply
-        if time.monotonic() > deadline:
-            raise AssertionError(f"reporting stands at {reply.positions}, the streams at {heads}")
-        await asyncio.sleep(0.1)
 
 
 async def wait_for_projection(nc: Client, total: int, timeout: float = 60.0) -> Any:

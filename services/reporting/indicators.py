@@ -504,7 +504,8 @@ def _cells(
 ) -> Indicator:
     spec = INDICATORS[name]
     cells = []
-    for key in sorted(set(counts) | set(keys)):
+    given = list(dict.fromkeys(keys))  # the catalogue's order of a dimension's values, first
+    for key in [*given, *sorted(set(counts) - set(given))]:
         measured = (values or {}).get(key) or []
         cells.append(
             IndicatorCell(

@@ -106,7 +106,9 @@ def test_polku_bench_quick_measures_every_figure(tmp_path: Path) -> None:
             figures[name] = (float(value), unit)
     assert set(figures) == {
         "raw_nats_publish_async", "relay_events", "relay_ratio", "raw_sqlite_insert", "e2e_referrals",
-        "e2e_ratio", "latency_p50_ms", "latency_p99_ms", "rebuild_rate",
+        "e2e_ratio", "latency_p50_ms", "latency_p99_ms",
+        # reporting: the indicators rebuilt from the three streams, and their query
+        "rebuild_rate", "indicators_query_p99_ms",
         # followup's scheduler: firing due deadlines against raw batched SQLite, and a timer check
         "raw_sqlite_batch_insert", "scheduler_fire_rate", "scheduler_fire_ratio", "timer_check_us",
         "timer_check_growth",
