@@ -1,4 +1,5 @@
-"""Reporting's wiring: settings → read model database → consumer of casefile, queries."""
+"""Reporting's wiring: settings → read model database → consumer of casefile, queries; and its
+own store of indicator snapshots, relayed to REPORTING (services/reporting/snapshots.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,10 @@ from services.reporting import projections
 from polku.pipeline import Pipeline
 from services.reporting.handlers import TABLE
 from services.reporting.projections import OpenRelationshipsView
+from services.reporting.settings import ReportingSettings
+from services.reporting.snapshots import SnapshotParts, build_application
+from polku.service import RepublishSource
+from services.reporting import publishing
 
 
 def build_view(settings: Settings) -> OpenRelationshipsView:
@@ -23,12 +28,21 @@ def build_view(settings: Settings) -> OpenRelationshipsView:
 
 def build(settings: Settings) -> ServiceParts:
     view = build_view(settings)
+    # the indicator snapshots (issue #10): reporting's own store, its ticker, the relay to REPORTING;
+    # ``view`` here is the read model that answers IndicatorsQuery (teams(), latest_day())
+    snapshots = SnapshotParts.build(settings, view)
+    pipeline = Pipeline("reporting", view, TABLE, digest_secret=settings.pseudonym_key, store=snapshots.app)
     return ServiceParts(
         name="reporting",
-        pipeline=Pipeline("reporting", view, TABLE, digest_secret=settings.pseudonym_key),
+        pipeline=pipeline,
         consumers=[ConsumerSpec("casefile", casefile_decoder, view)],
-        close=view.db.close,
+        # app, publishing, published_topics, tasks, and close (the view's db, then the store)
+        **snapshots.parts(pipeline, close=view.db.close),
     )
+
+
+def republish_source(settings: Settings) -> RepublishSource:
+    return RepublishSource(build_application(settings), publishing.to_contract, publishing.TOPICS)
 
 
 def rebuild(settings: Settings) -> int:
@@ -61,6 +75,9 @@ def rebuild(settings: Settings) -> int:
         return 1
 
 
-#: Registered under the entry point group ``polku.services`` (pyproject.toml). Reporting keeps
-#: no event store of its own, so it has nothing to republish.
-SERVICE = ServiceDefinition(name="reporting", build=build, rebuild=rebuild)
+#: Registered under the entry point group ``polku.services`` (pyproject.toml). Reporting's own
+#: store holds the indicator snapshots it published: those it republishes.
+SERVICE = ServiceDefinition(
+    name="reporting", build=build, rebuild=rebuild, settings=ReportingSettings.from_env,
+    republish_source=republish_source,
+)
