@@ -121,7 +121,8 @@ def test_each_service_decoder_decodes_its_own_events() -> None:
 
 def test_error_codes_are_the_generic_ones_and_each_services_own() -> None:
     assert contracts.ERROR_CODES == {
-        **base.ERROR_CODES, **intake.ERROR_CODES, **casefile.ERROR_CODES, **followup.ERROR_CODES
+        **base.ERROR_CODES, **intake.ERROR_CODES, **casefile.ERROR_CODES, **followup.ERROR_CODES,
+        **reporting.ERROR_CODES,
     }
     assert not base.ERROR_CODES.keys() & intake.ERROR_CODES.keys()
     assert not intake.ERROR_CODES.keys() & casefile.ERROR_CODES.keys()
