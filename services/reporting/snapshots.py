@@ -410,13 +410,15 @@ class SnapshotTicker:
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            catching_up = False
             try:
                 result = await self.tick()
                 if result.published or result.corrected:
                     log.info("snapshots_published", published=result.published, corrected=result.corrected)
+                catching_up = result.remaining > 0
             except Exception as e:  # noqa: BLE001 - the store or the view away for a moment; next tick
                 log.error("snapshots_failed", error=type(e).__name__)
-            if self._catch_up_started is not None:
+            if catching_up:
                 await asyncio.sleep(0)  # a catch-up goes on at once
                 continue
             try:

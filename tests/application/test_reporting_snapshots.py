@@ -280,3 +280,53 @@ async def test_the_same_events_give_the_same_snapshots(settings: Settings, view:
     assert figures(app) == figures(app2)
     app.close()
     app2.close()
+
+
+async def test_in_demo_mode_today_is_the_latest_day_of_the_events(settings: Settings, view: FakeView) -> None:
+    """The demo's events are dated by followup's moved clock: a day closes when events of a
+    later day arrive, whatever the wall clock says."""
+    app, ticker = make(settings, view, Clock(date(2020, 1, 1)), demo=True)
+    assert (await ticker.tick()).published == 0
+    view.add(date(2026, 11, 3), "team-north", "phone", 5)
+    assert (await ticker.tick()).published == 4  # Nov 1 and 2, for all teams and team-north
+    assert {s.period_from for s in published(app)} == {NOV_1, date(2026, 11, 2)}
+    view.add(date(2026, 12, 2), "team-north", "phone", 5)
+    await ticker.tick()
+    assert {(s.team, s.period_from) for s in published(app) if s.period == "month"} == {
+        (None, NOV_1), ("team-north", NOV_1)
+    }
+    app.close()
+
+
+async def test_the_ticker_runs_until_stopped(settings: Settings, view: FakeView) -> None:
+    import asyncio
+
+    clock = Clock(NOV_1)
+    app, ticker = make(settings, view, clock)
+    ticker.settings = ReportingSettings(tick_seconds=0.05)
+    stop = asyncio.Event()
+    task = asyncio.create_task(ticker.run(stop))
+    await asyncio.sleep(0.1)
+    clock.today = date(2026, 11, 3)
+    for _ in range(100):
+        if ticker.published == 4:
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert ticker.published == 4
+    app.close()
+
+
+def test_the_threshold_is_at_least_two(monkeypatch: pytest.MonkeyPatch) -> None:
+    from polku.settings import SettingsError
+
+    assert ReportingSettings.from_env(demo=False) == ReportingSettings(threshold=5, tick_seconds=60.0, correction_days=7)
+    assert ReportingSettings.from_env(demo=True).tick_seconds == 2.0
+    monkeypatch.setenv("POLKU_SUPPRESSION_THRESHOLD", "1")
+    with pytest.raises(SettingsError, match="POLKU_SUPPRESSION_THRESHOLD"):
+        ReportingSettings.from_env()
+    monkeypatch.setenv("POLKU_SUPPRESSION_THRESHOLD", "10")
+    monkeypatch.setenv("POLKU_REPORTING_TICK_SECONDS", "0")
+    with pytest.raises(SettingsError, match="POLKU_REPORTING_TICK_SECONDS"):
+        ReportingSettings.from_env()
