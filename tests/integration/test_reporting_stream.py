@@ -13,6 +13,7 @@ import json
 import random
 import re
 import time as clock
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -30,6 +31,7 @@ from polku import nats_auth
 from polku.natsserver import EmbeddedNats
 from polku.settings import Settings
 from polku.stack import Stack, create_streams
+from demo.main import route_through
 from tests.helpers import SENT_CODES, SENT_NAMES, referral_body, send_referrals
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
@@ -175,7 +177,11 @@ def stack(polku_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterato
 async def test_after_referrals_flow_their_snapshots_are_on_reporting_and_name_nobody(
     stack: Stack, nc: Client, settings: Settings
 ) -> None:
+    """Referrals received on the last three days (business time): the closed days' snapshots
+    appear for all teams; routed today, the routed-to team's appear too. None names a client, a
+    relationship or a worker, and none holds a per-worker indicator or a small count."""
     today = datetime.now(HELSINKI).date()
+    yesterday = str(today - timedelta(days=1))
     rng = random.Random(10)
     bodies = [
         referral_body(
@@ -185,31 +191,33 @@ async def test_after_referrals_flow_their_snapshots_are_on_reporting_and_name_no
         for i in range(8)
     ]
     codes = {b["identity_code"] for b in bodies}
-    replies = await send_referrals(nc, bodies)
+    # received only: every event of theirs is dated on a closed day
+    replies = await send_referrals(nc, bodies, route=False)
     assert all(r["ok"] for r in replies), [r for r in replies if not r["ok"]][:3]
 
-    yesterday = str(today - timedelta(days=1))
+    def everyone_yesterday(snapshots: list[dict[str, Any]]) -> bool:
+        return any(s["team"] is None and s["period"] == "day" and s["period_from"] == yesterday for s in snapshots)
 
-    def done(snapshots: list[dict[str, Any]]) -> bool:
-        return any(s["team"] is None and s["period"] == "day" and s["period_from"] == yesterday for s in snapshots) and any(
-            s["team"] is not None for s in snapshots
-        )
+    snapshots = await snapshots_when(stack.url, stack.var, everyone_yesterday)
+    assert everyone_yesterday(snapshots), snapshots[:3]
+    [first] = [s for s in snapshots if s["team"] is None and s["period_from"] == yesterday and not s.get("replaces")]
+    [channels] = [i for i in first["indicators"] if i["name"] == "referral_channels"]
+    assert channels.get("total") is None or channels["total"] >= 8
 
-    snapshots = await snapshots_when(stack.url, stack.var, done)
-    assert done(snapshots), snapshots[:3]
+    # routed today: the team is seen, and its closed days are published too
+    for i, reply in enumerate(replies):
+        await route_through(nc, reply["referral_id"], special=i % 2 == 0, prefix=f"test-{uuid.uuid4()}")
+    snapshots += await snapshots_when(
+        stack.url, stack.var, lambda got: any(s["team"] is not None for s in got)
+    )
+    assert any(s["team"] is not None for s in snapshots), snapshots[-3:]
+
     for s in snapshots:
         snapshot = msgspec.convert(s, IndicatorSnapshotPublished, strict=False)
-        assert snapshot.period == "day" or snapshot.period == "month"
-        assert snapshot.period_to < today
-        names = [i.name for i in snapshot.indicators]
-        assert not [n for n in names if contracts.reporting.INDICATORS[n].per_worker]
+        assert snapshot.period in ("day", "month") and snapshot.period_to < today
+        assert not [i.name for i in snapshot.indicators if contracts.reporting.INDICATORS[i.name].per_worker]
         for indicator in snapshot.indicators:
             for cell in indicator.cells:
                 assert cell.count is None or cell.count == 0 or cell.count >= snapshot.threshold
-    # all teams' referrals of yesterday are counted there
-    [everyone] = [s for s in snapshots if s["team"] is None and s["period"] == "day" and s["period_from"] == yesterday and not s.get("replaces")]
-    [channels] = [i for i in everyone["indicators"] if i["name"] == "referral_channels"]
-    if channels.get("total") is not None:
-        assert channels["total"] >= 8
     worker_ids = {entry.worker_id for entry in settings.roster}
     assert_names_nobody(snapshots, worker_ids, codes | SENT_CODES, SENT_NAMES)
