@@ -183,8 +183,14 @@ class Pipeline:
         roster: RosterLookup | None = None,
         verifier: Verifier | None = None,
         clock: Callable[[], datetime] | None = None,
+        store: ServiceApplication | None = None,
     ) -> None:
         """``app`` is the service's application (a read model's object for a service with no store).
+
+        ``store`` is where commands, logged reads and the service's internal use cases are stored
+        (default: ``app``): a service whose queries a read model answers (``app``) and that keeps
+        events of its own (reporting's snapshots) names its application here. Its use cases get
+        ``app`` as their first argument, and the store through ``uow.app``.
 
         ``clock`` dates what a command or read that names no business time does (default: the
         system clock; a service with a controllable clock passes its own).
@@ -200,7 +206,8 @@ class Pipeline:
         self.app = app
         self.table = table
         self.routes = _routes(service, table)
-        self.committer = GroupCommitter(app)
+        self.store = store if store is not None else app
+        self.committer = GroupCommitter(self.store)
         self._digest_key = derived_key(digest_secret, "command-digest").encode()
         self._legacy_digest_key = legacy_key(digest_secret, "command-digest").encode()
         self._by_request = {r.spec.request: r for r in self.routes}

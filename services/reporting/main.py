@@ -1,5 +1,6 @@
 """Reporting's wiring: settings → read model database → consumers of intake, casefile and
-followup, queries."""
+followup, queries; and its own store of indicator snapshots, relayed to REPORTING
+(services/reporting/snapshots.py)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ import sys
 
 from polku.bus import connect
 from polku.progress import Progress
-from polku.service import ConsumerSpec, ServiceDefinition, ServiceParts
+from polku.pipeline import Pipeline
+from polku.service import ConsumerSpec, RepublishSource, ServiceDefinition, ServiceParts
 from polku.settings import Settings
 from polku.sql import SqlDatabase
-from polku.pipeline import Pipeline
+from services.reporting import publishing
 from services.reporting import rebuild as rebuilding
 from services.reporting.handlers import TABLE
 from services.reporting.indicators import IndicatorsView
+from services.reporting.settings import ReportingSettings
+from services.reporting.snapshots import SnapshotParts, build_application
 
 
 def build_view(settings: Settings) -> IndicatorsView:
@@ -23,9 +27,12 @@ def build_view(settings: Settings) -> IndicatorsView:
 
 def build(settings: Settings) -> ServiceParts:
     view = build_view(settings)
+    # the indicator snapshots: reporting's own store, its ticker, the relay to REPORTING
+    snapshots = SnapshotParts.build(settings, view)
+    pipeline = Pipeline("reporting", view, TABLE, digest_secret=settings.pseudonym_key, store=snapshots.app)
     return ServiceParts(
         name="reporting",
-        pipeline=Pipeline("reporting", view, TABLE, digest_secret=settings.pseudonym_key),
+        pipeline=pipeline,
         consumers=[
             ConsumerSpec(source, decoder, view)
             for source, decoder in (
@@ -34,8 +41,13 @@ def build(settings: Settings) -> ServiceParts:
                 ("followup", rebuilding.DECODERS["FOLLOWUP"]),
             )
         ],
-        close=view.db.close,
+        # app, publishing, published_topics, tasks, and close (the view's db, then the store)
+        **snapshots.parts(pipeline, close=view.db.close),
     )
+
+
+def republish_source(settings: Settings) -> RepublishSource:
+    return RepublishSource(build_application(settings), publishing.to_contract, publishing.TOPICS)
 
 
 def rebuild(settings: Settings) -> int:
@@ -69,6 +81,9 @@ def rebuild(settings: Settings) -> int:
         return 1
 
 
-#: Registered under the entry point group ``polku.services`` (pyproject.toml). Reporting keeps
-#: no event store of its own, so it has nothing to republish.
-SERVICE = ServiceDefinition(name="reporting", build=build, rebuild=rebuild)
+#: Registered under the entry point group ``polku.services`` (pyproject.toml). Reporting's own
+#: store holds the indicator snapshots it published: those it republishes.
+SERVICE = ServiceDefinition(
+    name="reporting", build=build, rebuild=rebuild, settings=ReportingSettings.from_env,
+    republish_source=republish_source,
+)

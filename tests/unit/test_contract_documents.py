@@ -638,6 +638,54 @@ EXAMPLES.update(
     }
 )
 
+#: Reporting's indicators: one table as the query answers it (exact) and as a snapshot on the
+#: REPORTING stream publishes it (a small count suppressed).
+_SCREENING = reporting.Indicator(
+    name="screening_outcomes",
+    dimensions=["outcome"],
+    unit="referrals",
+    cells=[
+        reporting.IndicatorCell(key={"outcome": "advice_given"}, count=12),
+        reporting.IndicatorCell(key={"outcome": "redirected"}, count=None, suppressed=True),
+    ],
+    total=None,
+    total_suppressed=True,
+)
+EXAMPLES.update(
+    {
+        reporting.IndicatorsQuery: (
+            reporting.IndicatorsQuery(team="team-north", period_from=date(2027, 1, 1), period_to=date(2027, 1, 31)),
+            ("period_to",),
+            "end of january",
+        ),
+        reporting.IndicatorsReply: (
+            reporting.IndicatorsReply(
+                team=None,
+                period_from=date(2027, 1, 1),
+                period_to=date(2027, 1, 31),
+                indicators=[
+                    reporting.Indicator(
+                        name="waiting", dimensions=["step"], unit="referrals", measure="days",
+                        cells=[reporting.IndicatorCell(key={"step": "screened"}, count=3, median=2.0, p90=6.5)],
+                    )
+                ],
+                positions={"INTAKE": 120, "CASEFILE": 80, "FOLLOWUP": 7},
+            ),
+            ("indicators", 0, "unit"),
+            "cases",
+        ),
+        reporting.IndicatorSnapshotPublished: (
+            reporting.IndicatorSnapshotPublished(
+                event_id=uuid4(), occurred_at=NOW, snapshot_id=uuid4(), team="team-north", period="day",
+                period_from=date(2027, 1, 4), period_to=date(2027, 1, 4), threshold=5, indicators=[_SCREENING],
+                replaces=uuid4(),
+            ),
+            ("period",),
+            "week",
+        ),
+    }
+)
+
 @pytest.fixture(scope="module")
 def document() -> dict[str, Any]:
     # Through JSON, as an integrator reads it.
