@@ -38,8 +38,8 @@ The rules, for one indicator:
 The auditor solves, for each hidden cell, two small linear programmes (minimise and maximise
 the cell subject to the line sums, every hidden cell ≥ 1) by an exact simplex over fractions.
 The line constraints of a table of one or two dimensions form a totally unimodular system, so
-the bounds found are the exact integer bounds. For three dimensions or more (no such partition
-indicator is in the catalogue) they are the bounds of the relaxation, rounded inwards.
+the bounds found are the exact integer bounds; for three dimensions or more (no such partition
+indicator is in the catalogue yet) a branch and bound over the same simplex makes them exact.
 
 The threshold is the caller's: the service reads the setting ``POLKU_SUPPRESSION_THRESHOLD``
 (default 5) and passes it here; this module reads no environment.
@@ -319,8 +319,7 @@ def _hidden_ranges(hidden: Sequence[int], counts: Sequence[int], lines: Sequence
     """Each hidden cell's range, given that each line's hidden cells add up to the line's sum
     minus its published cells, and each hidden cell is an integer ≥ 1.
 
-    With x = 1 + z, z ≥ 0, each line gives one equation over the z of its hidden cells; the
-    simplex's bounds are rounded inwards (they are integers for one or two dimensions)."""
+    With x = 1 + z, z ≥ 0, each line gives one equation over the z of its hidden cells."""
     position = {cell: k for k, cell in enumerate(hidden)}
     rows: list[list[Fraction]] = []
     rhs: list[Fraction] = []
@@ -336,11 +335,52 @@ def _hidden_ranges(hidden: Sequence[int], counts: Sequence[int], lines: Sequence
     start = _Simplex.feasible(rows, rhs, len(hidden))
     ranges: list[Range] = []
     for k in range(len(hidden)):
-        low = start.optimum(k, maximise=False)
-        high = start.optimum(k, maximise=True)
+        low = _integer_optimum(start, rows, rhs, k, maximise=False)
+        high = _integer_optimum(start, rows, rhs, k, maximise=True)
         assert low is not None  # z ≥ 0 bounds every minimum
-        ranges.append((1 + ceil(low), None if high is None else 1 + floor(high)))
+        ranges.append((1 + int(low), None if high is None else 1 + int(high)))
     return ranges
+
+
+def _integer_optimum(
+    start: _Simplex, a: list[list[Fraction]], b: list[Fraction], k: int, *, maximise: bool
+) -> Fraction | None:
+    """The least (or greatest) integer z_k over integer points of ``A z = b, z ≥ 0``; None when
+    unbounded; :class:`_Infeasible` when there is no integer point.
+
+    The simplex from ``start`` gives the relaxation's optimum. For one or two dimensions its
+    vertices are integral (the system is totally unimodular) and that is the answer. Otherwise,
+    branch and bound: on the first fractional variable v, the two problems with z_v ≤ ⌊v⌋ and
+    z_v ≥ ⌈v⌉, each written as an equation with one more nonnegative slack variable. Every
+    hidden cell lies in the whole table's line, so the region is bounded and the search ends."""
+    found = start.solve(k, maximise=maximise)
+    if found is None:
+        return None
+    value, point = found
+    fractional = next((j for j, v in enumerate(point) if v.denominator != 1), None)
+    if fractional is None:
+        return value
+    n = start.n
+    best: Fraction | None = None
+    for sign, bound in ((1, floor(point[fractional])), (-1, ceil(point[fractional]))):
+        extra = [Fraction(int(j == fractional)) for j in range(n)] + [Fraction(sign)]
+        a2 = [row + [Fraction(0)] for row in a] + [extra]
+        b2 = [*b, Fraction(bound)]
+        try:
+            branch = _integer_optimum(_Simplex.feasible(a2, b2, n + 1), a2, b2, k, maximise=maximise)
+        except _Infeasible:
+            continue
+        if branch is None:
+            return None
+        if best is None or (branch > best if maximise else branch < best):
+            best = branch
+    if best is None:
+        raise _Infeasible
+    return best
+
+
+class _Infeasible(ValueError):
+    """No point satisfies the equations: the published numbers contradict the line sums."""
 
 
 @dataclass
@@ -368,7 +408,7 @@ class _Simplex:
         bounded = tableau._run([Fraction(0)] * n + [Fraction(1)] * m)
         assert bounded
         if any(tableau.rows[r][-1] != 0 for r in range(m) if tableau.basis[r] >= n):
-            raise ValueError("the published numbers contradict the line sums")
+            raise _Infeasible("the published numbers contradict the line sums")
         r = 0
         while r < len(tableau.rows):
             if tableau.basis[r] >= n:
@@ -380,14 +420,18 @@ class _Simplex:
             r += 1
         return cls([row[:n] + row[-1:] for row in tableau.rows], tableau.basis, n)
 
-    def optimum(self, k: int, *, maximise: bool) -> Fraction | None:
-        """The least (or greatest) z_k; None when it has no upper bound."""
+    def solve(self, k: int, *, maximise: bool) -> tuple[Fraction, list[Fraction]] | None:
+        """The least (or greatest) z_k and the vertex where it is reached; None when z_k has
+        no upper bound."""
         copy = _Simplex([row[:] for row in self.rows], self.basis[:], self.n)
         cost = [Fraction(0)] * self.n
         cost[k] = Fraction(-1 if maximise else 1)
         if not copy._run(cost):
             return None
-        return next((row[-1] for row, j in zip(copy.rows, copy.basis, strict=True) if j == k), Fraction(0))
+        point = [Fraction(0)] * self.n
+        for row, j in zip(copy.rows, copy.basis, strict=True):
+            point[j] = row[-1]
+        return point[k], point
 
     def _run(self, cost: Sequence[Fraction]) -> bool:
         """Minimise ``cost · z`` from the current basis; False when unbounded."""

@@ -9,7 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contracts.reporting import Indicator, IndicatorCell
+import msgspec
+
+from contracts.reporting import INDICATORS, Indicator, IndicatorCell
 from services.reporting.suppression import audit, cell_ranges, suppress
 
 
@@ -294,15 +296,39 @@ def test_suppressed_tables_protect_every_hidden_cell(table: Indicator, threshold
         assert out.total == table.total
 
 
-def brute_force_ranges(rows: Sequence[Sequence[int]], hidden: set[int]) -> dict[int, tuple[int, int]]:
-    """Every integer filling of the hidden cells (each ≥ 1) that keeps the row and column sums."""
-    width = len(rows[0])
-    flat = [v for row in rows for v in row]
+def three_dim(cube: Sequence[Sequence[Sequence[int]]]) -> Indicator:
+    """equal_treatment (team × quadrant × path), as if it were a partition (see ``CUBE_SPECS``)."""
+    cells = [
+        IndicatorCell(key={"team": f"t{a}", "quadrant": f"q{b}", "path": f"p{c}"}, count=v)
+        for a, plane in enumerate(cube)
+        for b, row in enumerate(plane)
+        for c, v in enumerate(row)
+    ]
+    total = sum(v for plane in cube for row in plane for v in row)
+    return Indicator(name="equal_treatment", dimensions=["team", "quadrant", "path"], unit="referrals", cells=cells, total=total)
+
+
+#: The catalogue with equal_treatment made a partition: no partition of three dimensions is in
+#: the catalogue, and this one exercises the auditor where its simplex can stop at a fraction.
+CUBE_SPECS = {**INDICATORS, "equal_treatment": msgspec.structs.replace(INDICATORS["equal_treatment"], partition=True)}
+
+
+def brute_force_ranges(indicator: Indicator, hidden: set[int]) -> dict[int, tuple[int, int]]:
+    """Every integer filling of the hidden cells (each ≥ 1) that keeps the total and every line
+    sum (the cells sharing all keys but one), found by enumeration."""
+    counts = [cell.count or 0 for cell in indicator.cells]
+    dims = indicator.dimensions
+    lines: list[list[int]] = [list(range(len(counts)))]
+    for d in dims:
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for i, cell in enumerate(indicator.cells):
+            groups.setdefault(tuple(cell.key[e] for e in dims if e != d), []).append(i)
+        lines += groups.values()
     order = sorted(hidden)
-    row_left = [sum(flat[i] for i in order if i // width == r) for r in range(len(rows))]
-    column_left = [sum(flat[i] for i in order if i % width == c) for c in range(width)]
-    remaining_in_row = [sum(1 for i in order if i // width == r) for r in range(len(rows))]
-    remaining_in_column = [sum(1 for i in order if i % width == c) for c in range(width)]
+    hidden_lines = [[i for i in line if i in hidden] for line in lines]
+    left = [sum(counts[i] for i in line) for line in hidden_lines]  # what the hidden cells add up to
+    unfilled = [len(line) for line in hidden_lines]
+    through = {i: [n for n, line in enumerate(hidden_lines) if i in line] for i in order}
     seen: dict[int, set[int]] = {i: set() for i in order}
     values: list[int] = []
 
@@ -311,25 +337,29 @@ def brute_force_ranges(rows: Sequence[Sequence[int]], hidden: set[int]) -> dict[
             for i, v in zip(order, values, strict=True):
                 seen[i].add(v)
             return
-        r, c = divmod(order[k], width)
-        remaining_in_row[r] -= 1
-        remaining_in_column[c] -= 1
-        for v in range(1, min(row_left[r], column_left[c]) + 1):
-            r_rest, c_rest = row_left[r] - v, column_left[c] - v
-            if (remaining_in_row[r] == 0) != (r_rest == 0) or r_rest < remaining_in_row[r]:
-                continue
-            if (remaining_in_column[c] == 0) != (c_rest == 0) or c_rest < remaining_in_column[c]:
-                continue
-            row_left[r], column_left[c] = r_rest, c_rest
-            values.append(v)
-            fill(k + 1)
-            values.pop()
-            row_left[r], column_left[c] = r_rest + v, c_rest + v
-        remaining_in_row[r] += 1
-        remaining_in_column[c] += 1
+        mine = through[order[k]]
+        for n in mine:
+            unfilled[n] -= 1
+        for v in range(1, min((left[n] for n in mine), default=1) + 1):
+            # each line keeps at least 1 for each of its unfilled cells, and exactly 0 at the end
+            if all(left[n] - v >= unfilled[n] and (unfilled[n] or left[n] == v) for n in mine):
+                for n in mine:
+                    left[n] -= v
+                values.append(v)
+                fill(k + 1)
+                values.pop()
+                for n in mine:
+                    left[n] += v
+        for n in mine:
+            unfilled[n] += 1
 
     fill(0)
     return {i: (min(s), max(s)) for i, s in seen.items()}
+
+
+def hide(original: Indicator, hidden: set[int]) -> Indicator:
+    cells = [IndicatorCell(key=c.key, count=None, suppressed=True) if i in hidden else c for i, c in enumerate(original.cells)]
+    return msgspec.structs.replace(original, cells=cells)
 
 
 @settings(max_examples=300, deadline=None)
@@ -341,12 +371,44 @@ def brute_force_ranges(rows: Sequence[Sequence[int]], hidden: set[int]) -> dict[
 )
 def test_the_auditors_ranges_are_those_of_every_integer_filling(rows: list[list[int]], picks: list[bool]) -> None:
     """The auditor's simplex against brute force, on any choice of hidden nonzero cells."""
-    import msgspec
-
     original = two_dim(rows)
     hidden = {i for i, cell in enumerate(original.cells) if cell.count and picks[i]}
-    published = msgspec.structs.replace(
-        original,
-        cells=[IndicatorCell(key=c.key, count=None, suppressed=True) if i in hidden else c for i, c in enumerate(original.cells)],
+    assert cell_ranges(hide(original, hidden), original) == brute_force_ranges(original, hidden)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    cube=st.lists(st.lists(st.lists(st.integers(0, 5), min_size=2, max_size=2), min_size=2, max_size=2), min_size=2, max_size=3),
+    picks=st.lists(st.booleans(), min_size=12, max_size=12),
+)
+def test_the_auditor_is_exact_in_three_dimensions_too(cube: list[list[list[int]]], picks: list[bool]) -> None:
+    """Three-way tables are where the simplex may stop at a fractional vertex; branch and bound
+    must still give the integer ranges."""
+    original = three_dim(cube)
+    hidden = {i for i, cell in enumerate(original.cells) if cell.count and picks[i]}
+    assert cell_ranges(hide(original, hidden), original, specs=CUBE_SPECS) == brute_force_ranges(original, hidden)
+
+
+def test_a_fractional_vertex_in_three_dimensions_is_branched_on() -> None:
+    """A 3×3×3 table hidden whole, one 2 and two 1s in every line (a Latin square of 2s): the
+    simplex stops at a fractional vertex on the way, and branch and bound still finds that
+    each cell is 1 or 2, as enumeration does."""
+    cube = [[[2 if c == (a + b) % 3 else 1 for c in range(3)] for b in range(3)] for a in range(3)]
+    original = three_dim(cube)
+    ranges = cell_ranges(hide(original, set(range(27))), original, specs=CUBE_SPECS)
+    assert ranges == brute_force_ranges(original, set(range(27))) == {i: (1, 2) for i in range(27)}
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    cube=st.integers(2, 3).flatmap(
+        lambda w: st.lists(st.lists(st.lists(counts, min_size=w, max_size=w), min_size=2, max_size=2), min_size=2, max_size=3)
     )
-    assert cell_ranges(published, original) == brute_force_ranges(rows, hidden)
+)
+def test_three_way_partitions_are_protected_too(cube: list[list[list[int]]]) -> None:
+    original = three_dim(cube)
+    (out,) = suppress([original], specs=CUBE_SPECS)
+    assert audit(out, original, specs=CUBE_SPECS) == []
+    hidden = {i for i, cell in enumerate(out.cells) if cell.suppressed}
+    if not out.total_suppressed and len(hidden) <= 8:
+        assert all(low < high for low, high in brute_force_ranges(original, hidden).values())
