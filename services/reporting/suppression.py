@@ -87,15 +87,17 @@ def cell_ranges(
     """What a reader can tell about each hidden cell (by its index in ``cells``): the smallest
     and largest count consistent with the published cells, the published total and, for a
     partition whose total is published, every line sum (taken from ``original``, as if the
-    margins were published). Every hidden cell is taken to be ≥ 1, since zeros are published."""
+    margins were published). Every hidden cell is taken to be ≥ 1, since zeros are published;
+    where a zero was hidden all the same, ≥ 0."""
     hidden = [i for i, cell in enumerate(published.cells) if cell.suppressed]
     if not hidden:
         return {}
-    if not _is_partition(published, specs) or published.total_suppressed or published.total is None:
-        return {i: (1, None) for i in hidden}
     counts = _counts(original)
+    least = 1 if all(counts[i] > 0 for i in hidden) else 0
+    if not _is_partition(published, specs) or published.total_suppressed or published.total is None:
+        return {i: (least, None) for i in hidden}
     lines = _lines(original, _ranks(original))
-    return dict(zip(hidden, _hidden_ranges(hidden, counts, lines), strict=True))
+    return dict(zip(hidden, _hidden_ranges(hidden, counts, lines, least), strict=True))
 
 
 def audit(
@@ -114,6 +116,8 @@ def audit(
         return problems
     partition = _is_partition(published, specs)
     problems += _total_problems(published, original, threshold, partition)
+    if partition and published.total is not None:
+        problems += _line_problems(original, threshold)
     for i, (cell, exact) in enumerate(zip(published.cells, original.cells, strict=True)):
         problems += _cell_problems(published.name, i, cell, exact, threshold)
     for i, (low, high) in cell_ranges(published, original, specs=specs).items():
@@ -315,11 +319,13 @@ def _first_pinned(
 
 
 # ------------------------------------------------------------------------------ the auditor
-def _hidden_ranges(hidden: Sequence[int], counts: Sequence[int], lines: Sequence[tuple[int, ...]]) -> list[Range]:
+def _hidden_ranges(
+    hidden: Sequence[int], counts: Sequence[int], lines: Sequence[tuple[int, ...]], least: int = 1
+) -> list[Range]:
     """Each hidden cell's range, given that each line's hidden cells add up to the line's sum
-    minus its published cells, and each hidden cell is an integer ≥ 1.
+    minus its published cells, and each hidden cell is an integer ≥ ``least``.
 
-    With x = 1 + z, z ≥ 0, each line gives one equation over the z of its hidden cells."""
+    With x = least + z, z ≥ 0, each line gives one equation over the z of its hidden cells."""
     position = {cell: k for k, cell in enumerate(hidden)}
     rows: list[list[Fraction]] = []
     rhs: list[Fraction] = []
@@ -331,14 +337,14 @@ def _hidden_ranges(hidden: Sequence[int], counts: Sequence[int], lines: Sequence
         for i in inside:
             row[position[i]] = Fraction(1)
         rows.append(row)
-        rhs.append(Fraction(sum(counts[i] for i in inside) - len(inside)))
+        rhs.append(Fraction(sum(counts[i] for i in inside) - least * len(inside)))
     start = _Simplex.feasible(rows, rhs, len(hidden))
     ranges: list[Range] = []
     for k in range(len(hidden)):
         low = _integer_optimum(start, rows, rhs, k, maximise=False)
         high = _integer_optimum(start, rows, rhs, k, maximise=True)
         assert low is not None  # z ≥ 0 bounds every minimum
-        ranges.append((1 + int(low), None if high is None else 1 + int(high)))
+        ranges.append((least + int(low), None if high is None else least + int(high)))
     return ranges
 
 
@@ -494,11 +500,25 @@ def _total_problems(published: Indicator, original: Indicator, threshold: int, p
     return []
 
 
+def _line_problems(original: Indicator, threshold: int) -> list[str]:
+    """A published total makes every line sum known (conservatively): none may be small."""
+    counts = _counts(original)
+    problems = []
+    for line in _lines(original, _ranks(original)):
+        line_sum = sum(counts[i] for i in line)
+        if 0 < line_sum < threshold:
+            keys = [original.cells[i].key for i in line]
+            problems.append(f"{original.name}: the line {keys} adds up to {line_sum}, below the threshold")
+    return problems
+
+
 def _cell_problems(name: str, i: int, cell: IndicatorCell, exact: IndicatorCell, threshold: int) -> list[str]:
     where = f"{name} cell {i} {cell.key}"
     if cell.suppressed:
         if cell.count is not None or cell.median is not None or cell.p90 is not None:
             return [f"{where} is suppressed but shows a count or a median"]
+        if exact.count == 0:
+            return [f"{where} hides a zero: readers are told hidden cells are at least 1"]
         return []
     if cell.count != exact.count:
         return [f"{where} shows {cell.count}, the count is {exact.count}"]

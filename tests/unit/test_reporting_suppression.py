@@ -40,6 +40,12 @@ def hidden_keys(indicator: Indicator) -> list[dict[str, str]]:
     return sorted((cell.key for cell in indicator.cells if cell.suppressed), key=lambda k: sorted(k.items()))
 
 
+def hide(original: Indicator, hidden: set[int]) -> Indicator:
+    """The original with these cells hidden and nothing else changed (no complementary)."""
+    cells = [IndicatorCell(key=c.key, count=None, suppressed=True) if i in hidden else c for i, c in enumerate(original.cells)]
+    return msgspec.structs.replace(original, cells=cells)
+
+
 def only(indicator: Indicator, threshold: int = 5) -> Indicator:
     (out,) = suppress([indicator], threshold)
     assert audit(out, indicator, threshold) == []
@@ -87,15 +93,8 @@ def test_an_indicator_without_dimensions_is_its_total() -> None:
     small = Indicator(name="disappeared", dimensions=[], unit="clients", cells=[IndicatorCell(key={}, count=3, median=40.0)], total=3)
     out = only(small)
     assert out.cells[0].count is None and out.cells[0].median is None and out.total_suppressed
-    big = msgspec_replace_counts(small, [7])
+    big = msgspec.structs.replace(small, cells=[msgspec.structs.replace(small.cells[0], count=7)], total=7)
     assert only(big) == big
-
-
-def msgspec_replace_counts(indicator: Indicator, counts: Sequence[int]) -> Indicator:
-    import msgspec
-
-    cells = [msgspec.structs.replace(cell, count=c) for cell, c in zip(indicator.cells, counts, strict=True)]
-    return msgspec.structs.replace(indicator, cells=cells, total=sum(counts))
 
 
 def test_a_cell_counting_the_threshold_is_published() -> None:
@@ -120,16 +119,7 @@ def test_a_cycle_that_satisfies_every_line_rule_but_pins_its_cells_is_caught_by_
     # (m2,o1)=5 (m2,o2)=1. Each line then holds two hidden cells adding up to ≥ 5, yet moving
     # one unit round the cycle would take a 1 to 0 in either direction: every cell is pinned.
     original = two_dim([[6, 8, 4], [1, 20, 0], [12, 5, 1]])
-    line_rules_only = Indicator(
-        name=original.name,
-        dimensions=original.dimensions,
-        unit=original.unit,
-        cells=[
-            IndicatorCell(key=c.key, count=None, suppressed=True) if i in {0, 2, 3, 4, 7, 8} else c
-            for i, c in enumerate(original.cells)
-        ],
-        total=original.total,
-    )
+    line_rules_only = hide(original, {0, 2, 3, 4, 7, 8})
     problems = audit(line_rules_only, original)
     assert len(problems) == 6 and all("can be worked out" in p for p in problems)
     out = only(original)
@@ -222,21 +212,25 @@ def test_an_indicator_unknown_to_the_catalogue_is_refused() -> None:
 
 
 def test_a_total_that_is_not_the_cells_sum_is_refused() -> None:
-    import msgspec
-
     with pytest.raises(ValueError):
         suppress([msgspec.structs.replace(one_dim([6, 9]), total=14)])
 
 
 def test_the_audit_catches_primary_suppression_alone() -> None:
     original = one_dim([2, 20, 10])
-    import msgspec
-
-    naive = msgspec.structs.replace(
-        original, cells=[msgspec.structs.replace(original.cells[0], count=None, suppressed=True)] + original.cells[1:]
-    )
-    assert audit(naive, original) == [f"active_by_nature cell 0 {{'nature': 'v0'}} can be worked out: it is 2"]
+    naive = hide(original, {0})
+    assert audit(naive, original) == ["active_by_nature cell 0 {'nature': 'v0'} can be worked out: it is 2"]
     assert any("below the threshold" in p for p in audit(original, original))
+
+
+def test_the_audit_catches_a_small_line_sum_and_a_hidden_zero() -> None:
+    original = two_dim([[3, 0], [10, 20], [30, 40]])
+    problems = audit(hide(original, {0, 2, 4}), original)
+    assert any("adds up to 3, below the threshold" in p for p in problems)
+    original = one_dim([0, 20, 30])
+    problems = audit(hide(original, {0, 1, 2}), original)
+    assert problems == ["active_by_nature cell 0 {'nature': 'v0'} hides a zero: readers are told hidden cells are at least 1"]
+    assert cell_ranges(hide(original, {0, 1, 2}), original) == {0: (0, 50), 1: (0, 50), 2: (0, 50)}
 
 
 # ----------------------------------------------------------------------------- determinism
@@ -252,8 +246,6 @@ def test_the_same_input_gives_the_same_output_and_leaves_the_input_alone() -> No
 def test_the_cells_order_does_not_change_what_is_hidden() -> None:
     original = two_dim([[2, 8, 0, 3], [5, 2, 4, 8], [12, 6, 6, 8], [1, 20, 12, 6]])
     (out,) = suppress([original])
-    import msgspec
-
     shuffled_cells = list(original.cells)
     random.Random(7).shuffle(shuffled_cells)
     (again,) = suppress([msgspec.structs.replace(original, cells=shuffled_cells)])
@@ -355,11 +347,6 @@ def brute_force_ranges(indicator: Indicator, hidden: set[int]) -> dict[int, tupl
 
     fill(0)
     return {i: (min(s), max(s)) for i, s in seen.items()}
-
-
-def hide(original: Indicator, hidden: set[int]) -> Indicator:
-    cells = [IndicatorCell(key=c.key, count=None, suppressed=True) if i in hidden else c for i, c in enumerate(original.cells)]
-    return msgspec.structs.replace(original, cells=cells)
 
 
 @settings(max_examples=300, deadline=None)
