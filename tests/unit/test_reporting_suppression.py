@@ -1,15 +1,17 @@
-"""Small-cell suppression of reporting's indicators (services/reporting/suppression.py)."""
+"""Small-cell suppression of reporting's indicators (services/reporting/suppression.py).
+
+Hand-written cases for each rule, then property tests: random partitions suppressed and audited
+exactly, and the auditor's ranges checked against enumerating every integer filling."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Sequence
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-import msgspec
 
 from contracts.reporting import INDICATORS, Indicator, IndicatorCell
 from services.reporting.suppression import audit, cell_ranges, suppress
