@@ -20,6 +20,7 @@ what the tracking record says is in already is skipped, so redelivery changes no
 
 from __future__ import annotations
 
+import functools
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -368,7 +369,13 @@ def apply_events(cur: Cursor, prefix: str, events: Iterable[Any]) -> None:
 
 def _indexes(prefix: str) -> list[tuple[str, str]]:
     named = [(f"{prefix}_{name}_by_rel", f"{prefix}_{name} ({index})") for name, (_c, index) in TABLES.items() if index]
-    return [*named, (f"{prefix}_referral_received", f"{prefix}_referral (received_at)")]
+    return [
+        *named,
+        (f"{prefix}_referral_received", f"{prefix}_referral (received_at)"),
+        (f"{prefix}_referral_client", f"{prefix}_referral (client, received_at)"),
+        (f"{prefix}_ending_at", f"{prefix}_ending (at)"),
+        (f"{prefix}_meeting_at", f"{prefix}_meeting (at)"),
+    ]
 
 
 def create_indexes(cur: Cursor, prefix: str) -> None:
@@ -394,19 +401,18 @@ def drop_tables(cur: Cursor, prefix: str) -> None:
 
 
 # --------------------------------------------------------------------------------- period
-class Period(msgspec.Struct, frozen=True):
+class Period(msgspec.Struct):
     team: str | None
     first: date
     last: date
 
-    @property
-    def start(self) -> float:
-        return _day_start(self.first)
+    #: the period's first moment, and the first moment after it (stocks are counted just before)
+    start: float = 0.0
+    end: float = 0.0
 
-    @property
-    def end(self) -> float:
-        """The first moment after the period: stocks are counted just before it."""
-        return _day_start(self.last + timedelta(days=1))
+    def __post_init__(self) -> None:
+        self.start = _day_start(self.first)
+        self.end = _day_start(self.last + timedelta(days=1))
 
     def within(self, ts: float | None) -> bool:
         return ts is not None and self.start <= ts < self.end
@@ -467,7 +473,17 @@ class Facts:
         return known[2] if known else None
 
     def mine(self, rid: str, at_end: bool = False) -> bool:
-        return self.period.team is None or self.team_of(rid, at_end) == self.period.team
+        if self.period.team is None:
+            return True
+        if not at_end:
+            return rid in self.team_relationships
+        return self.team_of(rid, at_end) == self.period.team
+
+    @functools.cached_property
+    def team_relationships(self) -> frozenset[str]:
+        """The team's relationships (by their latest own worker's team, else the routing's): whose
+        flows the team counts."""
+        return frozenset(rid for rid, known in self.relationships.items() if known[2] == self.period.team)
 
     def active(self) -> list[str]:
         return sorted(rid for rid in self.open_at_end if self.mine(rid, at_end=True))
@@ -635,18 +651,15 @@ def _waiting(f: Facts) -> Indicator:
             if received is not None:
                 c[(step,)] += 1
                 days[(step,)].append((at - received) / DAY_S)
-    first_held = dict(
-        f.cur.execute(
-            f"SELECT relationship_id, MIN(at) FROM {f.p}_meeting WHERE outcome = 'held' GROUP BY relationship_id"
-        ).fetchall()
-    )
-    received_at = dict(f.cur.execute(f"SELECT referral_id, received_at FROM {f.p}_referral").fetchall())
-    for rid, held in first_held.items():
-        known = f.relationships.get(rid)
-        if known is None or not f.period.within(held) or not f.mine(rid):
-            continue
-        received = received_at.get(known[1])
-        if received is not None:
+    first_held = f.cur.execute(
+        f"SELECT m.relationship_id, MIN(m.at), MIN(f.received_at) FROM {f.p}_meeting m "
+        f"JOIN {f.p}_relationship r ON r.relationship_id = m.relationship_id "
+        f"JOIN {f.p}_referral f ON f.referral_id = r.referral_id "
+        "WHERE m.outcome = 'held' GROUP BY m.relationship_id HAVING MIN(m.at) >= ? AND MIN(m.at) < ?",
+        (f.period.start, f.period.end),
+    ).fetchall()
+    for rid, held, received in first_held:
+        if received is not None and f.mine(rid):
             c[("first_meeting_held",)] += 1
             days[("first_meeting_held",)].append((held - received) / DAY_S)
     steps = ("screened", "triaged", "routed", "first_meeting_held")
@@ -767,19 +780,32 @@ def _check_ins(f: Facts) -> Indicator:
 def _returning(f: Facts) -> Indicator:
     """Relationships ended within the period whose client came back (a new referral received,
     or the relationship reopened) within 6 or 12 months of the end."""
-    endings = f.flows("ending", "client, at")
-    comebacks: dict[str, list[float]] = defaultdict(list)
-    for client, received in f.cur.execute(f"SELECT client, received_at FROM {f.p}_referral").fetchall():
-        comebacks[client].append(received)
-    for rid, started in f.cur.execute(f"SELECT relationship_id, started_at FROM {f.p}_spell").fetchall():
-        known = f.relationships.get(rid)
-        if known:
-            comebacks[known[0]].append(started)
+    longest = max(RETURN_WINDOWS.values()) * DAY_S
+    # the first time each ended relationship's client came back after the end: a referral
+    # received, or the relationship reopened
+    rows = f.cur.execute(
+        f"SELECT e.relationship_id, e.at, MIN(f.received_at) FROM {f.p}_ending e "
+        f"LEFT JOIN {f.p}_referral f ON f.client = e.client AND f.received_at > e.at AND f.received_at >= ? "
+        f"AND f.received_at < ? WHERE e.at >= ? AND e.at < ? GROUP BY e.relationship_id, e.at",
+        (f.period.start, f.period.end + longest, f.period.start, f.period.end),
+    ).fetchall()
+    reopened = f.cur.execute(
+        f"SELECT e.relationship_id, e.at, MIN(s.started_at) FROM {f.p}_ending e "
+        f"JOIN {f.p}_spell s ON s.relationship_id = e.relationship_id AND s.started_at > e.at "
+        "WHERE e.at >= ? AND e.at < ? GROUP BY e.relationship_id, e.at",
+        (f.period.start, f.period.end),
+    ).fetchall()
+    back = {(rid, ended): came for rid, ended, came in rows}
+    for rid, ended, came in reopened:
+        known = back.get((rid, ended))
+        back[(rid, ended)] = came if known is None else min(known, came)
     c: Counter[tuple[str, ...]] = Counter()
-    for _rid, client, ended in endings:
-        for window, days in RETURN_WINDOWS.items():
-            if any(ended < t <= ended + days * DAY_S for t in comebacks.get(client, ())):
-                c[(window,)] += 1
+    for (rid, ended), came in back.items():
+        if not f.mine(rid):
+            continue
+        for name, days in RETURN_WINDOWS.items():
+            if came is not None and came <= ended + days * DAY_S:
+                c[(name,)] += 1
     return _cells("returning", c, keys=[(w,) for w in RETURN_WINDOWS])
 
 
