@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 INDICATORS_QUERY = "polku.qry.reporting.indicators"
 LANGS = ("fi", "en", "both")
 DEFAULT_THRESHOLD = 5
+#: seconds to reach NATS before saying Polku is not up
+CONNECT_WAIT = 5.0
 
 #: Shown at the top, red unless zero.
 MUST_BE_ZERO = "special_support_without_social_worker"
@@ -74,9 +76,14 @@ async def fetch_async(
     current year up to today when the dates are None). The query names no worker: no actor."""
     from polku.client import Client
 
-    client = await Client.connect(
-        settings.resolved_nats_url(), name="polku-report", user="integrator", var_dir=settings.var_dir, wait=3
-    )
+    url = settings.resolved_nats_url()
+    try:
+        # nats-py keeps retrying a first connection that is refused: a deadline of our own
+        client = await asyncio.wait_for(
+            Client.connect(url, name="polku-report", user="integrator", var_dir=settings.var_dir, wait=3), CONNECT_WAIT
+        )
+    except TimeoutError:
+        raise ConnectionError(f"NATS at {url} not reachable within {CONNECT_WAIT:.0f}s") from None
     try:
         query = IndicatorsQuery(team=team, period_from=period_from, period_to=period_to)
         return await client.query(INDICATORS_QUERY, query, reply_type=IndicatorsReply, timeout=timeout)
@@ -164,7 +171,7 @@ class _Lang:
         self.lang = lang
 
     def html(self, pair: Pair) -> str:
-        fi, en = (html.escape(s) for s in pair)
+        fi, en = (html.escape(s, quote=False) for s in pair)
         if self.lang == "fi":
             return f'<span lang="fi">{fi}</span>'
         if self.lang == "en":
@@ -307,6 +314,10 @@ def _inline(svg: str, chart_id: str, title: str) -> str:
     svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
     svg = re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", svg)
     svg = re.sub(r'<svg\s+width="[^"]*"\s+height="[^"]*"', "<svg", svg, count=1)
+    # matplotlib numbers its ids per figure (axes_1, patch_2...): the chart's id makes them the page's
+    prefix = re.sub(r"[^A-Za-z0-9_-]", "_", chart_id) + "-"
+    svg = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{prefix}{m.group(1)}"', svg)
+    svg = re.sub(r'((?:xlink:)?href="#|url\(#)([^")]+)', lambda m: f"{m.group(1)}{prefix}{m.group(2)}", svg)
     return svg.replace(
         "<svg", f'<svg id="{html.escape(chart_id)}" class="chart" role="img" aria-label="{html.escape(title)}"', 1
     ).strip()

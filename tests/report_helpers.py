@@ -48,6 +48,8 @@ def _cells(name: str, dimensions: tuple[str, ...], measure: str | None) -> list[
     if name == "equal_treatment":
         keys = [{"team": t, "quadrant": q, "path": p} for t in ("team-north", "team-south")
                 for q in ("A", "C") for p in ("routed_social_worker", "routed_social_counsellor", "assessed")]
+    elif name == "meetings_by_motivation":
+        keys = [{"motivation": m, "outcome": o} for m in ("motivated", "ambivalent", "not_motivated") for o in ("held", "missed")]
     elif len(dimensions) == 2:
         keys = [dict(zip(dimensions, pair)) for pair in itertools.product(_values(dimensions[0], 3), _values(dimensions[1], 2))]
     else:
