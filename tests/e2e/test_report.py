@@ -6,6 +6,7 @@ second renders a hand-built reply (tests/report_helpers.py) and needs no stack."
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import re
 import shutil
@@ -14,13 +15,19 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+import msgspec
 import pytest
+from nats.aio.msg import Msg
 
+from contracts.reporting import INDICATORS, IndicatorsQuery
 from demo.population import FIRST_NAMES, LAST_NAMES
-from polku.report import render
+from polku.bus import connect
+from polku.report import INDICATORS_QUERY, render
+from polku.settings import Settings
+from polku.stack import Stack
 from tests.e2e.test_cli import ROOT, cli_env, polku
 from tests.report_helpers import sample_reply
 
@@ -166,3 +173,48 @@ def test_a_rendered_report_opens_in_chromium_without_console_errors(tmp_path: Pa
     assert dom.count("<section ") >= 30
     assert_names_no_one(dom)
     keep_screenshot(screenshot, "report-sample-screenshot.png")
+
+
+async def test_polku_report_writes_what_the_indicators_query_answers_and_says_when_polku_is_not_up(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """The command's own part, on a real NATS with a stand-in for reporting: what it asks, what
+    it writes, and what it says when no one answers or NATS is not there."""
+    stack = Stack(settings, services=())
+    stack.start_nats()
+    asked: list[IndicatorsQuery] = []
+    try:
+        nc = await connect(stack.url, name="stand-in", user="reporting", var_dir=stack.var)
+
+        async def answer(msg: Msg) -> None:
+            query = msgspec.json.decode(msg.data, type=IndicatorsQuery)
+            asked.append(query)
+            reply = msgspec.structs.replace(sample_reply(query.team), period_from=query.period_from, period_to=query.period_to)
+            await msg.respond(msgspec.json.encode(reply))
+
+        out = tmp_path / "out" / "report.html"
+        args = ("report", "--team", "team-north", "--from", "2026-01-01", "--to", "2026-03-31", "--lang", "fi",
+                "--threshold", "3", "--out", str(out))
+        # nobody answers the query yet
+        result = await asyncio.to_thread(polku, *args, var=settings.var_dir, timeout=120)
+        assert result.returncode == 1 and "no answer to polku.qry.reporting.indicators" in result.stderr, result.stderr
+        assert not out.exists()
+
+        await nc.subscribe(INDICATORS_QUERY, queue="reporting", cb=answer)
+        await nc.flush()
+        result = await asyncio.to_thread(polku, *args, var=settings.var_dir, timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert f"Wrote {out.resolve()} (team-north, 2026-01-01 to 2026-03-31" in result.stdout
+        await nc.drain()
+    finally:
+        stack.stop()
+    assert asked == [IndicatorsQuery(team="team-north", period_from=date(2026, 1, 1), period_to=date(2026, 3, 31))]
+    page = out.read_text(encoding="utf-8")
+    assert "1.1.2026–31.3.2026" in page and "team-north" in page
+    assert "Lukumäärät 1–2 näytetään muodossa &lt;3" in page
+    assert all(f'id="indicator-{name}"' in page for name in INDICATORS)
+
+    result = await asyncio.to_thread(polku, *args, var=settings.var_dir, timeout=60)
+    assert result.returncode == 1 and "Is Polku up (polku up)?" in result.stderr, result.stderr
+    bad = await asyncio.to_thread(polku, "report", "--from", "2026-02-30", "--out", str(out), var=settings.var_dir)
+    assert bad.returncode == 2 and "not an ISO date" in bad.stderr
