@@ -4,13 +4,14 @@
 :func:`render` turns the reply into HTML: a section per indicator (``id="indicator-<name>"``)
 with a chart (inline SVG drawn by matplotlib) and a small table, in Finnish, English or both.
 
-What leaves Polku is suppressed: :func:`render` applies reporting's small-cell suppression
-(``services.reporting.suppression.suppress``) to every indicator itself, so a count from 1 to
-``threshold - 1`` is shown as ``<threshold`` and the cells hidden with it (so that a small count
-cannot be worked out from a total) as ``×``. A suppressed cell's median and 90th percentile are
-not shown either. A per-worker indicator's cells are never shown by worker: the caseload is
-shown by professional group. The reply holds aggregate counts only, so the file names no
-client, no worker and holds no free text.
+What leaves Polku is suppressed: :func:`render` applies reporting's small-cell suppression to
+every indicator itself (``services.reporting.suppression.suppress``, found through the entry
+point group ``polku.suppression``: the runtime imports no service). A count from 1 to
+``threshold - 1`` is shown as ``<threshold``, and the cells hidden with it (so that a small
+count cannot be worked out from a total) as ``×``. A suppressed cell's median and 90th
+percentile are not shown either. A per-worker indicator's cells are never shown by worker: the
+caseload is shown by professional group. The reply holds aggregate counts only, so the file
+names no client, no worker and holds no free text.
 
 The file needs nothing from the network: no script, no stylesheet or font from elsewhere; the
 charts are inline SVG with their text as text, drawn in the browser's own sans-serif font.
@@ -28,6 +29,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Literal
 
 from contracts.reporting import INDICATORS, Indicator, IndicatorSpec, IndicatorsQuery, IndicatorsReply
+from polku import registry
 from polku.report_labels import (
     MEASURE_LABELS,
     TEXT,
@@ -38,7 +40,6 @@ from polku.report_labels import (
     indicator_label,
     value_label,
 )
-from services.reporting.suppression import suppress
 
 if TYPE_CHECKING:
     from polku.settings import Settings
@@ -520,6 +521,7 @@ def render(reply: IndicatorsReply, *, threshold: int = DEFAULT_THRESHOLD, lang: 
         raise ValueError("the suppression threshold is at least 2")
     t = _Lang(lang)
     originals = {i.name: i for i in reply.indicators}
+    suppress = registry.suppression()  # reporting's rule (services/reporting/suppression.py)
     suppressed = {i.name: i for i in suppress(list(reply.indicators), threshold)}
     names = [n for n in INDICATORS if n in originals] + [n for n in originals if n not in INDICATORS]
 
