@@ -263,7 +263,8 @@ def chart_svg(
         "hatch.color": MARKER_EDGE,
     }
     with rc_context(rc):
-        fig = Figure(figsize=(8.0, 0.7 + n_cat * row + (0.3 if n_ser > 1 else 0)), layout="constrained")
+        legend_rows = (n_ser + 2) // 3 if n_ser > 1 else 1
+        fig = Figure(figsize=(8.0, 0.8 + n_cat * row + 0.25 * legend_rows), layout="constrained")
         ax = fig.add_subplot()
         any_small = any_hidden = False
         for j, s in enumerate(series):
@@ -296,7 +297,8 @@ def chart_svg(
         if any_hidden:
             handles.append(Patch(facecolor="white", edgecolor=MARKER_EDGE, hatch="///", label=f"×: {hidden_label}"))
         if handles:
-            ax.legend(handles=handles, loc="lower right", fontsize=8, frameon=False)
+            # below the chart, where it covers no bar
+            fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 3), fontsize=8, frameon=False)
         buffer = io.StringIO()
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     return _inline(buffer.getvalue(), chart_id, title)

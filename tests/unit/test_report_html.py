@@ -189,3 +189,30 @@ def test_every_vocabulary_value_has_a_label_and_an_unknown_one_reads_raw() -> No
     assert set(INDICATOR_LABELS) == set(INDICATORS)
     assert value_label("reason", "left_for_mars") == ("left_for_mars", "left_for_mars")
     assert value_label("team", "team-north") == ("team-north", "team-north")
+
+
+def test_a_cell_hidden_with_a_small_one_is_marked_hidden_and_one_that_came_suppressed_too() -> None:
+    """Complementary suppression hides a larger cell too: shown as ×, never as <5 nor as itself."""
+    from contracts.reporting import Indicator
+    from polku.report import shown_cells, shown_total
+
+    before = Indicator(name="ends_by_reason", dimensions=["reason"], unit="relationships", total=45, cells=[
+        IndicatorCell(key={"reason": "goal_reached"}, count=30),
+        IndicatorCell(key={"reason": "moved"}, count=3),
+        IndicatorCell(key={"reason": "died"}, count=12),
+        IndicatorCell(key={"reason": "unreachable"}, count=None, suppressed=True),
+    ])
+    after = msgspec.structs.replace(before, total=None, total_suppressed=True, cells=[
+        before.cells[0],
+        IndicatorCell(key={"reason": "moved"}, count=None, suppressed=True),
+        IndicatorCell(key={"reason": "died"}, count=None, suppressed=True),
+        before.cells[3],
+    ])
+    states = {c.key["reason"]: (c.state, c.count) for c in shown_cells(before, after, 5)}
+    assert states == {
+        "goal_reached": ("shown", 30), "moved": ("small", None), "died": ("hidden", None), "unreachable": ("hidden", None),
+    }
+    assert shown_total(before, after, 5).state == "hidden"
+    # a suppress() that let a small count through would still not get it onto the page
+    leaky = msgspec.structs.replace(after, cells=[IndicatorCell(key={"reason": "moved"}, count=3)])
+    assert [(c.state, c.count) for c in shown_cells(before, leaky, 5)] == [("small", None)]
