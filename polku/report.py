@@ -414,7 +414,7 @@ def _meta(spec: IndicatorSpec | None, indicator: Indicator, lang: _Lang, period_
     parts = []
     if spec is not None:
         when = lang.html(TEXT[spec.kind])
-        parts.append(when + (f" ({lang.day(period_to)})" if spec.kind == "stock" else ""))
+        parts.append(when + (f": {lang.day(period_to)}" if spec.kind == "stock" else ""))
     parts.append(lang.html(UNIT_LABELS.get(indicator.unit, (indicator.unit, indicator.unit))))
     if spec is not None and not spec.partition and indicator.dimensions:
         parts.append(lang.html(TEXT["not_partition"]))
@@ -525,7 +525,8 @@ def render(reply: IndicatorsReply, *, threshold: int = DEFAULT_THRESHOLD, lang: 
     originals = {i.name: i for i in reply.indicators}
     suppress = registry.suppression()  # reporting's rule (services/reporting/suppression.py)
     suppressed = {i.name: i for i in suppress(list(reply.indicators), threshold)}
-    names = [n for n in INDICATORS if n in originals] + [n for n in originals if n not in INDICATORS]
+    # only what came back from suppression is shown
+    names = [n for n in INDICATORS if n in suppressed] + [n for n in suppressed if n not in INDICATORS and n in originals]
 
     team = t.html(TEXT["all_teams"]) if reply.team is None else html.escape(reply.team)
     positions = ", ".join(f"{html.escape(s)} {p}" for s, p in reply.positions.items()) or "–"
@@ -547,7 +548,7 @@ def render(reply: IndicatorsReply, *, threshold: int = DEFAULT_THRESHOLD, lang: 
         f'<p class="rule" id="suppression-rule"><strong>{t.html(TEXT["suppression"])}.</strong> {t.html(rule)}</p>',
         "</header>",
     ]
-    if MUST_BE_ZERO in originals:
+    if MUST_BE_ZERO in names:
         parts.append(_special_support(originals[MUST_BE_ZERO], suppressed[MUST_BE_ZERO], t, threshold))
     contents = [n for n in names if n != MUST_BE_ZERO]
     parts.append(f'<nav><h2>{t.html(TEXT["contents"])}</h2><ol>')
