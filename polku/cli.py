@@ -6,6 +6,7 @@
     polku rebuild SERVICE        rebuild a service's read models
     polku republish SERVICE      publish a service's stored events again (a lost stream)
     polku status                 events per stream and open relationships per worker
+    polku report --out FILE      reporting's indicators as one HTML file a manager opens
     polku contracts --out DIR    write asyncapi.json and the JSON Schemas
     polku bench                  run the benchmarks in bench/
 """
@@ -18,6 +19,7 @@ import asyncio
 import signal
 import sys
 import time
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -264,6 +266,58 @@ def cmd_status(_args: argparse.Namespace) -> int:
         return 1
 
 
+# ------------------------------------------------------------------------ report
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from None
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Ask reporting for its indicators and write them, suppressed, as one self-contained HTML
+    file (polku/report.py). Names no client and no worker."""
+    from datetime import UTC, datetime
+
+    from nats.errors import NoRespondersError
+    from nats.errors import TimeoutError as NatsTimeoutError
+
+    from polku.client import Refusal
+    from polku.report import INDICATORS_QUERY, fetch, render
+
+    if args.period_from and args.period_to and args.period_from > args.period_to:
+        print(f"polku: --from {args.period_from} is after --to {args.period_to}", file=sys.stderr)
+        return 2
+    if args.threshold < 2:
+        print("polku: --threshold is at least 2", file=sys.stderr)
+        return 2
+    settings = _settings(keys=False)  # reads no store
+    try:
+        reply = fetch(settings, args.team, args.period_from, args.period_to)
+    except ConnectionError as e:
+        print(f"polku: {e}. Is Polku up (polku up)?", file=sys.stderr)
+        return 1
+    except (NoRespondersError, NatsTimeoutError, TimeoutError):
+        print(
+            f"polku: no answer to {INDICATORS_QUERY}: is Polku up with its reporting service (polku up, polku status)?",
+            file=sys.stderr,
+        )
+        return 1
+    except Refusal as e:
+        print(f"polku: {e}", file=sys.stderr)
+        return 1
+    page = render(reply, threshold=args.threshold, lang=args.lang, written_at=datetime.now(UTC).replace(microsecond=0))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page, encoding="utf-8")
+    team = reply.team or "all teams"
+    print(
+        f"Wrote {out.resolve()} ({team}, {reply.period_from.isoformat()} to {reply.period_to.isoformat()}, "
+        f"{len(reply.indicators)} indicators, counts below {args.threshold} suppressed)"
+    )
+    return 0
+
+
 # --------------------------------------------------------------------- contracts
 def cmd_contracts(args: argparse.Namespace) -> int:
     from contracts.asyncapi import write
@@ -326,6 +380,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = sub.add_parser("status", help="events per stream and open relationships per worker")
     status.set_defaults(func=cmd_status)
+
+    report = sub.add_parser(
+        "report",
+        help="write reporting's indicators as one self-contained HTML file",
+        description="Ask reporting for its indicators and write them as one HTML file that opens offline: "
+        "charts and small tables with Finnish and English labels. Counts from 1 to threshold-1 are shown as "
+        "<threshold, and other cells are hidden so that they cannot be worked out from totals. "
+        "Needs Polku up (polku up).",
+    )
+    report.add_argument("--team", default=None, metavar="TEAM", help="one team's code (default: all teams)")
+    report.add_argument("--from", dest="period_from", type=_iso_date, default=None, metavar="DATE",
+                        help="first day of the period, YYYY-MM-DD (default: 1 January of this year)")
+    report.add_argument("--to", dest="period_to", type=_iso_date, default=None, metavar="DATE",
+                        help="last day of the period, YYYY-MM-DD (default: today)")
+    report.add_argument("--lang", choices=("fi", "en", "both"), default="both", help="labels' language (default both)")
+    report.add_argument("--threshold", type=int, default=5, metavar="N",
+                        help="suppression threshold: counts from 1 to this minus one are shown as <threshold (default 5)")
+    report.add_argument("--out", required=True, metavar="FILE", help="the HTML file to write")
+    report.set_defaults(func=cmd_report)
 
     streams = sub.add_parser("streams", help="create or update the streams (as the NATS operator)")
     streams.set_defaults(func=cmd_streams)

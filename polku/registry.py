@@ -14,6 +14,9 @@ The demo is a client of the published API that ``polku up --demo`` runs once the
 It registers the same way, in the group ``polku.demo``: a callable
 ``run(url, *, referrals, seed) -> str`` that takes the NATS URL and returns the summary to
 print, and raises :class:`RuntimeError` when what it sees is wrong.
+
+Reporting's small-cell suppression, which ``polku report`` applies to what it writes, registers
+in the group ``polku.suppression``: a callable ``suppress(indicators, threshold) -> indicators``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
 
 GROUP = "polku.services"
 DEMO_GROUP = "polku.demo"
+SUPPRESSION_GROUP = "polku.suppression"
 
 
 class RegistryError(LookupError):
@@ -99,3 +103,19 @@ def demo() -> Callable[..., str]:
     if not callable(run):
         raise RegistryError(f"the demo {found[0].value} is not callable")
     return run
+
+
+@functools.cache
+def suppression() -> Callable[..., list]:
+    """Reporting's ``suppress(indicators, threshold)``, for ``polku report``;
+    :class:`RegistryError` if none, or more than one, is installed."""
+    found = list(entry_points(group=SUPPRESSION_GROUP))
+    if len(found) != 1:
+        raise RegistryError(
+            f"polku report needs exactly one suppression in the entry point group {SUPPRESSION_GROUP}, "
+            f"found {len(found)}" + (f" ({', '.join(ep.value for ep in found)})" if found else "")
+        )
+    suppress = found[0].load()
+    if not callable(suppress):
+        raise RegistryError(f"the suppression {found[0].value} is not callable")
+    return suppress

@@ -18,16 +18,20 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
 
 
-def polku(*args: str, var: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    env = {
+def cli_env(var: Path) -> dict[str, str]:
+    """The environment of a `polku` command as a user runs it: only its var dir and free ports."""
+    return {
         k: v for k, v in os.environ.items() if not k.startswith("POLKU_")
     } | {
         "POLKU_VAR_DIR": str(var),
         "POLKU_NATS_PORT": "0",
         "POLKU_NATS_MONITOR_PORT": "0",
     }
+
+
+def polku(*args: str, var: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "polku", *args], env=env, cwd=ROOT,
+        [sys.executable, "-m", "polku", *args], env=cli_env(var), cwd=ROOT,
         capture_output=True, text=True, timeout=timeout, check=False,
     )
 
