@@ -897,6 +897,11 @@ class IndicatorsView:
         with self.db.reading() as cur:
             return cur.position(stream)
 
+    def positions(self) -> dict[str, int]:
+        """Where the facts stand in each source stream."""
+        with self.db.reading() as cur:
+            return {s: cur.position(s) for s in SOURCES}
+
     def prepare(self, deliveries: list[Delivery[Any]]) -> Prepared:
         prepared = Prepared(deliveries)
         for d in deliveries:

@@ -278,6 +278,8 @@ class SnapshotTicker:
         self.published = 0
         self.corrected = 0
         self._catch_up_started: float | None = None
+        #: the view's positions when the recent periods were last recomputed
+        self._recomputed_at: dict[str, int] | None = None
         self._catch_up_published = 0
 
     # ------------------------------------------------------------------ days
@@ -311,6 +313,11 @@ class SnapshotTicker:
             env=Envelope(occurred_at=datetime.now(UTC), causation_id=command_id),
         )
         return begun.first_day
+
+    def view_positions(self) -> dict[str, int] | None:
+        """Where the view stands in its source streams, where it says so (a ``positions()``)."""
+        positions = getattr(self.view, "positions", None)
+        return positions() if callable(positions) else None
 
     def scopes(self) -> list[str | None]:
         return [None, *sorted(set(self.view.teams()))]
@@ -391,9 +398,14 @@ class SnapshotTicker:
             self._catch_up_started, self._catch_up_published = time.monotonic(), 0
         result.published = await self._publish(now_due, corrections=False)
         result.remaining = len(later)
-        just_published = set(now_due)
-        recent = [d for d in await asyncio.to_thread(self.recent, today, first) if d not in just_published]
-        result.corrected = await self._publish(recent, corrections=True)
+        # the recent periods are recomputed only when the view has read something since they
+        # last were: figures of events already read do not change
+        positions = await asyncio.to_thread(self.view_positions)
+        if positions is None or positions != self._recomputed_at:
+            just_published = set(now_due)
+            recent = [d for d in await asyncio.to_thread(self.recent, today, first) if d not in just_published]
+            result.corrected = await self._publish(recent, corrections=True)
+            self._recomputed_at = positions
         self.published += result.published
         self.corrected += result.corrected
         if self._catch_up_started is not None:

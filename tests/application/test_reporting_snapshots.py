@@ -43,6 +43,7 @@ class FakeView:
 
     def indicators(self, q: IndicatorsQuery) -> IndicatorsReply:
         assert q.period_from is not None and q.period_to is not None
+        self.asked += 1
         rows = [
             r for r in self.referrals
             if q.period_from <= r[0] <= q.period_to and (q.team is None or r[1] == q.team)
@@ -71,6 +72,11 @@ class FakeView:
 
     def latest_day(self) -> date | None:
         return max((r[0] for r in self.referrals), default=None)
+
+    asked: int = 0
+
+    def positions(self) -> dict[str, int]:
+        return {"INTAKE": len(self.referrals)}
 
 
 def _unanswered(_app: Any, _q: Any) -> None:  # the test serves no query
@@ -220,6 +226,19 @@ async def test_a_late_event_on_a_past_day_publishes_a_correction_that_names_what
     (await ticker.tick())
     view.add(date(2026, 11, 2), "team-north", "phone", 5)
     assert (await ticker.tick()).corrected == 0
+    app.close()
+
+
+async def test_nothing_is_recomputed_while_the_view_has_read_nothing_new(settings: Settings, view: FakeView) -> None:
+    clock = Clock(NOV_1)
+    app, ticker = make(settings, view, clock)
+    (await ticker.tick())
+    clock.today = date(2026, 11, 5)
+    (await ticker.tick())
+    asked = view.asked
+    assert (await ticker.tick()).corrected == 0 and view.asked == asked  # nothing read since
+    view.add(date(2026, 11, 3), "team-north", "letter", 5)
+    assert (await ticker.tick()).corrected == 2 and view.asked > asked
     app.close()
 
 
