@@ -127,17 +127,19 @@ async def test_a_poison_message_goes_to_the_dead_letter_stream_and_the_consumer_
 
     reply = await wait_for_projection(nc, 3)
     assert reply.total == 3
-    # dead letters are for the operator; INTAKE's two consumers (casefile's and followup's) each
-    # dead-letter the two poison messages and go on
+    # dead letters are for the operator; INTAKE's three consumers (casefile's, followup's and
+    # reporting's) each dead-letter the two poison messages and go on
     for _ in range(100):
         everything = await stream_messages(operator_nc, "DLQ")
-        if len(everything) >= 4:
+        if len(everything) >= 6:
             break
         await asyncio.sleep(0.1)
-    assert sorted(m.subject for m in everything) == ["polku.dlq.casefile-intake"] * 2 + ["polku.dlq.followup-intake"] * 2
-    assert [m.data for m in everything if m.subject.endswith("followup-intake")] == [
-        b"this is not json", msgspec.json.encode({"event": "ReferralReceived", "event_id": "not-a-uuid"})
-    ]
+    consumers = ("casefile-intake", "followup-intake", "reporting-intake")
+    assert sorted(m.subject for m in everything) == [f"polku.dlq.{c}" for c in consumers for _ in range(2)]
+    for consumer in consumers[1:]:
+        assert [m.data for m in everything if m.subject.endswith(consumer)] == [
+            b"this is not json", msgspec.json.encode({"event": "ReferralReceived", "event_id": "not-a-uuid"})
+        ]
     dead = [m for m in everything if m.subject == "polku.dlq.casefile-intake"]
     assert [m.data for m in dead] == [b"this is not json", msgspec.json.encode({"event": "ReferralReceived", "event_id": "not-a-uuid"})]
     for m, seq in zip(dead, (1, 2), strict=True):
@@ -154,7 +156,7 @@ async def test_a_poison_message_goes_to_the_dead_letter_stream_and_the_consumer_
     stack.wait_ready(("casefile",))
     replies = await send_referrals(nc, distinct_referrals(8, 1))
     assert (await wait_for_projection(nc, 4)).total == 4
-    assert await _stream_count(nc, "DLQ") == 4
+    assert await _stream_count(nc, "DLQ") == 6
 
 
 def _rebuild(stack: Stack) -> subprocess.CompletedProcess[str]:
