@@ -21,7 +21,8 @@ from polku.actor import Issuer
 from polku.bus import connect
 from polku.client import bind_issuer
 from polku.settings import Settings
-from polku.stack import Stack
+from polku.natsserver import EmbeddedNats
+from polku.stack import Stack, create_streams
 
 #: the tests' master secret (32 bytes in base64); real ones come from os.urandom
 TEST_KEY = "dGVzdC1wc2V1ZG9ueW0ta2V5LW9mLTMyLWJ5dGVzLi4="
@@ -129,6 +130,20 @@ async def operator_nc(stack: Stack) -> AsyncIterator[Client]:
         await client.close()
     except Exception:  # noqa: BLE001 - the test may have stopped NATS already
         pass
+
+
+@pytest.fixture(scope="module")
+def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmbeddedNats, Path]]:
+    """A module's nats-server as `polku up` runs it (TLS, users, permissions) with the streams,
+    and no service: for tests of what each NATS user may do."""
+    var = tmp_path_factory.mktemp("secure-var")
+    server = EmbeddedNats(var / "nats", log_file=var / "log" / "nats.log", secure_dir=var)
+    server.start()
+    try:
+        create_streams(server.url, var, 1)
+        yield server, var
+    finally:
+        server.stop()
 
 
 def _postgres_reachable(dsn: str) -> str | None:

@@ -205,8 +205,19 @@ def _worker_removed(cur: Cursor, p: str, e: it.RosterWorkerRemoved) -> None:
     cur.execute(f"UPDATE {p}_worker SET active = 0 WHERE worker_id = ?", (e.worker_id,))
 
 
-def _close_interval(cur: Cursor, p: str, table: str, rid: str, at: float, column: str = "to_at", start: str = "from_at") -> None:
-    cur.execute(f"UPDATE {p}_{table} SET {column} = ? WHERE relationship_id = ? AND {column} IS NULL AND {start} <= ?", (at, rid, at))
+def _close_interval(cur: Cursor, p: str, table: str, rid: str, at: float) -> None:
+    cur.execute(f"UPDATE {p}_{table} SET to_at = ? WHERE relationship_id = ? AND to_at IS NULL AND from_at <= ?", (at, rid, at))
+
+
+def _next_interval(cur: Cursor, p: str, table: str, e: Any, **values: Any) -> None:
+    """The relationship's current interval in ``table`` ends where the event's begins."""
+    at, rid = _ts(e.occurred_at), _rid(e)
+    _close_interval(cur, p, table, rid, at)
+    names = ", ".join(values)
+    cur.execute(
+        f"INSERT INTO {p}_{table} (relationship_id, {names}, from_at) VALUES (?, {', '.join('?' * len(values))}, ?)",
+        (rid, *values.values(), at),
+    )
 
 
 @applies(cf.RelationshipOpened)
@@ -242,30 +253,18 @@ def _ended(cur: Cursor, p: str, e: cf.RelationshipEnded) -> None:
 
 @applies(cf.OwnWorkerNamed)
 def _own_worker(cur: Cursor, p: str, e: cf.OwnWorkerNamed) -> None:
-    at, rid = _ts(e.occurred_at), _rid(e)
-    _close_interval(cur, p, "assignment", rid, at)
-    cur.execute(
-        f"INSERT INTO {p}_assignment (relationship_id, worker_id, role, team, work_pair_id, from_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        (rid, e.worker_id, e.role, e.team, e.work_pair_id, at),
-    )
-    cur.execute(f"UPDATE {p}_relationship SET team = ? WHERE relationship_id = ?", (e.team, rid))
+    _next_interval(cur, p, "assignment", e, worker_id=e.worker_id, role=e.role, team=e.team, work_pair_id=e.work_pair_id)
+    cur.execute(f"UPDATE {p}_relationship SET team = ? WHERE relationship_id = ?", (e.team, _rid(e)))
 
 
 @applies(cf.RelationshipNatureDetermined)
 def _nature(cur: Cursor, p: str, e: cf.RelationshipNatureDetermined) -> None:
-    at, rid = _ts(e.occurred_at), _rid(e)
-    _close_interval(cur, p, "nature", rid, at)
-    cur.execute(f"INSERT INTO {p}_nature (relationship_id, nature, from_at) VALUES (?, ?, ?)", (rid, e.nature, at))
+    _next_interval(cur, p, "nature", e, nature=e.nature)
 
 
 @applies(cf.SpecialSupportNeedDetermined)
 def _support(cur: Cursor, p: str, e: cf.SpecialSupportNeedDetermined) -> None:
-    at, rid = _ts(e.occurred_at), _rid(e)
-    _close_interval(cur, p, "support", rid, at)
-    cur.execute(
-        f"INSERT INTO {p}_support (relationship_id, special, from_at) VALUES (?, ?, ?)", (rid, int(e.special_support), at)
-    )
+    _next_interval(cur, p, "support", e, special=int(e.special_support))
 
 
 @applies(cf.AssessmentStarted)
@@ -738,7 +737,7 @@ def _activation_fewer_than_two(f: Facts) -> Indicator:
 
 
 @counts("work_activity")
-def _work_activity(f: Facts) -> Indicator:
+def _work_activity_periods(f: Facts) -> Indicator:
     c = Counter((step,) for _r, step in f.flows("work_activity", "step"))
     return _cells("work_activity", c, keys=[("started",), ("ended",)])
 
@@ -750,7 +749,7 @@ def _work_activity_outcomes(f: Facts) -> Indicator:
 
 
 @counts("disappeared")
-def _disappeared(f: Facts) -> Indicator:
+def _disappeared_at_end(f: Facts) -> Indicator:
     open_now = {r[0]: r[1] for r in f._at_end("disappearance", "from_at")}
     since = [(f.period.end - open_now[rid]) / DAY_S for rid in f.active() if rid in open_now]
     return _single("disappeared", len(since), since)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,20 +14,9 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from polku import nats_auth
 from polku.natsserver import EmbeddedNats
-from polku.stack import create_streams
 
 
 
-@pytest.fixture(scope="module")
-def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmbeddedNats, Path]]:
-    var = tmp_path_factory.mktemp("secure-var")
-    server = EmbeddedNats(var / "nats", log_file=var / "log" / "nats.log", secure_dir=var)
-    server.start()
-    try:
-        create_streams(server.url, var, 1)
-        yield server, var
-    finally:
-        server.stop()
 
 
 async def _connect(url: str, var: Path, user: str | None, *, errors: list[str], tls: bool = True) -> Any:
@@ -165,10 +153,12 @@ async def test_reporting_consumer_cannot_read_client_streams(secure: tuple[Embed
     errors: list[str] = []
     nc = await _connect(server.url, var, "reporting-consumer", errors=errors)
     try:
-        with pytest.raises(Exception):  # noqa: B017 - refused: no answer from JetStream
-            await nc.jetstream(timeout=1).pull_subscribe(
-                "", stream=stream, config=ConsumerConfig(ack_policy=AckPolicy.NONE, inactive_threshold=5.0)
-            )
+        for durable in ("statistics", None):  # neither a durable consumer of its own nor an ephemeral one
+            with pytest.raises(Exception):  # noqa: B017 - refused: no answer from JetStream
+                await nc.jetstream(timeout=1).pull_subscribe(
+                    "", durable=durable, stream=stream,
+                    config=ConsumerConfig(ack_policy=AckPolicy.NONE, inactive_threshold=5.0),
+                )
         assert await _refused(nc, errors), errors
     finally:
         await nc.close()

@@ -23,14 +23,13 @@ from zoneinfo import ZoneInfo
 import msgspec
 import pytest
 from nats.aio.client import Client
-from nats.js.api import AckPolicy, ConsumerConfig
 
 import contracts
 from contracts.reporting import Indicator, IndicatorCell, IndicatorSnapshotPublished
 from polku import nats_auth
 from polku.natsserver import EmbeddedNats
 from polku.settings import Settings
-from polku.stack import Stack, create_streams
+from polku.stack import Stack
 from demo.main import route_through
 from tests.helpers import SENT_CODES, SENT_NAMES, referral_body, send_referrals
 
@@ -85,16 +84,6 @@ def assert_names_nobody(snapshots: list[dict[str, Any]], worker_ids: set[str], c
 
 
 # --------------------------------------------------------------- the README's snippet alone
-@pytest.fixture(scope="module")
-def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmbeddedNats, Path]]:
-    var = tmp_path_factory.mktemp("reporting-var")
-    server = EmbeddedNats(var / "nats", log_file=var / "log" / "nats.log", secure_dir=var)
-    server.start()
-    try:
-        create_streams(server.url, var, 1)
-        yield server, var
-    finally:
-        server.stop()
 
 
 def _snapshot(**overrides: Any) -> IndicatorSnapshotPublished:
@@ -132,34 +121,6 @@ async def test_the_readme_snippet_reads_reporting_with_a_durable_consumer_of_its
     info = await op.jetstream().consumer_info("REPORTING", "statistics")
     assert info.config.durable_name == "statistics" and info.num_pending == 0
     await op.close()
-
-
-@pytest.mark.parametrize("stream", ["INTAKE", "CASEFILE"])
-async def test_reporting_consumer_cannot_read_the_client_streams(secure: tuple[EmbeddedNats, Path], stream: str) -> None:
-    server, var = secure
-    import nats
-
-    errors: list[str] = []
-
-    async def error_cb(e: Exception) -> None:
-        errors.append(str(e).lower())
-
-    nc = await nats.connect(
-        server.url, allow_reconnect=False, error_cb=error_cb, **nats_auth.credentials("reporting-consumer", var).nats_options()
-    )
-    try:
-        for durable in ("statistics", None):
-            with pytest.raises(Exception):  # noqa: B017 - refused: JetStream never answers
-                await nc.jetstream(timeout=1).pull_subscribe(
-                    "", durable=durable, stream=stream, config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT)
-                )
-        for _ in range(40):
-            if any("permissions violation" in e for e in errors):
-                break
-            await asyncio.sleep(0.05)
-        assert any("permissions violation" in e for e in errors), errors
-    finally:
-        await nc.close()
 
 
 # ------------------------------------------------------------------------- the whole stack
