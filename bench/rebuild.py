@@ -128,7 +128,7 @@ def rebuild_rate(events: int) -> list[Figure]:
                     raise RuntimeError("the year's query counted no active relationship")
             finally:
                 await nc.close()
-                view.db.close()
+                view.close()
             p99 = statistics.quantiles(timings, n=100, method="inclusive")[98]
             return [
                 Figure(

@@ -61,7 +61,10 @@ class Cursor:
 class SqlDatabase:
     """One connection, serialised by a lock; transactions take the write lock at once."""
 
-    def __init__(self, settings: Settings, service: str) -> None:
+    def __init__(self, settings: Settings, service: str, *, snapshot_reads: bool = False) -> None:
+        """``snapshot_reads``: each transaction of this connection sees one snapshot of the
+        database however long it reads, while other connections write (SQLite in WAL mode does
+        so anyway; PostgreSQL is asked for REPEATABLE READ)."""
         self.postgres = settings.store == "postgres"
         self._lock = threading.RLock()
         if self.postgres:
@@ -71,6 +74,8 @@ class SqlDatabase:
             ensure_postgres_schema(settings, service)
             self._conn: Any = psycopg.connect(settings.postgres_dsn, autocommit=True)
             self._conn.execute(f'SET search_path TO "{postgres_schema(settings, service)}"')
+            if snapshot_reads:
+                self._conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             self.where = f"postgres schema {postgres_schema(settings, service)}"
         else:
             path = settings.var_dir / "store" / f"{service}-views.db"

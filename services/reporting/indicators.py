@@ -877,8 +877,14 @@ def count(cur: Cursor, prefix: str, period: Period, names: Sequence[str] = ()) -
 class IndicatorsView:
     """The read model: reporting's side of its three consumers, and the indicators query."""
 
-    def __init__(self, db: SqlDatabase, today: Callable[[], date] | None = None) -> None:
+    def __init__(
+        self, db: SqlDatabase, today: Callable[[], date] | None = None, *, reader: SqlDatabase | None = None
+    ) -> None:
+        """``db`` is the consumers' connection (and the rebuild's); ``reader``, a connection of the
+        queries' own, so that a long query (a team's year) never holds up the consumers: SQLite in
+        WAL mode and PostgreSQL both let one connection read its snapshot while another writes."""
         self.db = db
+        self.reader = reader or db
         self.today = today or (lambda: datetime.now(HELSINKI).date())
         with db.transaction() as cur:
             if cur.position(SCHEMA_RECORD) != SCHEMA_VERSION:
@@ -922,7 +928,7 @@ class IndicatorsView:
 
     # --------------------------------------------------------------- query
     def indicators(self, q: IndicatorsQuery) -> IndicatorsReply:
-        with self.db.reading() as cur:
+        with self.reader.reading() as cur:
             period = period_of(q, self._latest_day(cur), self.today())
             positions = {s: cur.position(s) for s in SOURCES}
             answered = count(cur, LIVE, period, q.names)
@@ -932,7 +938,7 @@ class IndicatorsView:
 
     def open_relationships(self, q: OpenRelationshipsQuery) -> OpenRelationshipsReply:
         """Open relationships now, per own worker (the first question reporting answered)."""
-        with self.db.reading() as cur:
+        with self.reader.reading() as cur:
             today = self.today()
             facts = Facts(cur, LIVE, Period(q.team, today, today))
             position = cur.position("CASEFILE")
@@ -950,7 +956,7 @@ class IndicatorsView:
 
     def teams(self) -> list[str]:
         """The teams the facts name: routed to, named at receipt, or an own worker's."""
-        with self.db.reading() as cur:
+        with self.reader.reading() as cur:
             rows = cur.execute(
                 f"SELECT routed_team FROM {LIVE}_referral UNION SELECT team FROM {LIVE}_referral "
                 f"UNION SELECT team FROM {LIVE}_assignment UNION SELECT team FROM {LIVE}_worker"
@@ -958,11 +964,11 @@ class IndicatorsView:
         return sorted({r[0] for r in rows if r[0]})
 
     def latest_day(self) -> date | None:
-        with self.db.reading() as cur:
+        with self.reader.reading() as cur:
             return self._latest_day(cur)
 
     def first_day(self) -> date | None:
-        with self.db.reading() as cur:
+        with self.reader.reading() as cur:
             row = cur.execute(f"SELECT MIN(received_at) FROM {LIVE}_referral").fetchone()
         return day_of(row[0]) if row and row[0] is not None else None
 
@@ -975,6 +981,11 @@ class IndicatorsView:
         return day_of(latest) if latest is not None else None
 
     # ------------------------------------------------------------- rebuild
+    def close(self) -> None:
+        self.db.close()
+        if self.reader is not self.db:
+            self.reader.close()
+
     def reset_next(self) -> None:
         with self.db.transaction() as cur:
             drop_tables(cur, NEXT)

@@ -22,7 +22,7 @@ from services.reporting.snapshots import SnapshotParts, build_application
 
 
 def build_view(settings: Settings) -> IndicatorsView:
-    return IndicatorsView(SqlDatabase(settings, "reporting"))
+    return IndicatorsView(SqlDatabase(settings, "reporting"), reader=SqlDatabase(settings, "reporting", snapshot_reads=True))
 
 
 def build(settings: Settings) -> ServiceParts:
@@ -42,7 +42,7 @@ def build(settings: Settings) -> ServiceParts:
             )
         ],
         # app, publishing, published_topics, tasks, and close (the view's db, then the store)
-        **snapshots.parts(pipeline, close=view.db.close),
+        **snapshots.parts(pipeline, close=view.close),
     )
 
 
@@ -64,7 +64,7 @@ def rebuild(settings: Settings) -> int:
             )
         finally:
             await nc.drain()
-            view.db.close()
+            view.close()
         progress.count = result.events
         progress.done()
         print(

@@ -27,6 +27,7 @@ The scenario (March 2026, Helsinki time; teams north and south):
 
 from __future__ import annotations
 
+import threading
 import uuid
 from datetime import date, datetime
 from typing import Any
@@ -344,3 +345,29 @@ def test_without_dates_the_year_up_to_today(view: IndicatorsView) -> None:
     reply = view.indicators(IndicatorsQuery(names=["referral_channels"]))
     assert (reply.period_from, reply.period_to) == (date(2025, 5, 1), date(2026, 4, 30))
     assert cells(reply.indicators[0]) == {"phone": 3, "e_service": 1, "outreach": 1, "letter": 1}
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+def test_a_long_query_holds_up_no_consumer_and_sees_one_snapshot(request: pytest.FixtureRequest, engine: str) -> None:
+    """The queries read on a connection of their own: while one reads (as a team's year does for
+    seconds), a consumer's batch commits, and the reading transaction goes on seeing the facts as
+    they were when it began."""
+    request.getfixturevalue("postgres_env" if engine == "postgres" else "polku_env")
+    settings = Settings.from_env()
+    view = IndicatorsView(
+        SqlDatabase(settings, "reporting"), today=lambda: date(2026, 4, 30),
+        reader=SqlDatabase(settings, "reporting", snapshot_reads=True),
+    )
+    try:
+        feed(view, order=("INTAKE",))
+        with view.reader.reading() as cur:
+            before = cur.execute("SELECT COUNT(*) FROM ri_relationship").fetchone()[0]
+            done = threading.Event()
+            writer = threading.Thread(target=lambda: (feed(view, order=("CASEFILE",)), done.set()))
+            writer.start()
+            assert done.wait(10), "the consumer's commit waited for the query"
+            assert cur.execute("SELECT COUNT(*) FROM ri_relationship").fetchone()[0] == before == 0
+            writer.join()
+        assert cells(answer(view)["active_by_own_worker"]) == {"named": 2, "not_named": 1}
+    finally:
+        view.close()
