@@ -59,6 +59,9 @@ class RelationshipOpened(Event, kw_only=True):
     relationship_id: UUID
     client_id: ClientId
     referral_id: UUID
+    #: intake's triage suspected special support need (the routed referral's): until the need is
+    #: determined, the SHL 42 § rule applies to it
+    special_support_suspected: bool = False
 
 
 class ReferralAttached(Event, kw_only=True):
@@ -67,6 +70,9 @@ class ReferralAttached(Event, kw_only=True):
     relationship_id: UUID
     client_id: ClientId
     referral_id: UUID
+    #: the attached referral's triage suspected special support need: the suspicion stands until
+    #: the need is determined (again)
+    special_support_suspected: bool = False
 
 
 class OwnWorkerNamed(Event, kw_only=True):
@@ -308,6 +314,9 @@ class RelationshipState(msgspec.Struct, frozen=True, kw_only=True):
     team: Code | None = None
     work_pair_id: Code | None = None
     special_support: bool | None = None
+    #: intake's triage suspected special support need and nobody has determined it yet: the SHL
+    #: 42 § rule applies (a social worker as own worker or work pair; care-securing decisions)
+    special_support_suspected: bool = False
     nature: RelationshipNature | None = None
     assessment: Literal["not_started", "started", "completed"]
     assessment_conclusion: AssessmentConclusion | None = None
