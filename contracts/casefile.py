@@ -355,8 +355,12 @@ class CasefileSummary(msgspec.Struct, frozen=True, kw_only=True):
     ok: Literal[True] = True
     open: int
     ended: int
+    #: open relationships only, by nature: the active clients by nature (an ended relationship
+    #: counts in ``by_end_reason``). ``open`` is the sum of these and ``without_nature``.
     by_nature: dict[RelationshipNature, int]
+    #: open relationships whose nature is not determined yet
     without_nature: int
+    #: ended relationships by end reason; ``ended`` is their sum
     by_end_reason: dict[EndReason, int]
 
 

@@ -80,7 +80,8 @@ class CasefileApplication(ServiceApplication):
         return self.relationships.open_by_client
 
     def summary(self, q: cmd.SummaryQuery | None = None) -> cmd.CasefileSummary:
-        """``polku.qry.casefile.summary``: relationships by nature and end reason (counts)."""
+        """``polku.qry.casefile.summary``: open relationships by nature, ended ones by end reason
+        (counts)."""
         return self.relationships.summary()
 
     # --------------------------------------------------------------- reading

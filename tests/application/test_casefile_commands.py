@@ -340,3 +340,32 @@ def test_suspected_special_support_of_an_attached_referral_needs_a_social_worker
     pipeline.execute(yes, command_id="yes")
     state = relationship_state(pipeline, rid)
     assert (state.special_support_suspected, state.special_support) == (False, True)
+
+
+def test_the_summary_counts_only_open_relationships_by_nature(app: CasefileApplication, pipeline: Pipeline) -> None:
+    """``polku.qry.casefile.summary`` answers "active clients by nature": an ended relationship
+    counts by its end reason only, and by its nature again when it is reopened."""
+    continuous = open_relationship(pipeline, "1" * 32, seq=1)
+    pipeline.execute(
+        command(cmd.UpdatePlan, continuous, kind="client_plan", goals=["g"], next_review="2027-01-15"), command_id="p"
+    )
+    pipeline.execute(command(cmd.DetermineNature, continuous, nature="continuous"), command_id="n1")
+    temporary = open_relationship(pipeline, "2" * 32, seq=2)
+    pipeline.execute(command(cmd.DetermineNature, temporary, nature="temporary"), command_id="n2")
+    open_relationship(pipeline, "3" * 32, seq=3)  # no nature yet
+    ended = open_relationship(pipeline, "4" * 32, seq=4)
+    pipeline.execute(command(cmd.DetermineNature, ended, nature="recurring"), command_id="n4")
+    pipeline.execute(command(cmd.EndRelationship, ended, reason="goal_reached"), command_id="e4")
+    pipeline.execute(command(cmd.EndRelationship, temporary, reason="client_ended"), command_id="e2")
+
+    summary = pipeline.ask(cmd.SummaryQuery(), "summary")
+    assert (summary.open, summary.ended) == (2, 2)
+    assert summary.by_nature == {"continuous": 1} and summary.without_nature == 1
+    assert summary.by_end_reason == {"client_ended": 1, "goal_reached": 1}
+    assert summary.open == sum(summary.by_nature.values()) + summary.without_nature
+
+    pipeline.execute(command(cmd.ReopenRelationship, temporary, reason="client_returned"), command_id="back")
+    summary = pipeline.ask(cmd.SummaryQuery(), "summary")
+    assert (summary.open, summary.by_nature, summary.by_end_reason) == (
+        3, {"continuous": 1, "temporary": 1}, {"goal_reached": 1},
+    )
