@@ -59,6 +59,9 @@ class RelationshipOpened(Event, kw_only=True):
     relationship_id: UUID
     client_id: ClientId
     referral_id: UUID
+    #: intake's triage suspected special support need (the routed referral's): until the need is
+    #: determined, the SHL 42 § rule applies to it
+    special_support_suspected: bool = False
 
 
 class ReferralAttached(Event, kw_only=True):
@@ -67,6 +70,9 @@ class ReferralAttached(Event, kw_only=True):
     relationship_id: UUID
     client_id: ClientId
     referral_id: UUID
+    #: the attached referral's triage suspected special support need: the suspicion stands until
+    #: the need is determined (again)
+    special_support_suspected: bool = False
 
 
 class OwnWorkerNamed(Event, kw_only=True):
@@ -308,6 +314,9 @@ class RelationshipState(msgspec.Struct, frozen=True, kw_only=True):
     team: Code | None = None
     work_pair_id: Code | None = None
     special_support: bool | None = None
+    #: intake's triage suspected special support need and nobody has determined it yet: the SHL
+    #: 42 § rule applies (a social worker as own worker or work pair; care-securing decisions)
+    special_support_suspected: bool = False
     nature: RelationshipNature | None = None
     assessment: Literal["not_started", "started", "completed"]
     assessment_conclusion: AssessmentConclusion | None = None
@@ -346,8 +355,12 @@ class CasefileSummary(msgspec.Struct, frozen=True, kw_only=True):
     ok: Literal[True] = True
     open: int
     ended: int
+    #: open relationships only, by nature: the active clients by nature (an ended relationship
+    #: counts in ``by_end_reason``). ``open`` is the sum of these and ``without_nature``.
     by_nature: dict[RelationshipNature, int]
+    #: open relationships whose nature is not determined yet
     without_nature: int
+    #: ended relationships by end reason; ``ended`` is their sum
     by_end_reason: dict[EndReason, int]
 
 

@@ -80,7 +80,8 @@ class CasefileApplication(ServiceApplication):
         return self.relationships.open_by_client
 
     def summary(self, q: cmd.SummaryQuery | None = None) -> cmd.CasefileSummary:
-        """``polku.qry.casefile.summary``: relationships by nature and end reason (counts)."""
+        """``polku.qry.casefile.summary``: open relationships by nature, ended ones by end reason
+        (counts)."""
         return self.relationships.summary()
 
     # --------------------------------------------------------------- reading
@@ -269,7 +270,10 @@ class CasefileApplication(ServiceApplication):
     def referral_routed(self, uow: UnitOfWork, e: ReferralRouted) -> dict[str, str]:
         """Open a relationship for a routed referral, with the routed worker as own worker; a
         referral about a client whose relationship is open is attached to it instead (one open
-        relationship a client). A redelivered referral changes nothing."""
+        relationship a client). A redelivered referral changes nothing. Intake's suspicion of
+        special support need comes along (opened or attached): until the need is determined, the
+        SHL 42 § rule applies to it. The own worker's role is the roster's: a team lead may route
+        a client without suspected special support to a social worker (SHL 42 § is a floor)."""
         relationship_id = relationship_id_for(e.referral_id, self.id_secret)
         if relationship_id in uow:
             return _log_ids(e, relationship_id)  # redelivered: it opened this relationship already
@@ -277,11 +281,19 @@ class CasefileApplication(ServiceApplication):
         if open_id is not None:
             relationship = self._relationship(uow, open_id)
             if e.referral_id not in relationship.referral_ids:  # else redelivered: attached already
-                relationship.attach_referral(uow.env, referral_id=e.referral_id)
+                relationship.attach_referral(
+                    uow.env, referral_id=e.referral_id, special_support_suspected=e.special_support_suspected
+                )
             return _log_ids(e, open_id)
-        relationship = Relationship.open(relationship_id, uow.env, client_id=e.client_id, referral_id=e.referral_id)
+        relationship = Relationship.open(
+            relationship_id, uow.env, client_id=e.client_id, referral_id=e.referral_id,
+            special_support_suspected=e.special_support_suspected,
+        )
+        known = self.roster.get(e.worker_id)
+        # Intake routes a suspected special support need to a social worker only.
+        role = known[0] if known else ("social_worker" if e.special_support_suspected else e.required_role)
         relationship.name_own_worker(
-            uow.env, worker_id=e.worker_id, role=e.required_role, team=e.team, work_pair_id=None, reason="initial"
+            uow.env, worker_id=e.worker_id, role=role, team=e.team, work_pair_id=None, reason="initial"
         )
         uow.add(relationship)
         return _log_ids(e, relationship_id)
@@ -380,6 +392,7 @@ class CasefileApplication(ServiceApplication):
             team=rel.team,
             work_pair_id=rel.work_pair,
             special_support=rel.special_support,
+            special_support_suspected=rel.special_support_suspected,
             nature=rel.nature,
             assessment=rel.assessment,
             assessment_conclusion=rel.assessment_conclusion,

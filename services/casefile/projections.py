@@ -68,13 +68,16 @@ class Relationships(Projection):
             self.caseload[owner] += 1
 
     def summary(self) -> CasefileSummary:
+        """Open relationships by nature (an ended one is no longer temporary, recurring or
+        continuous: it counts by its end reason), and ended ones by end reason."""
         with self.lock:
             total = len(self.client)
             ended = len(self.end_reason)
+            open_natures = [n for rid, n in self.nature.items() if rid not in self.end_reason]
             return CasefileSummary(
                 open=total - ended,
                 ended=ended,
-                by_nature=dict(sorted(Counter(self.nature.values()).items())),
-                without_nature=total - len(self.nature),
+                by_nature=dict(sorted(Counter(open_natures).items())),
+                without_nature=total - ended - len(open_natures),
                 by_end_reason=dict(sorted(Counter(self.end_reason.values()).items())),
             )

@@ -20,11 +20,17 @@ def _base(e: Any) -> dict[str, Any]:
 
 
 def relationship_opened(e: Relationship.Opened) -> wire.RelationshipOpened:
-    return wire.RelationshipOpened(**_base(e), referral_id=e.referral_id)
+    return wire.RelationshipOpened(
+        **_base(e), referral_id=e.referral_id,
+        special_support_suspected=getattr(e, "special_support_suspected", False),  # False: stored before it was carried
+    )
 
 
 def referral_attached(e: Any) -> wire.ReferralAttached:
-    return wire.ReferralAttached(**_base(e), referral_id=e.referral_id)
+    return wire.ReferralAttached(
+        **_base(e), referral_id=e.referral_id,
+        special_support_suspected=getattr(e, "special_support_suspected", False),  # False: stored before it was carried
+    )
 
 
 def own_worker_named(e: Relationship.OwnWorkerNamed) -> wire.OwnWorkerNamed:

@@ -78,6 +78,10 @@ CLOSING_OUTCOMES = ("advice_given", "redirected", "not_reached", "declines")
 STAGE_AFTER_SCREENING = {"urgent_need": "urgent", "assessment_needed": "awaiting_triage"}
 #: Stages in which a referral waits in its team's distribution queue.
 QUEUE_STAGES = ("unscreened", "urgent", "awaiting_triage", "awaiting_routing")
+#: The roles that may take a referral whose triage requires a role. SHL 42 § is a floor, not a
+#: ceiling: a social worker may take a social counsellor's client, when a team lead overrides
+#: the roster's pick with a reason (competence, continuity, ...); never the other way round.
+QUALIFIED_ROLES = {"social_counsellor": ("social_counsellor", "social_worker")}
 
 
 # ---------------------------------------------------------------------------------- referral
@@ -335,7 +339,9 @@ class Roster(PolkuAggregate):
         return any(starts <= iso <= ends for starts, ends in self.absences.get(worker_id, []))
 
     def override(self, *, worker_id: str, by_role: str, role: str, day: date) -> dict[str, Any]:
-        """A team lead's choice instead of the roster's pick: a present worker of ``role``."""
+        """A team lead's choice instead of the roster's pick: a present worker of ``role``, or
+        of a role above it (:data:`QUALIFIED_ROLES`: a social worker for a social counsellor's
+        client). The roster's own pick keeps to ``role``."""
         if by_role != "team_lead":
             raise OverrideByTeamLeadOnly("only a team lead overrides the roster's pick", "worker_id")
         worker = self.workers.get(worker_id)
@@ -343,8 +349,9 @@ class Roster(PolkuAggregate):
             raise UnknownWorker("the worker is not on the roster", "worker_id")
         if self.is_absent(worker_id, day):
             raise WorkerAbsent("the worker is absent on the day of routing", "worker_id")
-        if worker["role"] != role:
-            raise WrongRoleForReferral(f"this referral needs a {role}", "worker_id")
+        qualified = QUALIFIED_ROLES.get(role, (role,))
+        if worker["role"] not in qualified:
+            raise WrongRoleForReferral(f"this referral needs a {' or a '.join(qualified)}", "worker_id")
         return worker
 
     def pick(self, *, team: str | None, role: str, day: date, load: dict[str, int]) -> dict[str, Any]:

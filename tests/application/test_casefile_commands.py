@@ -29,10 +29,12 @@ SW1 = {"worker_id": "sw-001", "role": "social_worker", "team": "team-north"}
 OUTSIDER = {"worker_id": "sw-900", "role": "social_worker", "team": "team-south"}
 
 
-def referral(seq: int, client: str, referral_id: uuid.UUID | None = None) -> Delivery[ReferralRouted]:
+def referral(
+    seq: int, client: str, referral_id: uuid.UUID | None = None, *, suspected: bool = False
+) -> Delivery[ReferralRouted]:
     event = ReferralRouted(
         event_id=uuid.uuid4(), occurred_at=NOW, referral_id=referral_id or uuid.uuid4(), client_id=client,
-        team="team-north", required_role="social_worker", worker_id="sw-001", special_support_suspected=False,
+        team="team-north", required_role="social_worker", worker_id="sw-001", special_support_suspected=suspected,
     )
     return Delivery(seq, "polku.intake.referral_routed", {}, b"", event)
 
@@ -261,3 +263,109 @@ def test_projections_and_dates_survive_a_restart(settings: Settings) -> None:
         assert dict(again.caseload) == dict(app.caseload)
     finally:
         again.close()
+
+
+def refused_code(app: CasefileApplication, pipeline: Pipeline, c: Any, command_id: str) -> str:
+    """The code of a refused command; nothing was stored."""
+    position = app.max_position()
+    with pytest.raises(RuleBroken) as refused:
+        pipeline.execute(c, command_id=command_id)
+    assert app.max_position() == position
+    return refused.value.code
+
+
+def relationship_state(pipeline: Pipeline, rid: uuid.UUID) -> cmd.RelationshipState:
+    q = cmd.RecordQuery(relationship_id=rid, actor=cmd.ActingWorker(**SC1), purpose="client_work")
+    state = pipeline.ask(q, "relationship")
+    assert isinstance(state, cmd.RelationshipState)
+    return state
+
+
+def test_suspected_special_support_needs_a_social_worker_until_the_need_is_determined(
+    app: CasefileApplication, pipeline: Pipeline
+) -> None:
+    """Intake's triage suspected special support need: the relationship it opens carries the
+    suspicion, and SHL 42 § applies to it until someone determines the need (here: no)."""
+    d = referral(1, "f" * 32, suspected=True)
+    deliver(pipeline, [d], 1)
+    rid = relationship_id_for(d.event.referral_id, app.id_secret)
+    state = relationship_state(pipeline, rid)
+    assert (state.special_support_suspected, state.special_support, state.own_worker_role) == (True, None, "social_worker")
+
+    alone = command(cmd.NameOwnWorker, rid, worker_id="sc-001", reason="competence")
+    assert refused_code(app, pipeline, alone, "alone") == "own_worker_must_be_social_worker"
+    securing = command(cmd.MakeDecision, rid, kind="activity_allowance", granted=True, secures_care=True)
+    assert refused_code(app, pipeline, securing, "securing") == "decision_requires_social_worker"
+    # A social counsellor with a social worker as work pair will do; a social worker decides.
+    pipeline.execute(
+        command(cmd.NameOwnWorker, rid, worker_id="sc-001", work_pair_id="sw-001", reason="competence"), command_id="pair"
+    )
+    pipeline.execute(
+        command(cmd.MakeDecision, rid, actor=SW1, kind="activity_allowance", granted=True, secures_care=True),
+        command_id="sw-decides",
+    )
+
+    # Determined either way, the suspicion is settled: no special support, no SHL 42 § rule.
+    pipeline.execute(
+        command(cmd.DetermineSpecialSupportNeed, rid, special_support=False), command_id="determined"
+    )
+    state = relationship_state(pipeline, rid)
+    assert (state.special_support_suspected, state.special_support) == (False, False)
+    pipeline.execute(alone, command_id="alone-now")
+    pipeline.execute(securing, command_id="securing-now")
+
+
+def test_suspected_special_support_of_an_attached_referral_needs_a_social_worker_until_determined(
+    app: CasefileApplication, pipeline: Pipeline
+) -> None:
+    """A referral attached to an open relationship brings its triage's suspicion along, even
+    when the need was determined before: it is a new matter."""
+    client = "9" * 32
+    rid = open_relationship(pipeline, client, seq=1)
+    pipeline.execute(command(cmd.DetermineSpecialSupportNeed, rid, special_support=False), command_id="no")
+    pipeline.execute(command(cmd.NameOwnWorker, rid, worker_id="sc-001", reason="competence"), command_id="sc")
+    assert relationship_state(pipeline, rid).special_support_suspected is False
+
+    deliver(pipeline, [referral(2, client, suspected=True)], 2)
+    state = relationship_state(pipeline, rid)
+    assert (state.special_support_suspected, len(state.referral_ids)) == (True, 2)
+    securing = command(cmd.MakeDecision, rid, kind="activity_allowance", granted=True, secures_care=True)
+    assert refused_code(app, pipeline, securing, "securing") == "decision_requires_social_worker"
+    mate = command(cmd.NameOwnWorker, rid, worker_id="sc-777", reason="absence")
+    assert refused_code(app, pipeline, mate, "mate") == "own_worker_must_be_social_worker"
+    # Determining the need yes asks for a qualified own worker first, as ever.
+    yes = command(cmd.DetermineSpecialSupportNeed, rid, special_support=True, grounds=["multiple_needs"])
+    assert refused_code(app, pipeline, yes, "yes") == "own_worker_must_be_social_worker"
+    pipeline.execute(command(cmd.NameOwnWorker, rid, worker_id="sw-001", reason="support_need_changed"), command_id="sw")
+    pipeline.execute(yes, command_id="yes")
+    state = relationship_state(pipeline, rid)
+    assert (state.special_support_suspected, state.special_support) == (False, True)
+
+
+def test_the_summary_counts_only_open_relationships_by_nature(app: CasefileApplication, pipeline: Pipeline) -> None:
+    """``polku.qry.casefile.summary`` answers "active clients by nature": an ended relationship
+    counts by its end reason only, and by its nature again when it is reopened."""
+    continuous = open_relationship(pipeline, "1" * 32, seq=1)
+    pipeline.execute(
+        command(cmd.UpdatePlan, continuous, kind="client_plan", goals=["g"], next_review="2027-01-15"), command_id="p"
+    )
+    pipeline.execute(command(cmd.DetermineNature, continuous, nature="continuous"), command_id="n1")
+    temporary = open_relationship(pipeline, "2" * 32, seq=2)
+    pipeline.execute(command(cmd.DetermineNature, temporary, nature="temporary"), command_id="n2")
+    open_relationship(pipeline, "3" * 32, seq=3)  # no nature yet
+    ended = open_relationship(pipeline, "4" * 32, seq=4)
+    pipeline.execute(command(cmd.DetermineNature, ended, nature="recurring"), command_id="n4")
+    pipeline.execute(command(cmd.EndRelationship, ended, reason="goal_reached"), command_id="e4")
+    pipeline.execute(command(cmd.EndRelationship, temporary, reason="client_ended"), command_id="e2")
+
+    summary = pipeline.ask(cmd.SummaryQuery(), "summary")
+    assert (summary.open, summary.ended) == (2, 2)
+    assert summary.by_nature == {"continuous": 1} and summary.without_nature == 1
+    assert summary.by_end_reason == {"client_ended": 1, "goal_reached": 1}
+    assert summary.open == sum(summary.by_nature.values()) + summary.without_nature
+
+    pipeline.execute(command(cmd.ReopenRelationship, temporary, reason="client_returned"), command_id="back")
+    summary = pipeline.ask(cmd.SummaryQuery(), "summary")
+    assert (summary.open, summary.by_nature, summary.by_end_reason) == (
+        3, {"continuous": 1, "temporary": 1}, {"goal_reached": 1},
+    )

@@ -7,8 +7,10 @@ from collections import Counter
 from datetime import UTC, date, datetime
 
 import msgspec
+import pytest
 
 from contracts.intake import ReceiveReferral, RecordAbsence, RouteReferral, ScreenReferral, TriageSupportNeed
+from polku.domain import RuleBroken
 from polku.settings import RosterEntry, Settings
 from polku.pipeline import Pipeline
 from services.intake.application import IntakeApplication
@@ -74,3 +76,51 @@ def test_1000_routed_referrals_spare_the_absent_and_follow_capacity(settings: Se
         for w in present:
             share = total * w.capacity / capacity
             assert abs(loads[w.worker_id] - share) <= 0.1 * share, (w.worker_id, loads[w.worker_id], share)
+
+
+def test_shl_42_is_a_floor_a_team_lead_may_route_a_client_without_special_support_to_a_social_worker(
+    settings: Settings,
+) -> None:
+    """Seed 000: workers are chosen by competence. A client whose triage suspects no special
+    support (a social counsellor's) goes to a social worker when a team lead overrides the
+    roster's pick with a reason; the roster's own pick keeps to the required role, and a
+    suspected special support need still goes to a social worker only."""
+    app = IntakeApplication(store_env(settings, "intake"), pseudonym_key="k", roster=ROSTER)
+    pipeline = Pipeline("intake", app, TABLE, digest_secret="k")
+    rng = random.Random(42)
+
+    def triaged(n: int, seeks_help: str) -> str:
+        rid = str(run(pipeline, ReceiveReferral, referral_body(rng), f"ref-{n}").referral_id)
+        run(pipeline, ScreenReferral, {"actor": GUIDE, "referral_id": rid, "outcome": "assessment_needed"}, f"s-{n}")
+        run(pipeline, TriageSupportNeed,
+            {"actor": GUIDE, "referral_id": rid, "positions": {"seeks_help": seeks_help, "needs": "single"}}, f"t-{n}")
+        return rid
+
+    try:
+        plain = triaged(1, "able")
+        # Naming a worker takes a reason: without one the command is refused as it is.
+        with pytest.raises(msgspec.ValidationError, match="override names both worker_id and override_reason"):
+            msgspec.convert({"actor": LEAD, "referral_id": plain, "worker_id": "sw-002"}, RouteReferral)
+        # Only a team lead overrides.
+        with pytest.raises(RuleBroken) as refused:
+            run(pipeline, RouteReferral,
+                {"actor": GUIDE, "referral_id": plain, "worker_id": "sw-002", "override_reason": "competence"}, "r-guide")
+        assert refused.value.code == "override_by_team_lead_only"
+        routed = run(pipeline, RouteReferral,
+                     {"actor": LEAD, "referral_id": plain, "worker_id": "sw-002", "override_reason": "competence"}, "r-1")
+        assert (routed.worker_id, routed.required_role, routed.special_support_suspected) == (
+            "sw-002", "social_counsellor", False,
+        )
+        [event] = [e for e in app.repository.event_store.get(routed.referral_id) if type(e).__name__ == "Routed"]
+        assert (event.worker_id, event.override_reason) == ("sw-002", "competence")
+
+        # Not a ceiling the other way round: a suspected special support need is a social worker's.
+        special = triaged(2, "unable")
+        with pytest.raises(RuleBroken) as refused:
+            run(pipeline, RouteReferral,
+                {"actor": LEAD, "referral_id": special, "worker_id": "sc-001", "override_reason": "continuity"}, "r-2")
+        assert (refused.value.code, refused.value.field) == ("wrong_role_for_referral", "worker_id")
+        # The roster's own pick keeps to the required role.
+        assert run(pipeline, RouteReferral, {"actor": GUIDE, "referral_id": triaged(3, "able")}, "r-3").worker_id.startswith("sc-")
+    finally:
+        app.close()

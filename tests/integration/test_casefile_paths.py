@@ -184,7 +184,8 @@ async def test_temporary_advice_needs_no_assessment(stack: Stack, nc: Client) ->
         "temporary", "not_started", "ended", "goal_reached",
     )
     counts = await summary(nc)
-    assert counts["by_nature"] == {"temporary": 1} and counts["by_end_reason"] == {"goal_reached": 1}
+    # Ended, it is no longer temporary: it counts by its end reason, not by nature.
+    assert counts["by_nature"] == {} and counts["by_end_reason"] == {"goal_reached": 1}
     await wait_for_stream(nc, "CASEFILE", 4)
     names = [type(e).__name__ for e, _ in await relationship_events(nc, rid)]
     assert names == ["RelationshipOpened", "OwnWorkerNamed", "RelationshipNatureDetermined", "RelationshipEnded"]

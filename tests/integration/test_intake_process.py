@@ -77,6 +77,29 @@ async def test_a_client_who_can_seek_help_with_one_need_is_routed_to_a_social_co
     assert routed["worker_id"] in ("sc-001", "sc-002")
 
 
+async def test_shl_42_is_a_floor_a_team_lead_routes_a_client_without_special_support_to_a_social_worker(
+    stack: Stack, nc: Client
+) -> None:
+    """A social counsellor's client (no special support suspected) goes to a social worker on a
+    team lead's override with its reason; casefile names the social worker own worker, in the
+    roster's role."""
+    rid = await receive(nc)
+    await screen(nc, rid, "assessment_needed")
+    await triage(nc, rid, "able", "single")
+    routed = await route(nc, rid, worker_id="sw-002", override_reason="competence")
+    assert routed["ok"], routed
+    assert (routed["worker_id"], routed["required_role"], routed["special_support_suspected"]) == (
+        "sw-002", "social_counsellor", False,
+    )
+    # Naming a worker without a reason is refused as before.
+    refused = await route(nc, await receive(nc), worker_id="sw-002")
+    assert refused["ok"] is False and refused["error"]["code"] == "invalid_value", refused
+    events = [casefile_decoder.decode(m.data) for m in await messages_when(nc, "CASEFILE", 2, timeout=30)]
+    opened, named = events[:2]
+    assert isinstance(opened, RelationshipOpened) and opened.special_support_suspected is False
+    assert (named.worker_id, named.role) == ("sw-002", "social_worker")
+
+
 async def test_advice_and_redirection_close_the_referral_at_service_guidance(stack: Stack, nc: Client) -> None:
     advised, redirected, unreached, declined = [await receive(nc) for _ in range(4)]
     assert (await screen(nc, advised, "advice_given"))["stage"] == "closed"

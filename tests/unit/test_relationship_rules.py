@@ -124,6 +124,31 @@ def test_special_support_found_later_rechecks_the_own_worker() -> None:
     assert rel.special_support is False
 
 
+def test_suspected_special_support_needs_a_social_worker_until_the_need_is_determined() -> None:
+    """Intake's suspicion, carried when the relationship opens: SHL 42 § applies to it until the
+    need is determined either way."""
+    rel = Relationship.open(
+        uuid.uuid4(), Envelope(occurred_at=NOW), client_id="c" * 32, referral_id=uuid.uuid4(),
+        special_support_suspected=True,
+    )
+    rel.name_own_worker(env(), worker_id="sw-001", role="social_worker", team="team-north", reason="initial")
+    refused(rel, d.OwnWorkerMustBeSocialWorker, "own_worker_must_be_social_worker", lambda: rel.name_own_worker(
+        env(), worker_id="sc-001", role="social_counsellor", team="team-north", work_pair_id=None,
+        work_pair_role=None, reason="competence",
+    ))
+    refused(rel, d.DecisionRequiresSocialWorker, "decision_requires_social_worker", lambda: rel.make_decision(
+        env(SC), decision_id=uuid.uuid4(), kind="activity_allowance", granted=True, appeal_instructions_given=False,
+        secures_care=True, grounds_text="",
+    ))
+    rel.determine_special_support_need(env(), special_support=False, grounds=[], grounds_text="")
+    assert (rel.special_support, rel.special_support_suspected) == (False, False)
+    rel.name_own_worker(
+        env(), worker_id="sc-001", role="social_counsellor", team="team-north", work_pair_id=None,
+        work_pair_role=None, reason="competence",
+    )
+    assert rel.own_worker == "sc-001"
+
+
 # ------------------------------------------------------------------------ assessment
 def test_an_assessment_is_started_once_and_completed_after_it_started() -> None:
     rel = relationship()

@@ -38,10 +38,15 @@ class Relationship(PolkuAggregate):
     # as they did when this was one module; the package exports the class under that name.
     __module__ = "services.casefile.domain"
 
+    #: intake's triage suspected special support need and nobody has determined it yet (a class
+    #: default for relationships stored before intake's suspicion was carried)
+    special_support_suspected = False
+
     @event("Opened")
-    def __init__(self, *, env: Envelope, referral_id: UUID) -> None:
+    def __init__(self, *, env: Envelope, referral_id: UUID, special_support_suspected: bool = False) -> None:
         self.client_id = env.client_id
         self.referral_ids = [referral_id]
+        self.special_support_suspected = special_support_suspected
         self.opened_at = env.occurred_at
         self.own_worker: str | None = None
         self.own_worker_role: str | None = None
@@ -74,8 +79,16 @@ class Relationship(PolkuAggregate):
         self.recurring = False
 
     @classmethod
-    def open(cls, relationship_id: UUID, env: Envelope, *, client_id: str, referral_id: UUID) -> Relationship:
-        return cls._create(cls.Opened, id=relationship_id, env=env.about(client_id), referral_id=referral_id)
+    def open(
+        cls, relationship_id: UUID, env: Envelope, *, client_id: str, referral_id: UUID,
+        special_support_suspected: bool = False,
+    ) -> Relationship:
+        """Open a relationship from a routed referral; ``special_support_suspected`` is intake's
+        triage: the SHL 42 § rule applies to it until the need is determined."""
+        return cls._create(
+            cls.Opened, id=relationship_id, env=env.about(client_id), referral_id=referral_id,
+            special_support_suspected=special_support_suspected,
+        )
 
     # ---------------------------------------------------------------- helpers
     def _must_be_open(self) -> None:
@@ -93,18 +106,27 @@ class Relationship(PolkuAggregate):
         return list({plan.kind: plan for plan in self.plans}.values())
 
     @property
+    def needs_social_worker(self) -> bool:
+        """SHL 42 §: special support need is determined, or suspected by intake's triage and not
+        determined yet either way."""
+        return bool(self.special_support) or self.special_support_suspected
+
+    @property
     def client_plan_required(self) -> bool:
         return self.assessment_conclusion == "service_need" and self.latest_plan("client_plan") is None
 
     # -------------------------------------------------------------- referrals
-    def attach_referral(self, env: Envelope, *, referral_id: UUID) -> None:
-        """A new referral about the client: attached to this open relationship."""
+    def attach_referral(self, env: Envelope, *, referral_id: UUID, special_support_suspected: bool = False) -> None:
+        """A new referral about the client: attached to this open relationship. When its triage
+        suspected special support need, the suspicion stands until the need is determined (again)."""
         self._must_be_open()
-        self._referral_attached(env, referral_id=referral_id)
+        self._referral_attached(env, referral_id=referral_id, special_support_suspected=special_support_suspected)
 
     @event("ReferralAttached")
-    def _referral_attached(self, env: Envelope, *, referral_id: UUID) -> None:
+    def _referral_attached(self, env: Envelope, *, referral_id: UUID, special_support_suspected: bool = False) -> None:
         self.referral_ids.append(referral_id)
+        if special_support_suspected:
+            self.special_support_suspected = True
 
     # -------------------------------------------------------------- own worker
     def name_own_worker(
@@ -116,9 +138,12 @@ class Relationship(PolkuAggregate):
             raise errors.UnknownOwnWorkerReason(f"reason must be one of {', '.join(OWN_WORKER_REASONS)}")
         if work_pair_id is not None and work_pair_id == worker_id:
             raise errors.InvalidWorkPair("the work pair must be another worker than the own worker")
-        if self.special_support and not qualifies_for_special_support(role, work_pair_role):
+        if self.needs_social_worker and not qualifies_for_special_support(role, work_pair_role):
+            need = "has special support need" if self.special_support else (
+                "is suspected of special support need (intake's triage) until it is determined"
+            )
             raise errors.OwnWorkerMustBeSocialWorker(
-                "the client has special support need: name a social worker, or a social "
+                f"the client {need}: name a social worker, or a social "
                 "counsellor with a social worker as work pair (SHL 42 §)",
                 "worker_id",
             )
@@ -143,7 +168,8 @@ class Relationship(PolkuAggregate):
         self, env: Envelope, *, special_support: bool, grounds: list[str], grounds_text: str
     ) -> None:
         """Yes or no, with grounds; it may change. A yes re-checks the own worker (SHL 42 §):
-        name a qualified own worker (or add a social worker as work pair) first."""
+        name a qualified own worker (or add a social worker as work pair) first. Either way it
+        settles intake's suspicion."""
         self._must_be_open()
         if special_support and not qualifies_for_special_support(self.own_worker_role, self.work_pair_role):
             raise errors.OwnWorkerMustBeSocialWorker(
@@ -160,6 +186,7 @@ class Relationship(PolkuAggregate):
         self, env: Envelope, *, special_support: bool, grounds: list[str], grounds_text: str
     ) -> None:
         self.special_support = special_support
+        self.special_support_suspected = False
         self.support_grounds = list(grounds)
         self.support_grounds_text = grounds_text
 
@@ -300,9 +327,10 @@ class Relationship(PolkuAggregate):
         maker_role = (env.actor or {}).get("role", "")
         if not granted and not appeal_instructions_given:
             raise errors.AppealInstructionsMissing("a denied decision carries appeal instructions")
-        if secures_care and self.special_support and maker_role != SOCIAL_WORKER:
+        if secures_care and self.needs_social_worker and maker_role != SOCIAL_WORKER:
+            need = "special support need" if self.special_support else "suspected special support need (not determined yet)"
             raise errors.DecisionRequiresSocialWorker(
-                "a decision securing the care of a client with special support need is a social worker's (SHL 46 §)"
+                f"a decision securing the care of a client with {need} is a social worker's (SHL 46 §)"
             )
         self._decision_made(
             env, decision_id=decision_id, kind=kind, granted=granted, appealable=not granted,
