@@ -229,6 +229,14 @@ def _opened(cur: Cursor, p: str, e: cf.RelationshipOpened) -> None:
         (_rid(e), e.client_id, str(e.referral_id), at),
     )
     cur.execute(f"INSERT INTO {p}_spell (relationship_id, started_at) VALUES (?, ?)", (_rid(e), at))
+    if e.special_support_suspected:  # SHL 42 § applies to a suspected need until it is determined
+        _next_interval(cur, p, "support", e, special=1)
+
+
+@applies(cf.ReferralAttached)
+def _attached(cur: Cursor, p: str, e: cf.ReferralAttached) -> None:
+    if e.special_support_suspected:  # suspected again, whatever was determined before
+        _next_interval(cur, p, "support", e, special=1)
 
 
 @applies(cf.RelationshipReopened)

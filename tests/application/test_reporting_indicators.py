@@ -371,3 +371,24 @@ def test_a_long_query_holds_up_no_consumer_and_sees_one_snapshot(request: pytest
         assert cells(answer(view)["active_by_own_worker"]) == {"named": 2, "not_named": 1}
     finally:
         view.close()
+
+
+def test_a_suspected_special_support_need_counts_until_it_is_determined(settings: Settings) -> None:
+    """SHL 42 § applies to a need intake suspected until casefile determines it: a social counsellor
+    alone as own worker counts as special support without a social worker (as it would in a store
+    written before the rule was enforced); determined not to be special support, it does not."""
+    view = IndicatorsView(SqlDatabase(settings, "reporting"), today=lambda: date(2026, 4, 30))
+    rel, client = uuid.uuid4(), "9" * 32
+    events = [
+        ev(cf.RelationshipOpened, at(2), relationship_id=rel, client_id=client, referral_id=uuid.uuid4(), special_support_suspected=True),
+        ev(cf.OwnWorkerNamed, at(2, 13), relationship_id=rel, client_id=client, worker_id="sc-1", role="social_counsellor", team="north", reason="initial"),
+        ev(cf.SpecialSupportNeedDetermined, at(20), relationship_id=rel, client_id=client, special_support=False),
+    ]
+    view.commit(view.prepare([Delivery(i + 1, "polku.x", {}, b"", e) for i, e in enumerate(events)]), "CASEFILE", len(events))
+
+    def uncovered(last: date) -> int | None:
+        q = IndicatorsQuery(period_from=date(2026, 3, 1), period_to=last, names=["special_support_without_social_worker"])
+        return view.indicators(q).indicators[0].total
+
+    assert (uncovered(date(2026, 3, 10)), uncovered(date(2026, 3, 31))) == (1, 0)
+    view.close()
