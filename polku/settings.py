@@ -130,7 +130,7 @@ class TimeBounds:
     ``future_skew_minutes`` (``POLKU_FUTURE_SKEW_MINUTES``, default 5): at most this many minutes
     after it (the caller's clock running ahead). ``date_years_ahead``
     (``POLKU_DATE_MAX_YEARS_AHEAD``, default 10): every other date or time in a command at most
-    this many years after the business time, and none before :data:`EARLIEST_DATE`.
+    this many years after the business time, and none before :data:`polku.bounds.EARLIEST_DATE` (1900-01-01).
     """
 
     backdate_max_days: int = 31
