@@ -23,6 +23,12 @@ service:
 6. logs one ``message_handled`` line: subject, outcome, error code, duration, the ids worth
    logging, the correlation id. Never a payload.
 
+Between decoding a command and establishing who acts, its business time and dates are checked
+against the service's clock (:mod:`polku.bounds`): an ``occurred_at`` more than
+``POLKU_BACKDATE_MAX_DAYS`` in the past or ``POLKU_FUTURE_SKEW_MINUTES`` in the future, or a date
+outside its window, is refused ``invalid_value`` with the field, and nothing is stored. Calls in
+process (the service's own tools, tests) are trusted with their dates as with their actor.
+
 A use case is ``use_case(app, uow, command) -> reply``: it reads aggregates through ``uow``,
 calls their methods with ``uow.env`` and plain values, adds what it creates, and returns the
 reply struct. It never saves.
@@ -49,6 +55,7 @@ from faststream.nats import NatsMessage, NatsRouter
 
 import contracts
 from contracts.base import COMMAND_ID_HEADER, Error
+from polku import bounds as polku_bounds
 from polku import log as polku_log
 from polku.actor import ACTOR_HEADER, ActorForbidden, RosterLookup, Unauthenticated, UnknownActor, Verifier
 from polku.batching import GroupCommitter
@@ -58,6 +65,7 @@ from polku.commands import decode_command, refused, reply
 from polku.consumer import Delivery, Failure, Prepared
 from polku.domain import Envelope, PolkuAggregate, RuleBroken
 from polku.keys import legacy_key
+from polku.settings import TimeBounds
 from polku.store import ServiceApplication, derived_key
 from polku.unit_of_work import UnitOfWork
 
@@ -184,6 +192,7 @@ class Pipeline:
         verifier: Verifier | None = None,
         clock: Callable[[], datetime] | None = None,
         store: ServiceApplication | None = None,
+        bounds: TimeBounds | None = None,
     ) -> None:
         """``app`` is the service's application (a read model's object for a service with no store).
 
@@ -195,12 +204,16 @@ class Pipeline:
         ``clock`` dates what a command or read that names no business time does (default: the
         system clock; a service with a controllable clock passes its own).
 
+        ``bounds`` (the settings' ``time_bounds``; default: the documented defaults) bound a
+        command's business time and dates relative to ``clock``.
+
         ``roster`` gives a worker's role and team (the service's own roster, or its projection of
         intake's; by default the application's ``roster_role``); ``verifier`` checks the ``Polku-Actor`` tokens of what comes on the bus. A
         service without them refuses every command or query that needs a worker.
         """
         self.service = service
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.bounds = bounds or TimeBounds()
         self.roster = roster if roster is not None else getattr(app, "roster_role", None)
         self.verifier = verifier
         self.app = app
@@ -235,6 +248,11 @@ class Pipeline:
             correlation_id=correlation_id,
             causation_id=command_id,
         )
+
+    def check_bounds(self, command: Any) -> None:
+        """Refuse a command whose ``occurred_at`` or a date lies outside the policy's bounds
+        relative to the service's clock (``invalid_value`` with the field)."""
+        polku_bounds.check(command, self.clock(), self.bounds)
 
     @staticmethod
     def needs_actor(route: Route, request: Any) -> bool:
@@ -387,6 +405,7 @@ class Pipeline:
             command_id = read_command_id(headers)
             command = decode_command(route.decoder, body)
             ids.update(_log_ids(command))
+            self.check_bounds(command)
             actor = self.authenticate(route, command, headers)
             result = await self.committer.submit(*self._command(route, command, command_id, actor, correlation_id))
         else:

@@ -121,6 +121,39 @@ def parse_roster(raw: str) -> tuple[RosterEntry, ...]:
 
 
 @dataclass(frozen=True)
+class TimeBounds:
+    """How far a command's business time and dates may lie from the service's clock (every
+    service's pipeline applies them to every command on the bus, see ``polku.pipeline``).
+
+    ``backdate_max_days`` (``POLKU_BACKDATE_MAX_DAYS``, default 31): a command's ``occurred_at``
+    at most this many days before the clock (an event recorded late, but not rewriting history).
+    ``future_skew_minutes`` (``POLKU_FUTURE_SKEW_MINUTES``, default 5): at most this many minutes
+    after it (the caller's clock running ahead). ``date_years_ahead``
+    (``POLKU_DATE_MAX_YEARS_AHEAD``, default 10): every other date or time in a command at most
+    this many years after the business time, and none before :data:`polku.bounds.EARLIEST_DATE` (1900-01-01).
+    """
+
+    backdate_max_days: int = 31
+    future_skew_minutes: int = 5
+    date_years_ahead: int = 10
+
+    @classmethod
+    def from_env(cls) -> TimeBounds:
+        default = cls()
+        values = {}
+        for name, variable, least, most in (
+            ("backdate_max_days", "POLKU_BACKDATE_MAX_DAYS", 0, 36_600),
+            ("future_skew_minutes", "POLKU_FUTURE_SKEW_MINUTES", 0, 24 * 60),
+            ("date_years_ahead", "POLKU_DATE_MAX_YEARS_AHEAD", 1, 100),
+        ):
+            value = env_int(variable, getattr(default, name))
+            if not least <= value <= most:
+                raise SettingsError(f"{variable} must be between {least} and {most}")
+            values[name] = value
+        return cls(**values)
+
+
+@dataclass(frozen=True)
 class Settings:
     var_dir: Path
     nats_url: str | None
@@ -145,6 +178,8 @@ class Settings:
     cipher_keys: tuple[str, ...] = ()
     #: the demo (POLKU_DEMO=1, set by `polku up --demo`): keys made under var/keys/ if none are set
     demo: bool = False
+    #: how far a command's business time and dates may lie from the clock (POLKU_BACKDATE_MAX_DAYS...)
+    time_bounds: TimeBounds = TimeBounds()
 
     @classmethod
     def from_env(cls, *, keys: bool = True) -> Settings:
@@ -186,6 +221,7 @@ class Settings:
             consumer_batch=env_int("POLKU_CONSUMER_BATCH", 256),
             max_deliveries=env_int("POLKU_MAX_DELIVERIES", 5),
             aggregate_cache=env_int("POLKU_AGGREGATE_CACHE", 10_000),
+            time_bounds=TimeBounds.from_env(),
         )
 
     def resolved_nats_url(self) -> str:

@@ -58,7 +58,8 @@ def polku_env(var_dir: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         "POLKU_CONSUMER_BATCH": "64",
     }
     for name in ("POLKU_NATS_URL", "POLKU_STORE", "POLKU_POSTGRES_DSN", "POLKU_ROSTER", "POLKU_DEMO",
-                 "POLKU_CIPHER_KEY", "POLKU_CIPHER_KEYS"):
+                 "POLKU_CIPHER_KEY", "POLKU_CIPHER_KEYS", "POLKU_BACKDATE_MAX_DAYS", "POLKU_FUTURE_SKEW_MINUTES",
+                 "POLKU_DATE_MAX_YEARS_AHEAD"):
         monkeypatch.delenv(name, raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)

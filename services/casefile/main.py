@@ -34,7 +34,8 @@ def build_application(
 def build_pipeline(app: CasefileApplication, settings: Settings, verifier: Verifier | None = None) -> Pipeline:
     """Casefile's pipeline: the acting worker's role and team from casefile's roster."""
     return Pipeline(
-        "casefile", app, TABLE, digest_secret=settings.pseudonym_key, roster=app.roster_role, verifier=verifier
+        "casefile", app, TABLE, digest_secret=settings.pseudonym_key, roster=app.roster_role, verifier=verifier,
+        bounds=settings.time_bounds,
     )
 
 

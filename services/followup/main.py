@@ -36,7 +36,7 @@ def build_application(
 def build_pipeline(app: FollowupApplication, settings: Settings, verifier: Verifier | None = None) -> Pipeline:
     return Pipeline(
         "followup", app, TABLE, digest_secret=settings.pseudonym_key, roster=app.roster_role, verifier=verifier,
-        clock=app.now,
+        clock=app.now, bounds=settings.time_bounds,
     )
 
 

@@ -30,7 +30,8 @@ def build_application(settings: Settings, intake: IntakeSettings | None = None) 
 def build_pipeline(app: IntakeApplication, settings: Settings, verifier: Verifier | None = None) -> Pipeline:
     """Intake's pipeline: the acting worker's role and team from intake's own roster."""
     return Pipeline(
-        "intake", app, TABLE, digest_secret=settings.pseudonym_key, roster=app.roster_role, verifier=verifier
+        "intake", app, TABLE, digest_secret=settings.pseudonym_key, roster=app.roster_role, verifier=verifier,
+        bounds=settings.time_bounds,
     )
 
 

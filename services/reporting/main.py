@@ -29,7 +29,10 @@ def build(settings: Settings) -> ServiceParts:
     view = build_view(settings)
     # the indicator snapshots: reporting's own store, its ticker, the relay to REPORTING
     snapshots = SnapshotParts.build(settings, view)
-    pipeline = Pipeline("reporting", view, TABLE, digest_secret=settings.pseudonym_key, store=snapshots.app)
+    pipeline = Pipeline(
+        "reporting", view, TABLE, digest_secret=settings.pseudonym_key, store=snapshots.app,
+        bounds=settings.time_bounds,
+    )
     return ServiceParts(
         name="reporting",
         pipeline=pipeline,

@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
+import pytest
 from nats.aio.client import Client
 
 import contracts
@@ -24,6 +25,14 @@ from polku.settings import Settings
 from polku.stack import Stack
 from tests.casefile_helpers import OUTSIDER, SC1, SC2, SW1, SW2, Casefile, open_relationship, summary, wait_for_stream
 from tests.helpers import stream_messages
+
+
+@pytest.fixture
+def polku_env(polku_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The Aava path is a year of a relationship recorded at once, in 2026's business time: the
+    policy here lets commands be recorded up to ten years late (POLKU_BACKDATE_MAX_DAYS)."""
+    monkeypatch.setenv("POLKU_BACKDATE_MAX_DAYS", "3660")
+    return {**polku_env, "POLKU_BACKDATE_MAX_DAYS": "3660"}
 
 GOAL = "Find a job in logistics within a year"  # wording: stays in casefile's store
 

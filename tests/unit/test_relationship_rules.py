@@ -397,3 +397,17 @@ def test_a_replay_of_the_events_gives_the_same_typed_state_and_version() -> None
     assert again.decisions == rel.decisions and list(again.decisions.values())[0].appealable is True
     assert again.meetings == rel.meetings and again.meetings[meeting].outcome == "held"
     assert again.measurements == rel.measurements and again.measurements[0].occurred_at == NOW
+
+
+@pytest.mark.parametrize(
+    ("instrument", "good", "bad"),
+    [("kykyviisari", (0, 10), (-1, 11)), ("avain", (1, 5), (0, 6)), ("other", (0, 100), (-1, 101))],
+)
+def test_scores_lie_within_their_instruments_scale(instrument: str, good: tuple[int, int], bad: tuple[int, int]) -> None:
+    rel = Relationship.open(uuid.uuid4(), env(), client_id="c" * 32, referral_id=uuid.uuid4())
+    rel.record_measurement(env(), instrument=instrument, scores={"a": good[0], "b": good[1]})
+    for score in bad:
+        with pytest.raises(d.errors.ScoreOutOfScale) as refused:
+            rel.record_measurement(env(), instrument=instrument, scores={"a": good[0], "b": score})
+        assert (refused.value.code, refused.value.field) == ("invalid_value", "scores.b")
+    assert len(rel.measurements) == 1

@@ -171,3 +171,10 @@ class ClientHasOpenRelationship(CasefileRuleBroken):
 class DisclosureWithoutBasis(CasefileRuleBroken):
     code = "disclosure_without_basis"
     field = "basis"
+
+
+# ------------------------------------------------------------------------ measurements
+class ScoreOutOfScale(CasefileRuleBroken):
+    """A score outside its instrument's scale (``policy.SCORE_SCALES``); ``field`` is ``scores.<item>``."""
+
+    code = "invalid_value"

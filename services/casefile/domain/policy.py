@@ -12,6 +12,13 @@ from datetime import date
 SOCIAL_WORKER = "social_worker"
 OWN_WORKER_REASONS = ("initial", "support_need_changed", "competence", "absence", "clients_request")
 
+#: Each instrument's scale: the least and the greatest score of an item. The seeds name the
+#: instruments (Kykyviisari, AVAIN) but not their scales, so these are stated assumptions:
+#: Kykyviisari scores each of its areas 0-10 (THL's form: 0 worst, 10 best); AVAIN's statements
+#: on a five-point scale, 1-5; an instrument Polku does not know (``other``) 0-100, room for a
+#: percentage or a sum of items. A score outside its scale is refused ``invalid_value``.
+SCORE_SCALES: dict[str, tuple[int, int]] = {"kykyviisari": (0, 10), "avain": (1, 5), "other": (0, 100)}
+
 
 def qualifies_for_special_support(role: str | None, work_pair_role: str | None) -> bool:
     """SHL 42 §: a social worker, or a social counsellor with a social worker as work pair."""

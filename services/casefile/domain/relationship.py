@@ -18,7 +18,13 @@ from eventsourcing.domain import event
 
 from polku.domain import Envelope, PolkuAggregate
 from services.casefile.domain import errors
-from services.casefile.domain.policy import OWN_WORKER_REASONS, SOCIAL_WORKER, Policy, qualifies_for_special_support
+from services.casefile.domain.policy import (
+    OWN_WORKER_REASONS,
+    SCORE_SCALES,
+    SOCIAL_WORKER,
+    Policy,
+    qualifies_for_special_support,
+)
 from services.casefile.domain.values import (
     ACTIVATION_KINDS,
     Decision,
@@ -382,6 +388,12 @@ class Relationship(PolkuAggregate):
 
     # ------------------------------------------------------------ measurements
     def record_measurement(self, env: Envelope, *, instrument: str, scores: dict[str, int]) -> None:
+        least, greatest = SCORE_SCALES[instrument]
+        for item, score in scores.items():
+            if not least <= score <= greatest:
+                raise errors.ScoreOutOfScale(
+                    f"`scores.{item}`: {instrument} scores each item from {least} to {greatest}", f"scores.{item}"
+                )
         self._must_be_open()
         self._measurement_recorded(env, instrument=instrument, scores=dict(scores))
 
