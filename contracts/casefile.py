@@ -605,6 +605,8 @@ ERROR_CODES: dict[str, str] = {
     "work_activity_days_out_of_bounds": "the days a week are outside the policy's bounds",
     "work_activity_hours_too_few": "the hours a day are fewer than the policy's minimum",
     "familiarisation_too_long": "the familiarisation period is longer than the policy allows, or outside the period",
+    "familiarisation_not_before_start": "the familiarisation period ends before the period of rehabilitative work activity starts",
+    "no_decision_in_force": "a period of rehabilitative work activity (and a familiarisation period) starts only by a granted decision of its kind in force",
     "evaluation_outside_period": "the evaluation date is outside the period",
     "shop_steward_not_notified": "the chief shop steward is notified of the placement first",
     "appeal_instructions_missing": "a denied decision carries appeal instructions",

@@ -76,14 +76,14 @@ async def test_the_aava_path_from_contact_to_work_runs_through_the_command_api(s
     )
     assert second_plan["plan_version"] == 2
 
-    # Rehabilitative work activity: decisions, the shop steward notified, two weeks' familiarisation.
+    # Rehabilitative work activity: decisions, the shop steward notified, two weeks' familiarisation before the start.
     for kind in ("rehabilitative_work_activity", "familiarisation_period", "activity_allowance", "travel_compensation"):
         await cf.ok("make_decision", SC1, kind=kind, granted=True, occurred_at=at(d2 + timedelta(days=1)))
     start = d2 + timedelta(days=7)
     await cf.ok(
         "start_work_activity", SC1, occurred_at=at(start), placement_id="activity-centre-1", days_per_week=3,
         hours_per_day=5.0, starts_on=start.isoformat(), ends_on=(start + timedelta(days=183)).isoformat(),
-        familiarisation_until=(start + timedelta(days=14)).isoformat(), evaluation_on=(start + timedelta(days=90)).isoformat(),
+        familiarisation_until=(start - timedelta(days=1)).isoformat(), evaluation_on=(start + timedelta(days=90)).isoformat(),
         shop_steward_notified=True,
     )
     await cf.ok("record_measurement", SC1, instrument="kykyviisari", scores={"work_ability": 5, "wellbeing": 6}, occurred_at=at(start))

@@ -330,7 +330,7 @@ EXAMPLES.update(
         casefile.WorkActivityStarted: (
             casefile.WorkActivityStarted(
                 **_casefile_base(), placement_id="activity-centre-1", days_per_week=3, hours_per_day=4.0,
-                starts_on=date(2025, 3, 10), ends_on=date(2025, 9, 10), familiarisation_until=date(2025, 3, 24),
+                starts_on=date(2025, 3, 10), ends_on=date(2025, 9, 10), familiarisation_until=date(2025, 3, 7),
                 evaluation_on=date(2025, 6, 10), shop_steward_notified=True,
             ),
             ("days_per_week",),

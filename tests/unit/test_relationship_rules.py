@@ -46,15 +46,26 @@ def plan(rel: Relationship, kind: str = "client_plan", **fields: Any) -> int:
     return rel.update_plan(env(), **values)
 
 
-def activation_chosen(rel: Relationship, option: str = "rehabilitative_work_activity") -> None:
+def activation_chosen(rel: Relationship, option: str = "rehabilitative_work_activity", *, decided: bool = True) -> None:
+    """An activation plan that chose ``option``; with the decisions of a period of work activity
+    and its familiarisation period (granted), unless not ``decided``."""
     plan(rel, "activation_plan", options_offered=["rehabilitative_work_activity", "education"])
     plan(rel, "activation_plan", chosen_option=option)
+    for kind in ("rehabilitative_work_activity", "familiarisation_period") if decided else ():
+        grant(rel, kind)
+
+
+def grant(rel: Relationship, kind: str) -> None:
+    rel.make_decision(
+        env(), decision_id=uuid.uuid4(), kind=kind, granted=True, appeal_instructions_given=True,
+        secures_care=False, grounds_text="",
+    )
 
 
 def work(rel: Relationship, *, shop_steward_notified: bool = True, policy: Policy = POLICY, **fields: Any) -> None:
     values: dict[str, Any] = dict(
         placement_id="activity-centre-1", days_per_week=3, hours_per_day=4.0,
-        starts_on=date(2026, 12, 1), ends_on=date(2027, 6, 1), familiarisation_until=date(2026, 12, 14),
+        starts_on=date(2026, 12, 1), ends_on=date(2027, 6, 1), familiarisation_until=date(2026, 11, 30),
         evaluation_on=date(2027, 3, 1),
     )
     values.update(fields)
@@ -224,6 +235,41 @@ def test_work_activity_starts_from_an_activation_plan_that_chose_it() -> None:
     refused(rel, d.ActivationPlanRequired, "activation_plan_required", lambda: work(rel))
 
 
+def test_work_activity_starts_only_with_a_granted_decision_of_its_kind_in_force() -> None:
+    rel = relationship()
+    activation_chosen(rel, decided=False)
+    refused(rel, d.NoDecisionInForce, "no_decision_in_force", lambda: work(rel))
+    rel.make_decision(
+        env(), decision_id=uuid.uuid4(), kind="rehabilitative_work_activity", granted=False,
+        appeal_instructions_given=True, secures_care=False, grounds_text="",
+    )
+    refused(rel, d.NoDecisionInForce, "no_decision_in_force", lambda: work(rel))
+    grant(rel, "activity_allowance")  # another kind of decision is not the period's
+    refused(rel, d.NoDecisionInForce, "no_decision_in_force", lambda: work(rel))
+    grant(rel, "rehabilitative_work_activity")
+    work(rel, familiarisation_until=None)
+
+
+def test_the_familiarisation_period_is_before_the_start_by_decision() -> None:
+    rel = relationship()
+    activation_chosen(rel, decided=False)
+    grant(rel, "rehabilitative_work_activity")
+    # a familiarisation period needs its own decision ...
+    error = None
+    try:
+        work(rel)
+    except d.NoDecisionInForce as e:
+        error = e
+    assert error is not None and error.field == "familiarisation_until"
+    grant(rel, "familiarisation_period")
+    # ... and ends before the period starts
+    for until in (date(2026, 12, 1), date(2026, 12, 14)):
+        refused(rel, d.FamiliarisationNotBeforeStart, "familiarisation_not_before_start", lambda: work(
+            rel, familiarisation_until=until))
+    work(rel, familiarisation_until=date(2026, 11, 30))
+    assert rel.work_activity is not None and rel.work_activity.familiarisation_until == date(2026, 11, 30)
+
+
 @pytest.mark.parametrize(
     ("fields", "error", "code"),
     [
@@ -231,7 +277,7 @@ def test_work_activity_starts_from_an_activation_plan_that_chose_it() -> None:
         ({"ends_on": date(2027, 12, 2)}, d.WorkActivityPeriodOutOfBounds, "work_activity_period_out_of_bounds"),
         ({"days_per_week": 6}, d.WorkActivityDaysOutOfBounds, "work_activity_days_out_of_bounds"),
         ({"hours_per_day": 3.5}, d.WorkActivityHoursTooFew, "work_activity_hours_too_few"),
-        ({"familiarisation_until": date(2026, 12, 16)}, d.FamiliarisationTooLong, "familiarisation_too_long"),
+        ({"familiarisation_until": date(2026, 12, 1)}, d.FamiliarisationNotBeforeStart, "familiarisation_not_before_start"),
         ({"evaluation_on": date(2027, 6, 2)}, d.EvaluationOutsidePeriod, "evaluation_outside_period"),
         ({"shop_steward_notified": False}, d.ShopStewardNotNotified, "shop_steward_not_notified"),
     ],
@@ -249,7 +295,7 @@ def test_work_activity_bounds_at_their_edges_are_allowed_and_are_policy() -> Non
          evaluation_on=date(2027, 3, 1))
     rel.end_work_activity(env(), reason="period_completed")
     work(rel, starts_on=date(2027, 3, 2), ends_on=date(2028, 3, 2), days_per_week=5, evaluation_on=date(2027, 9, 1),
-         familiarisation_until=date(2027, 3, 16))
+         familiarisation_until=date(2027, 3, 1))
     rel.end_work_activity(env(), reason="interrupted")
     shorter = Policy(work_activity_min_months=1, work_activity_min_hours=3.0)
     work(rel, starts_on=date(2028, 4, 1), ends_on=date(2028, 5, 1), hours_per_day=3.0, familiarisation_until=None,
@@ -357,7 +403,7 @@ def test_a_replay_of_the_events_gives_the_same_typed_state_and_version() -> None
     rel.record_meeting_outcome(env(), meeting_id=meeting, outcome="held", notes="")
     rel.record_measurement(env(), instrument="kykyviisari", scores={"work": 3})
     events = rel.collect_events()
-    assert rel.version == len(events) == 12
+    assert rel.version == len(events) == 14
 
     again = None
     for e in events:
@@ -369,6 +415,9 @@ def test_a_replay_of_the_events_gives_the_same_typed_state_and_version() -> None
     ]
     assert again.work_activity is None and again.work_activities == rel.work_activities
     assert again.work_activities[0].end_reason == "period_completed"
-    assert again.decisions == rel.decisions and list(again.decisions.values())[0].appealable is True
+    assert again.decisions == rel.decisions and list(again.decisions.values())[-1].appealable is True
+    assert again.decisions_in_force == rel.decisions_in_force and set(again.decisions_in_force) == {
+        "rehabilitative_work_activity", "familiarisation_period",
+    }
     assert again.meetings == rel.meetings and again.meetings[meeting].outcome == "held"
     assert again.measurements == rel.measurements and again.measurements[0].occurred_at == NOW

@@ -113,6 +113,15 @@ class FamiliarisationTooLong(CasefileRuleBroken):
     field = "familiarisation_until"
 
 
+class FamiliarisationNotBeforeStart(CasefileRuleBroken):
+    code = "familiarisation_not_before_start"
+    field = "familiarisation_until"
+
+
+class NoDecisionInForce(CasefileRuleBroken):
+    code = "no_decision_in_force"
+
+
 class EvaluationOutsidePeriod(CasefileRuleBroken):
     code = "evaluation_outside_period"
     field = "evaluation_on"

@@ -64,6 +64,9 @@ class Relationship(PolkuAggregate):
         #: the periods that have ended, with their end reasons
         self.work_activities: list[WorkActivityPeriod] = []
         self.decisions: dict[UUID, Decision] = {}
+        #: the granted decision in force of each kind (a later denial of the kind, or a return,
+        #: ends it)
+        self.decisions_in_force: dict[str, UUID] = {}
         self.meetings: dict[UUID, Meeting] = {}
         self.measurements: list[Measurement] = []
         self.consents: set[str] = set()
@@ -265,7 +268,14 @@ class Relationship(PolkuAggregate):
             raise errors.ActivationPlanRequired(
                 "rehabilitative work activity starts from an activation plan that chose it"
             )
+        self._must_have_decision_in_force(
+            "rehabilitative_work_activity", "a period of rehabilitative work activity starts by a granted decision"
+        )
         period.check_bounds(policy)
+        if period.familiarisation_until is not None:
+            self._must_have_decision_in_force(
+                "familiarisation_period", "a familiarisation period is by a granted decision", "familiarisation_until"
+            )
         if not shop_steward_notified:
             raise errors.ShopStewardNotNotified("notify the chief shop steward of the placement first")
         self._work_activity_started(env, **period.stored(), shop_steward_notified=shop_steward_notified)
@@ -291,6 +301,10 @@ class Relationship(PolkuAggregate):
         self.work_activity = None
 
     # --------------------------------------------------------------- decisions
+    def _must_have_decision_in_force(self, kind: str, message: str, field: str | None = None) -> None:
+        if kind not in self.decisions_in_force:
+            raise errors.NoDecisionInForce(f"{message}: none of kind {kind} is in force", field)
+
     def make_decision(
         self, env: Envelope, *, decision_id: UUID, kind: str, granted: bool, appeal_instructions_given: bool,
         secures_care: bool, grounds_text: str,
@@ -319,6 +333,10 @@ class Relationship(PolkuAggregate):
             decision_id=decision_id, kind=kind, granted=granted, appealable=appealable, secures_care=secures_care,
             maker_role=maker_role,
         )
+        if granted:
+            self.decisions_in_force[kind] = decision_id
+        else:
+            self.decisions_in_force.pop(kind, None)
 
     # ---------------------------------------------------------------- meetings
     def schedule_meeting(

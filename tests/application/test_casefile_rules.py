@@ -1,0 +1,79 @@
+"""The rules of the client relationship that issue #11 added, broken on purpose through
+casefile's command pipeline (a real SQLite store): each refusal has its stable code, stores
+nothing, and the path that keeps the rule goes through."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+import pytest
+
+from contracts import casefile as cmd
+from polku.domain import RuleBroken
+from polku.pipeline import Pipeline
+from services.casefile.application import CasefileApplication
+from tests.application.test_casefile_commands import app, command, open_relationship, pipeline  # noqa: F401
+
+START = date(2026, 12, 1)
+
+
+def ok(pipeline: Pipeline, tp: type[Any], rid: uuid.UUID, **fields: Any) -> Any:
+    return pipeline.execute(command(tp, rid, **fields), command_id=f"cis-{uuid.uuid4()}")
+
+
+def refused(app: CasefileApplication, pipeline: Pipeline, code: str, tp: type[Any], rid: uuid.UUID, **fields: Any) -> RuleBroken:
+    position = app.max_position()
+    with pytest.raises(RuleBroken) as raised:
+        ok(pipeline, tp, rid, **fields)
+    assert raised.value.code == code, raised.value
+    assert app.max_position() == position
+    return raised.value
+
+
+def activation_chosen(pipeline: Pipeline, rid: uuid.UUID) -> None:
+    ok(pipeline, cmd.UpdatePlan, rid, kind="activation_plan", next_review="2027-01-01",
+       strengths=["reliable"], support_needed=["a daily rhythm"],
+       options_offered=["rehabilitative_work_activity", "education"])
+    ok(pipeline, cmd.UpdatePlan, rid, kind="activation_plan", next_review="2027-01-01",
+       chosen_option="rehabilitative_work_activity")
+
+
+def decide(pipeline: Pipeline, rid: uuid.UUID, kind: str, granted: bool = True, **fields: Any) -> Any:
+    return ok(pipeline, cmd.MakeDecision, rid, kind=kind, granted=granted, appeal_instructions_given=True, **fields)
+
+
+def period(**fields: Any) -> dict[str, Any]:
+    return {
+        "placement_id": "activity-centre-1", "days_per_week": 3, "hours_per_day": 4.0,
+        "starts_on": START.isoformat(), "ends_on": "2027-06-01", "evaluation_on": "2027-03-01",
+        "shop_steward_notified": True, **fields,
+    }
+
+
+# ------------------------------------------------------------ rehabilitative work activity
+def test_work_activity_starts_only_with_a_granted_decision_of_its_kind_in_force(
+    app: CasefileApplication, pipeline: Pipeline
+) -> None:
+    rid = open_relationship(pipeline)
+    activation_chosen(pipeline, rid)
+    refused(app, pipeline, "no_decision_in_force", cmd.StartWorkActivity, rid, **period())
+    decide(pipeline, rid, "rehabilitative_work_activity", granted=False)
+    refused(app, pipeline, "no_decision_in_force", cmd.StartWorkActivity, rid, **period())
+    decide(pipeline, rid, "rehabilitative_work_activity")
+    ok(pipeline, cmd.StartWorkActivity, rid, **period())
+
+
+def test_the_familiarisation_period_is_before_the_start_by_decision(app: CasefileApplication, pipeline: Pipeline) -> None:
+    rid = open_relationship(pipeline)
+    activation_chosen(pipeline, rid)
+    decide(pipeline, rid, "rehabilitative_work_activity")
+    without = refused(app, pipeline, "no_decision_in_force", cmd.StartWorkActivity, rid, **period(familiarisation_until="2026-11-30"))
+    assert without.field == "familiarisation_until"
+    decide(pipeline, rid, "familiarisation_period")
+    for until in ("2026-12-01", "2026-12-14"):
+        after = refused(app, pipeline, "familiarisation_not_before_start", cmd.StartWorkActivity, rid, **period(familiarisation_until=until))
+        assert after.field == "familiarisation_until"
+    ok(pipeline, cmd.StartWorkActivity, rid, **period(familiarisation_until="2026-11-30"))
+    assert app.get_relationship(rid).work_activity.familiarisation_until == date(2026, 11, 30)
