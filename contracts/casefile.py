@@ -592,6 +592,8 @@ ERROR_CODES: dict[str, str] = {
     "assessment_not_started": "the assessment must be started before it is completed",
     "assessment_already_completed": "the service need assessment was completed already",
     "client_plan_required": "a service need was found: make the client plan first",
+    "assessment_required": "a client plan follows a completed service need assessment that found a need",
+    "situation_not_mapped": "an activation plan follows the mapping of the client's situation: a completed assessment that found a need, or the plan's strengths and support needed",
     "review_date_in_past": "the next review date is before the plan's date",
     "activation_fields_on_client_plan": "options are recorded on an activation or employment plan only",
     "too_few_options": "an activation plan's first meeting offers at least the policy's number of options",

@@ -355,6 +355,7 @@ def _steps(path: str, today: date) -> list[tuple[str, dict[str, Any]]]:
         return [
             ("name_own_worker", {"worker_id": "sc-001", "reason": "competence"}),
             ("update_plan", {"kind": "activation_plan", "goals": ["work"], "next_review": review,
+                             "strengths": ["reliable"], "support_needed": ["a daily rhythm"],
                              "options_offered": ["rehabilitative_work_activity", "education"]}),
             ("update_plan", {"kind": "activation_plan", "goals": ["work"], "next_review": review,
                              "chosen_option": "rehabilitative_work_activity"}),

@@ -246,6 +246,8 @@ def test_projections_and_dates_survive_a_restart(settings: Settings) -> None:
     pipeline = build_pipeline(app, settings)
     rid = open_relationship(pipeline)
     other = open_relationship(pipeline, "d" * 32, seq=2)
+    pipeline.execute(command(cmd.StartAssessment, rid), command_id="a")
+    pipeline.execute(command(cmd.CompleteAssessment, rid, conclusion="service_need"), command_id="c")
     pipeline.execute(command(cmd.UpdatePlan, rid, kind="client_plan", goals=["g"], next_review="2027-01-15"), command_id="p")
     pipeline.execute(command(cmd.DetermineNature, rid, nature="continuous"), command_id="n")
     pipeline.execute(command(cmd.EndRelationship, other, reason="moved"), command_id="e")

@@ -77,3 +77,28 @@ def test_the_familiarisation_period_is_before_the_start_by_decision(app: Casefil
         assert after.field == "familiarisation_until"
     ok(pipeline, cmd.StartWorkActivity, rid, **period(familiarisation_until="2026-11-30"))
     assert app.get_relationship(rid).work_activity.familiarisation_until == date(2026, 11, 30)
+
+
+# ------------------------------------------------------------------------------ plans
+def test_plans_come_after_the_assessment_a_client_plan_after_one_that_found_a_need(
+    app: CasefileApplication, pipeline: Pipeline
+) -> None:
+    rid = open_relationship(pipeline)
+    plan = {"kind": "client_plan", "goals": ["housing"], "next_review": "2027-01-15"}
+    assert refused(app, pipeline, "assessment_required", cmd.UpdatePlan, rid, **plan).field == "kind"
+    ok(pipeline, cmd.StartAssessment, rid)
+    refused(app, pipeline, "assessment_required", cmd.UpdatePlan, rid, **plan)
+    ok(pipeline, cmd.CompleteAssessment, rid, conclusion="service_need")
+    assert ok(pipeline, cmd.UpdatePlan, rid, **plan).plan_version == 1
+
+
+def test_plans_come_after_the_assessment_an_activation_plan_after_the_situation_is_mapped(
+    app: CasefileApplication, pipeline: Pipeline
+) -> None:
+    rid = open_relationship(pipeline)
+    plan = {"kind": "activation_plan", "goals": ["work"], "next_review": "2027-01-15",
+            "options_offered": ["education", "work_trial"]}
+    refused(app, pipeline, "situation_not_mapped", cmd.UpdatePlan, rid, **plan)
+    refused(app, pipeline, "situation_not_mapped", cmd.UpdatePlan, rid, strengths=["reliable"], **plan)
+    mapped = ok(pipeline, cmd.UpdatePlan, rid, strengths=["reliable"], support_needed=["a daily rhythm"], **plan)
+    assert mapped.plan_version == 1

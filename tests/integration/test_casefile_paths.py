@@ -54,11 +54,12 @@ async def test_the_aava_path_from_contact_to_work_runs_through_the_command_api(s
     await cf.ok("record_meeting_outcome", SC1, meeting_id=booked["meeting_id"], outcome="held", occurred_at=at(d0 + timedelta(days=7)))
     await cf.ok("record_consent", SC1, kind="information_exchange", given=True, occurred_at=at(d0 + timedelta(days=7)))
 
-    # First activation plan, with TE services: at least two options, and a date to decide.
+    # First activation plan, with TE services: the situation mapped (strengths, the support
+    # needed), at least two options, and a date to decide.
     d1 = d0 + timedelta(days=21)
     first_plan = await cf.ok(
         "update_plan", SC1, kind="activation_plan", occurred_at=at(d1),
-        strengths=["reliable", "drivers licence"], goals=[GOAL],
+        strengths=["reliable", "drivers licence"], support_needed=["a daily rhythm"], goals=[GOAL],
         measures=[{"text": "visit the activity centre", "responsible": "client"},
                   {"text": "ask about the logistics course", "responsible": "employment_services"}],
         options_offered=["rehabilitative_work_activity", "education"], next_review=(d1 + timedelta(days=14)).isoformat(),

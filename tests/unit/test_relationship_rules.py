@@ -36,9 +36,18 @@ def relationship(own: dict[str, str] = SC, pair: dict[str, str] | None = None) -
     return rel
 
 
+def assessed(rel: Relationship, conclusion: str = "service_need") -> None:
+    rel.start_assessment(env())
+    rel.complete_assessment(env(), conclusion=conclusion, summary="", policy=POLICY)
+
+
+#: a plan's wording, with the client's situation mapped (strengths and the support needed)
+MAPPED = PlanContent(goals=("g",), strengths=("s",), support_needed=("n",))
+
+
 def plan(rel: Relationship, kind: str = "client_plan", **fields: Any) -> int:
     values: dict[str, Any] = dict(
-        kind=kind, content=PlanContent(goals=("g",)), next_review=TODAY + timedelta(days=90),
+        kind=kind, content=MAPPED, next_review=TODAY + timedelta(days=90),
         valid_until=None, client_dissents=False, options_offered=[], chosen_option=None,
         all_options_refused=False, consequences_told=False, policy=POLICY,
     )
@@ -179,9 +188,40 @@ def test_a_plan_names_a_next_review_date_that_is_not_past() -> None:
 
 def test_a_plan_gets_versions_per_kind() -> None:
     rel = relationship()
+    assessed(rel)
     assert plan(rel) == 1
     assert plan(rel) == 2
     assert plan(rel, "activation_plan", options_offered=["education", "work_trial"]) == 1
+
+
+def test_plans_come_after_the_assessment_a_client_plan_after_one_that_found_a_need() -> None:
+    rel = relationship()
+    refused(rel, d.AssessmentRequired, "assessment_required", lambda: plan(rel))
+    rel.start_assessment(env())
+    refused(rel, d.AssessmentRequired, "assessment_required", lambda: plan(rel))
+    rel.complete_assessment(env(), conclusion="service_need", summary="", policy=POLICY)
+    assert plan(rel) == 1
+
+
+def test_an_assessment_that_found_no_need_leaves_no_room_for_a_plan() -> None:
+    rel = relationship()
+    assessed(rel, "no_service_need")
+    refused(rel, d.RelationshipAlreadyEnded, "relationship_ended", lambda: plan(rel))
+
+
+def test_plans_come_after_the_assessment_an_activation_plan_after_the_situation_is_mapped() -> None:
+    rel = relationship()
+    offer = ["education", "work_trial"]
+    for content in (PlanContent(goals=("g",)), PlanContent(strengths=("s",)), PlanContent(support_needed=("n",))):
+        refused(rel, d.SituationNotMapped, "situation_not_mapped", lambda: plan(
+            rel, "activation_plan", content=content, options_offered=offer))
+    # mapped in the plan itself: strengths and the support needed; later versions need not repeat it
+    plan(rel, "activation_plan", options_offered=offer)
+    plan(rel, "activation_plan", content=PlanContent(goals=("g",)), chosen_option="education")
+    # or mapped by an assessment that found a need
+    other = relationship()
+    assessed(other)
+    plan(other, "employment_plan", content=PlanContent(goals=("g",)), options_offered=offer)
 
 
 def test_the_first_activation_meeting_offers_at_least_two_options() -> None:

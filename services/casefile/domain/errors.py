@@ -53,6 +53,16 @@ class ClientPlanRequired(CasefileRuleBroken):
     code = "client_plan_required"
 
 
+class AssessmentRequired(CasefileRuleBroken):
+    code = "assessment_required"
+    field = "kind"
+
+
+class SituationNotMapped(CasefileRuleBroken):
+    code = "situation_not_mapped"
+    field = "strengths"
+
+
 class ReviewDateInPast(CasefileRuleBroken):
     code = "review_date_in_past"
     field = "next_review"

@@ -96,6 +96,16 @@ class Relationship(PolkuAggregate):
         return list({plan.kind: plan for plan in self.plans}.values())
 
     @property
+    def service_need_found(self) -> bool:
+        """The service need assessment was completed and found a need."""
+        return self.assessment == "completed" and self.assessment_conclusion == "service_need"
+
+    @property
+    def current_plans(self) -> list[PlanVersion]:
+        """The versions of the plans made since the relationship last (re)opened."""
+        return self.plans
+
+    @property
     def client_plan_required(self) -> bool:
         return self.assessment_conclusion == "service_need" and self.latest_plan("client_plan") is None
 
@@ -222,7 +232,17 @@ class Relationship(PolkuAggregate):
         chosen_option: str | None = None, all_options_refused: bool = False, consequences_told: bool = False,
         policy: Policy,
     ) -> int:
-        """A new version of a plan; returns the version."""
+        """A new version of a plan; returns the version.
+
+        Plans come after the assessment. A client plan (SHL 39 §) follows a completed service
+        need assessment that found a need (seed 000: no need, no plan). An activation or
+        employment plan (KTTL 8 §) follows the mapping of the client's situation (seed 003:
+        the situation is mapped before the activation plan). The situation counts as mapped
+        when a service need assessment was completed and found a need, or when an activation
+        plan records what the mapping found: both the client's strengths and the support
+        needed. Once mapped, later versions need not repeat it. After a return (reopening),
+        both start again from a new assessment or mapping.
+        """
         self._must_be_open()
         if next_review < env.occurred_at.date():
             raise errors.ReviewDateInPast("the next review date must not be before the plan's date")
@@ -231,6 +251,19 @@ class Relationship(PolkuAggregate):
         if not activation and (offered or chosen_option or all_options_refused or consequences_told):
             raise errors.ActivationFieldsOnClientPlan(
                 "options, a choice or a refusal belong to an activation or employment plan", "kind"
+            )
+        if not activation and not self.service_need_found:
+            raise errors.AssessmentRequired(
+                "a client plan follows a completed service need assessment that found a need"
+            )
+        if activation and not (
+            self.service_need_found
+            or any(p.is_activation and p.content.strengths and p.content.support_needed for p in self.current_plans)
+            or (content.strengths and content.support_needed)
+        ):
+            raise errors.SituationNotMapped(
+                "map the client's situation first: complete the service need assessment, or record "
+                "the client's strengths and the support needed in the activation plan"
             )
         if activation:
             check_activation_plan(self.plans, offered, chosen_option, all_options_refused, consequences_told, policy)
