@@ -102,3 +102,28 @@ def test_plans_come_after_the_assessment_an_activation_plan_after_the_situation_
     refused(app, pipeline, "situation_not_mapped", cmd.UpdatePlan, rid, strengths=["reliable"], **plan)
     mapped = ok(pipeline, cmd.UpdatePlan, rid, strengths=["reliable"], support_needed=["a daily rhythm"], **plan)
     assert mapped.plan_version == 1
+
+
+# ------------------------------------------------------------------------------ return
+def test_a_returning_clients_nature_is_determined_again_and_the_old_plans_are_no_longer_current(
+    app: CasefileApplication, pipeline: Pipeline
+) -> None:
+    rid = open_relationship(pipeline)
+    ok(pipeline, cmd.StartAssessment, rid)
+    ok(pipeline, cmd.CompleteAssessment, rid, conclusion="service_need")
+    ok(pipeline, cmd.UpdatePlan, rid, kind="client_plan", goals=["housing"], next_review="2027-01-15")
+    ok(pipeline, cmd.DetermineNature, rid, nature="continuous")
+    ok(pipeline, cmd.EndRelationship, rid, reason="client_ended")
+    ok(pipeline, cmd.ReopenRelationship, rid, reason="client_returned")
+
+    state = app.state(app.get_relationship(rid))
+    assert (state.status, state.nature, state.plans, state.assessment) == ("open", None, [], "not_started")
+    assert app.summary().by_nature == {} and app.summary().without_nature == 1
+    refused(app, pipeline, "client_plan_required", cmd.DetermineNature, rid, nature="continuous")
+    # the history stays in the events
+    names = [type(entry.event).__name__ for entry in app.timeline(rid).entries]
+    assert names.count("PlanUpdated") == 1 and names.count("RelationshipNatureDetermined") == 1
+
+    ok(pipeline, cmd.DetermineNature, rid, nature="recurring")
+    assert app.state(app.get_relationship(rid)).nature == "recurring"
+    assert app.summary().by_nature == {"recurring": 1}

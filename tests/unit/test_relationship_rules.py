@@ -415,6 +415,32 @@ def test_an_ended_relationship_takes_nothing_until_it_is_reopened() -> None:
     rel.start_assessment(env())
 
 
+def test_a_returning_clients_nature_is_determined_again_and_the_old_plans_are_no_longer_current() -> None:
+    rel = relationship()
+    assessed(rel)
+    plan(rel)
+    activation_chosen(rel)
+    rel.determine_nature(env(), nature="continuous")
+    rel.end(env(), reason="client_ended", policy=POLICY)
+    rel.reopen(env(), reason="client_returned")
+    assert rel.nature is None and rel.latest_plans() == [] and rel.decisions_in_force == {}
+    assert [(p.kind, p.version) for p in rel.plans] == [  # the history stays
+        ("client_plan", 1), ("activation_plan", 1), ("activation_plan", 2),
+    ]
+    assert not rel.client_plan_required
+    # continuous again only with a new client plan, after a new assessment; nor do the old
+    # options count for a new choice, nor the old decisions for a new period
+    refused(rel, d.ClientPlanRequired, "client_plan_required", lambda: rel.determine_nature(env(), nature="continuous"))
+    refused(rel, d.AssessmentRequired, "assessment_required", lambda: plan(rel))
+    refused(rel, d.OptionNotOffered, "option_not_offered", lambda: plan(rel, "activation_plan", chosen_option="education"))
+    assessed(rel)
+    assert rel.client_plan_required
+    assert plan(rel) == 2  # versions go on from the history
+    rel.determine_nature(env(), nature="continuous")
+    activation_chosen(rel, decided=False)
+    refused(rel, d.NoDecisionInForce, "no_decision_in_force", lambda: work(rel))
+
+
 def test_the_end_names_the_check_in_date_for_followup_unless_the_client_died_or_moved() -> None:
     rel = relationship()
     rel.end(env(), reason="transferred_to_work", policy=POLICY)

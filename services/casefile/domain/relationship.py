@@ -60,6 +60,8 @@ class Relationship(PolkuAggregate):
         self.assessment_summary = ""
         #: every version of every plan, oldest first: the wording stays here, in casefile
         self.plans: list[PlanVersion] = []
+        #: how many of ``plans`` were made before the relationship last reopened (no longer current)
+        self.plans_before_return = 0
         self.work_activity: WorkActivityPeriod | None = None
         #: the periods that have ended, with their end reasons
         self.work_activities: list[WorkActivityPeriod] = []
@@ -86,14 +88,14 @@ class Relationship(PolkuAggregate):
             raise errors.RelationshipAlreadyEnded("the relationship has ended; reopen it first")
 
     def latest_plan(self, *kinds: str) -> PlanVersion | None:
-        for plan in reversed(self.plans):
+        for plan in reversed(self.current_plans):
             if plan.kind in kinds:
                 return plan
         return None
 
     def latest_plans(self) -> list[PlanVersion]:
-        """The latest version of each kind of plan, kinds in the order they were first made."""
-        return list({plan.kind: plan for plan in self.plans}.values())
+        """The latest current version of each kind of plan, kinds in the order they were first made."""
+        return list({plan.kind: plan for plan in self.current_plans}.values())
 
     @property
     def service_need_found(self) -> bool:
@@ -102,8 +104,9 @@ class Relationship(PolkuAggregate):
 
     @property
     def current_plans(self) -> list[PlanVersion]:
-        """The versions of the plans made since the relationship last (re)opened."""
-        return self.plans
+        """The versions of the plans made since the relationship last (re)opened: a returning
+        client's old plans are history, no longer current."""
+        return self.plans[self.plans_before_return :]
 
     @property
     def client_plan_required(self) -> bool:
@@ -266,7 +269,7 @@ class Relationship(PolkuAggregate):
                 "the client's strengths and the support needed in the activation plan"
             )
         if activation:
-            check_activation_plan(self.plans, offered, chosen_option, all_options_refused, consequences_told, policy)
+            check_activation_plan(self.current_plans, offered, chosen_option, all_options_refused, consequences_told, policy)
         version = 1 + sum(1 for p in self.plans if p.kind == kind)
         self._plan_updated(
             env, kind=kind, version=version, content=content.stored(), next_review=next_review,
@@ -482,7 +485,10 @@ class Relationship(PolkuAggregate):
         self.end_reason = reason
 
     def reopen(self, env: Envelope, *, reason: str) -> None:
-        """The client returned: the same relationship opens again, its history kept."""
+        """The client returned: the same relationship opens again, its history kept (in the
+        events and in ``plans``). What was determined for the earlier spell is determined again:
+        the nature is None until determined, the assessment starts anew, the old plans are no
+        longer current, and the earlier decisions are no longer in force."""
         if not self.ended:
             raise errors.RelationshipNotEnded("the relationship is open")
         self._reopened(env, reason=reason)
@@ -495,6 +501,9 @@ class Relationship(PolkuAggregate):
         self.assessment = "not_started"
         self.assessment_started_at = None
         self.assessment_conclusion = None
+        self.nature = None
+        self.plans_before_return = len(self.plans)
+        self.decisions_in_force = {}
 
     # ------------------------------------------------------------ followup's
     def note_disappeared(self, env: Envelope, *, since: date, detected_by: str) -> bool:
