@@ -245,6 +245,9 @@ class RelationshipReopened(Event, kw_only=True):
     relationship_id: UUID
     client_id: ClientId
     reason: ReopenReason
+    #: the return is met anew: the nature is determined again and the old plans are no longer
+    #: current (false: a reopening recorded before that rule, which kept them)
+    anew: bool = False
 
 
 # ---------------------------------------------------------- a plan's parts (commands, replies)

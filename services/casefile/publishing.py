@@ -141,7 +141,7 @@ def relationship_ended(e: Any) -> wire.RelationshipEnded:
 
 
 def relationship_reopened(e: Any) -> wire.RelationshipReopened:
-    return wire.RelationshipReopened(**_base(e), reason=e.reason)
+    return wire.RelationshipReopened(**_base(e), reason=e.reason, anew=getattr(e, "anew", False))
 
 
 def client_record_viewed(e: RecordView.Viewed) -> audit.ClientRecordViewed:

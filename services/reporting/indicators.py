@@ -235,12 +235,11 @@ def _opened(cur: Cursor, p: str, e: cf.RelationshipOpened) -> None:
 def _reopened(cur: Cursor, p: str, e: cf.RelationshipReopened) -> None:
     at, rid = _ts(e.occurred_at), _rid(e)
     cur.execute(f"INSERT INTO {p}_spell (relationship_id, started_at) VALUES (?, ?)", (rid, at))
-    # as casefile keeps it: a returning client's nature is determined again, and the old plans
-    # are no longer current
-    _close_interval(cur, p, "nature", rid, at)
-    cur.execute(
-        f"UPDATE {p}_plan SET superseded_at = ? WHERE relationship_id = ? AND superseded_at IS NULL", (at, rid)
-    )
+    if e.anew:  # as casefile keeps it: the nature is determined again, the old plans are history
+        _close_interval(cur, p, "nature", rid, at)
+        cur.execute(
+            f"UPDATE {p}_plan SET superseded_at = ? WHERE relationship_id = ? AND superseded_at IS NULL", (at, rid)
+        )
 
 
 @applies(cf.RelationshipEnded)

@@ -121,8 +121,10 @@ def test_a_returning_clients_nature_is_determined_again_and_the_old_plans_are_no
     assert app.summary().by_nature == {} and app.summary().without_nature == 1
     refused(app, pipeline, "client_plan_required", cmd.DetermineNature, rid, nature="continuous")
     # the history stays in the events
-    names = [type(entry.event).__name__ for entry in app.timeline(rid).entries]
+    events = [entry.event for entry in app.timeline(rid).entries]
+    names = [type(e).__name__ for e in events]
     assert names.count("PlanUpdated") == 1 and names.count("RelationshipNatureDetermined") == 1
+    assert events[-1].anew is True  # published so, for reporting
 
     ok(pipeline, cmd.DetermineNature, rid, nature="recurring")
     assert app.state(app.get_relationship(rid)).nature == "recurring"

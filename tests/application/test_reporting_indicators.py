@@ -356,7 +356,7 @@ def test_a_returning_clients_nature_is_determined_again_and_the_old_plans_are_no
         ev(cf.PlanUpdated, at(3), relationship_id=rid, client_id=client, kind="client_plan", version=1, goal_count=1,
            measure_count=1, next_review=date(2026, 3, 10)),
         ev(cf.RelationshipEnded, at(4), relationship_id=rid, client_id=client, reason="client_ended"),
-        ev(cf.RelationshipReopened, at(5), relationship_id=rid, client_id=client, reason="client_returned"),
+        ev(cf.RelationshipReopened, at(5), relationship_id=rid, client_id=client, reason="client_returned", anew=True),
     ]
     v = IndicatorsView(SqlDatabase(Settings.from_env(), "reporting"), today=lambda: date(2026, 4, 30))
     try:

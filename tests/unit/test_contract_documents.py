@@ -357,7 +357,7 @@ EXAMPLES.update(
             "everything",
         ),
         casefile.RelationshipReopened: (
-            casefile.RelationshipReopened(**_casefile_base(), reason="client_returned"),
+            casefile.RelationshipReopened(**_casefile_base(), reason="client_returned", anew=True),
             ("reason",),
             "nostalgia",
         ),

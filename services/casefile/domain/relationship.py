@@ -491,19 +491,22 @@ class Relationship(PolkuAggregate):
         longer current, and the earlier decisions are no longer in force."""
         if not self.ended:
             raise errors.RelationshipNotEnded("the relationship is open")
-        self._reopened(env, reason=reason)
+        self._reopened(env, reason=reason, anew=True)
 
     @event("Reopened")
-    def _reopened(self, env: Envelope, *, reason: str) -> None:
+    def _reopened(self, env: Envelope, *, reason: str, anew: bool = False) -> None:
+        # ``anew``: the return is met anew (nature, plans, decisions). A reopening stored before
+        # that rule lacks it, and replays to the state it had then.
         self.ended = False
         self.disappeared_since = None
         self.end_reason = None
         self.assessment = "not_started"
         self.assessment_started_at = None
         self.assessment_conclusion = None
-        self.nature = None
-        self.plans_before_return = len(self.plans)
-        self.decisions_in_force = {}
+        if anew:
+            self.nature = None
+            self.plans_before_return = len(self.plans)
+            self.decisions_in_force = {}
 
     # ------------------------------------------------------------ followup's
     def note_disappeared(self, env: Envelope, *, since: date, detected_by: str) -> bool:
