@@ -88,6 +88,9 @@ def decision_made(e: Any) -> wire.DecisionMade:
         appealable=e.appealable,
         secures_care=e.secures_care,
         maker_role=e.maker_role,
+        outcome=getattr(e, "outcome", None),
+        appeal_instructions_given=e.appeal_instructions_given,
+        client_heard=getattr(e, "client_heard", False),
     )
 
 

@@ -102,7 +102,7 @@ def test_a_retried_command_finds_its_first_reply_after_a_restart(settings: Setti
     app = build_application(settings)
     pipeline = build_pipeline(app, settings)
     rid = open_relationship(pipeline)
-    decision = command(cmd.MakeDecision, rid, kind="activity_allowance", granted=True)
+    decision = command(cmd.MakeDecision, rid, kind="activity_allowance", granted=True, appeal_instructions_given=True)
     first = pipeline.execute(decision, command_id="cis-2")
     app.close()
     again = build_application(settings)

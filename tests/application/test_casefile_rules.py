@@ -8,6 +8,7 @@ import uuid
 from datetime import date
 from typing import Any
 
+import msgspec
 import pytest
 
 from contracts import casefile as cmd
@@ -59,7 +60,7 @@ def test_work_activity_starts_only_with_a_granted_decision_of_its_kind_in_force(
     rid = open_relationship(pipeline)
     activation_chosen(pipeline, rid)
     refused(app, pipeline, "no_decision_in_force", cmd.StartWorkActivity, rid, **period())
-    decide(pipeline, rid, "rehabilitative_work_activity", granted=False)
+    decide(pipeline, rid, "rehabilitative_work_activity", granted=False, client_heard=True)
     refused(app, pipeline, "no_decision_in_force", cmd.StartWorkActivity, rid, **period())
     decide(pipeline, rid, "rehabilitative_work_activity")
     ok(pipeline, cmd.StartWorkActivity, rid, **period())
@@ -129,3 +130,41 @@ def test_a_returning_clients_nature_is_determined_again_and_the_old_plans_are_no
     ok(pipeline, cmd.DetermineNature, rid, nature="recurring")
     assert app.state(app.get_relationship(rid)).nature == "recurring"
     assert app.summary().by_nature == {"recurring": 1}
+
+
+# ---------------------------------------------------------------------------- decisions
+def test_every_decision_carries_instructions_for_rectification_or_appeal_granted_or_not(
+    app: CasefileApplication, pipeline: Pipeline
+) -> None:
+    rid = open_relationship(pipeline)
+    for granted in (True, False):
+        error = refused(app, pipeline, "appeal_instructions_missing", cmd.MakeDecision, rid, kind="activity_allowance",
+                        granted=granted, client_heard=True)
+        assert error.field == "appeal_instructions_given"
+    decide(pipeline, rid, "activity_allowance")
+    decision = app.timeline(rid).entries[-1].event
+    assert (decision.outcome, decision.appeal_instructions_given, decision.appealable) == ("granted", True, False)
+
+
+def test_the_client_is_heard_before_a_negative_decision_denied_or_partly_granted(
+    app: CasefileApplication, pipeline: Pipeline
+) -> None:
+    rid = open_relationship(pipeline)
+    assert refused(app, pipeline, "client_not_heard", cmd.MakeDecision, rid, kind="housing_service", granted=False,
+                   appeal_instructions_given=True).field == "client_heard"
+    refused(app, pipeline, "client_not_heard", cmd.MakeDecision, rid, kind="housing_service", granted=True,
+            outcome="partly_granted", appeal_instructions_given=True)
+    decide(pipeline, rid, "housing_service", outcome="partly_granted", client_heard=True)
+    decide(pipeline, rid, "activity_allowance", granted=False, client_heard=True)
+    partly, denied = (e.event for e in app.timeline(rid).entries[-2:])
+    assert (partly.outcome, partly.granted, partly.appealable, partly.client_heard) == ("partly_granted", True, True, True)
+    assert (denied.outcome, denied.granted, denied.appealable, denied.client_heard) == ("denied", False, True, True)
+
+
+def test_a_partly_granted_decision_agrees_with_granted() -> None:
+    """``outcome`` refines the older ``granted``: partly granted is granted true, denied false."""
+    for granted, outcome in ((False, "partly_granted"), (False, "granted"), (True, "denied")):
+        with pytest.raises(msgspec.ValidationError, match="outcome and granted disagree"):
+            command(cmd.MakeDecision, uuid.uuid4(), kind="housing_service", granted=granted, outcome=outcome)
+    assert command(cmd.MakeDecision, uuid.uuid4(), kind="housing_service", granted=True).decided == "granted"
+    assert command(cmd.MakeDecision, uuid.uuid4(), kind="housing_service", granted=False).decided == "denied"

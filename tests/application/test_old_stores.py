@@ -73,8 +73,9 @@ def test_an_old_intake_store_replays_to_the_same_state(tmp_path: Path, settings:
 STATE_ADDED_SINCE_V1 = {"disappeared_since": None, "recurring": False}
 
 #: what the events gained since v1 (optional fields): an old event shows what it stored, or the
-#: default
+#: default (an old decision has no ``outcome``; ``granted`` tells it)
 EVENT_ADDED_SINCE_V1 = {
+    "DecisionMade": {"outcome": None, "appeal_instructions_given": False, "client_heard": False},
     "RelationshipReopened": {"anew": False},
 }
 

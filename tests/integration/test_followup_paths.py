@@ -182,7 +182,7 @@ async def test_overdue_assessment_review_and_evaluation_clear_when_done(
                 options_offered=["rehabilitative_work_activity", "education"])
     await cf.ok("update_plan", SW1, kind="activation_plan", goals=["work"], next_review=(today + timedelta(days=20)).isoformat(),
                 chosen_option="rehabilitative_work_activity")
-    await cf.ok("make_decision", SW1, kind="rehabilitative_work_activity", granted=True)
+    await cf.ok("make_decision", SW1, kind="rehabilitative_work_activity", granted=True, appeal_instructions_given=True)
     start = today + timedelta(days=3)
     await cf.ok("start_work_activity", SW1, placement_id="activity-centre-1", days_per_week=3, hours_per_day=4.0,
                 starts_on=start.isoformat(), ends_on=(start + timedelta(days=180)).isoformat(),

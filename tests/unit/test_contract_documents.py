@@ -313,7 +313,8 @@ EXAMPLES.update(
         casefile.DecisionMade: (
             casefile.DecisionMade(
                 **_casefile_base(), decision_id=uuid4(), kind="supported_living", granted=False,
-                appealable=True, secures_care=True, maker_role="social_worker",
+                appealable=True, secures_care=True, maker_role="social_worker", outcome="denied",
+                appeal_instructions_given=True, client_heard=True,
             ),
             ("kind",),
             "pony",
@@ -440,7 +441,10 @@ EXAMPLES.update(
             "got_bored",
         ),
         casefile.MakeDecision: (
-            casefile.MakeDecision(**_command_base(), kind="activity_allowance", granted=False, appeal_instructions_given=True),
+            casefile.MakeDecision(
+                **_command_base(), kind="activity_allowance", granted=True, outcome="partly_granted",
+                appeal_instructions_given=True, client_heard=True,
+            ),
             ("kind",),
             "pony",
         ),

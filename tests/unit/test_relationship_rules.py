@@ -67,7 +67,7 @@ def activation_chosen(rel: Relationship, option: str = "rehabilitative_work_acti
 def grant(rel: Relationship, kind: str) -> None:
     rel.make_decision(
         env(), decision_id=uuid.uuid4(), kind=kind, granted=True, appeal_instructions_given=True,
-        secures_care=False, grounds_text="",
+        secures_care=False, grounds_text="", outcome="granted", client_heard=False,
     )
 
 
@@ -281,7 +281,7 @@ def test_work_activity_starts_only_with_a_granted_decision_of_its_kind_in_force(
     refused(rel, d.NoDecisionInForce, "no_decision_in_force", lambda: work(rel))
     rel.make_decision(
         env(), decision_id=uuid.uuid4(), kind="rehabilitative_work_activity", granted=False,
-        appeal_instructions_given=True, secures_care=False, grounds_text="",
+        appeal_instructions_given=True, secures_care=False, grounds_text="", outcome="denied", client_heard=True,
     )
     refused(rel, d.NoDecisionInForce, "no_decision_in_force", lambda: work(rel))
     grant(rel, "activity_allowance")  # another kind of decision is not the period's
@@ -354,19 +354,35 @@ def test_one_period_of_work_activity_at_a_time_and_only_a_running_one_ends() -> 
 # ---------------------------------------------------------------------------- decisions
 def decide(rel: Relationship, actor: dict[str, str], **fields: Any) -> None:
     values: dict[str, Any] = dict(
-        decision_id=uuid.uuid4(), kind="supported_living", granted=True, appeal_instructions_given=False,
+        decision_id=uuid.uuid4(), kind="supported_living", granted=True, appeal_instructions_given=True,
         secures_care=False, grounds_text="",
     )
     values.update(fields)
     rel.make_decision(env(actor), **values)
 
 
-def test_a_denied_decision_carries_appeal_instructions() -> None:
+def test_every_decision_carries_instructions_for_rectification_or_appeal_granted_or_not() -> None:
     rel = relationship()
-    refused(rel, d.AppealInstructionsMissing, "appeal_instructions_missing", lambda: decide(rel, SC, granted=False))
-    decide(rel, SC, granted=False, appeal_instructions_given=True)
-    [decision] = rel.collect_events()
-    assert decision.appealable is True and decision.maker_role == "social_counsellor"
+    for granted in (True, False):
+        refused(rel, d.AppealInstructionsMissing, "appeal_instructions_missing", lambda: decide(
+            rel, SC, granted=granted, appeal_instructions_given=False, client_heard=True))
+    decide(rel, SC, granted=True)
+    decide(rel, SC, granted=False, client_heard=True)
+    granted, denied = rel.collect_events()
+    assert (granted.appealable, granted.outcome, granted.appeal_instructions_given) == (False, "granted", True)
+    assert (denied.appealable, denied.outcome, denied.maker_role) == (True, "denied", "social_counsellor")
+
+
+def test_the_client_is_heard_before_a_negative_decision_denied_or_partly_granted() -> None:
+    rel = relationship()
+    refused(rel, d.ClientNotHeard, "client_not_heard", lambda: decide(rel, SC, granted=False))
+    refused(rel, d.ClientNotHeard, "client_not_heard", lambda: decide(rel, SC, granted=True, outcome="partly_granted"))
+    decide(rel, SC, granted=True, outcome="partly_granted", client_heard=True)
+    decide(rel, SC, granted=True)  # a granted one needs no hearing
+    [partly] = [v for v in rel.decisions.values() if v.outcome == "partly_granted"]
+    assert (partly.granted, partly.appealable, partly.client_heard) == (True, True, True)
+    # partly granted is granted in part: the decision is in force
+    assert rel.decisions_in_force["supported_living"] in rel.decisions
 
 
 def test_decisions_securing_the_care_of_a_special_support_client_are_a_social_workers() -> None:
@@ -463,7 +479,7 @@ def test_a_replay_of_the_events_gives_the_same_typed_state_and_version() -> None
     activation_chosen(rel)
     work(rel)
     rel.end_work_activity(env(), reason="period_completed")
-    decide(rel, SC, granted=False, appeal_instructions_given=True)
+    decide(rel, SC, granted=False, client_heard=True)
     meeting = uuid.uuid4()
     rel.schedule_meeting(env(), meeting_id=meeting, kind="first_meeting", channel="in_person", scheduled_for=NOW)
     rel.record_meeting_outcome(env(), meeting_id=meeting, outcome="held", notes="")

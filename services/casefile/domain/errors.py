@@ -147,6 +147,11 @@ class AppealInstructionsMissing(CasefileRuleBroken):
     field = "appeal_instructions_given"
 
 
+class ClientNotHeard(CasefileRuleBroken):
+    code = "client_not_heard"
+    field = "client_heard"
+
+
 class DecisionRequiresSocialWorker(CasefileRuleBroken):
     code = "decision_requires_social_worker"
     field = "actor.role"

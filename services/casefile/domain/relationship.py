@@ -343,31 +343,43 @@ class Relationship(PolkuAggregate):
 
     def make_decision(
         self, env: Envelope, *, decision_id: UUID, kind: str, granted: bool, appeal_instructions_given: bool,
-        secures_care: bool, grounds_text: str,
+        secures_care: bool, grounds_text: str, outcome: str | None = None, client_heard: bool = False,
     ) -> None:
-        """A written decision; the maker's role is the acting worker's (the envelope's actor)."""
+        """A written decision; the maker's role is the acting worker's (the envelope's actor).
+
+        Every decision, granted or not, carries instructions for rectification or appeal (the
+        worker confirms it: ``appeal_instructions_given``). ``outcome`` is granted, partly
+        granted or denied (None: told by ``granted``); a negative one (denied or partly granted)
+        is appealable, and the client is heard before it (``client_heard``)."""
         self._must_be_open()
+        outcome = outcome or ("granted" if granted else "denied")
         maker_role = (env.actor or {}).get("role", "")
-        if not granted and not appeal_instructions_given:
-            raise errors.AppealInstructionsMissing("a denied decision carries appeal instructions")
+        if not appeal_instructions_given:
+            raise errors.AppealInstructionsMissing(
+                "every decision, granted or not, carries instructions for rectification or appeal"
+            )
+        negative = outcome != "granted"
+        if negative and not client_heard:
+            raise errors.ClientNotHeard("hear the client before a denied or partly granted decision")
         if secures_care and self.special_support and maker_role != SOCIAL_WORKER:
             raise errors.DecisionRequiresSocialWorker(
                 "a decision securing the care of a client with special support need is a social worker's (SHL 46 §)"
             )
         self._decision_made(
-            env, decision_id=decision_id, kind=kind, granted=granted, appealable=not granted,
+            env, decision_id=decision_id, kind=kind, granted=outcome != "denied", appealable=negative,
             appeal_instructions_given=appeal_instructions_given, secures_care=secures_care, maker_role=maker_role,
-            grounds_text=grounds_text,
+            grounds_text=grounds_text, outcome=outcome, client_heard=client_heard,
         )
 
     @event("DecisionMade")
     def _decision_made(
         self, env: Envelope, *, decision_id: UUID, kind: str, granted: bool, appealable: bool,
         appeal_instructions_given: bool, secures_care: bool, maker_role: str, grounds_text: str,
+        outcome: str | None = None, client_heard: bool = False,
     ) -> None:
         self.decisions[decision_id] = Decision(
             decision_id=decision_id, kind=kind, granted=granted, appealable=appealable, secures_care=secures_care,
-            maker_role=maker_role,
+            maker_role=maker_role, outcome=outcome or ("granted" if granted else "denied"), client_heard=client_heard,
         )
         if granted:
             self.decisions_in_force[kind] = decision_id

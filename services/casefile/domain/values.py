@@ -183,7 +183,8 @@ class WorkActivityPeriod:
 # -------------------------------------------------------------------- decisions, measures
 @dataclass(frozen=True)
 class Decision:
-    """A written decision (granted or denied), and the role of the worker who made it."""
+    """A written decision (granted, partly granted or denied), and the role of the worker who
+    made it."""
 
     decision_id: UUID
     kind: str
@@ -191,6 +192,8 @@ class Decision:
     appealable: bool
     secures_care: bool
     maker_role: str
+    outcome: str = "granted"
+    client_heard: bool = False
 
 
 @dataclass(frozen=True)
