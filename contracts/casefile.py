@@ -35,6 +35,7 @@ from contracts.vocabulary import (
     AssessmentConclusion,
     ConsentKind,
     DecisionKind,
+    DecisionOutcome,
     EndReason,
     Instrument,
     MeetingChannel,
@@ -158,6 +159,12 @@ class DecisionMade(Event, kw_only=True):
     #: secures the care of a client with special support need (SHL 46 §)
     secures_care: bool = False
     maker_role: WorkerRole
+    #: granted, partly granted or denied (None: an older event, told by ``granted`` alone)
+    outcome: DecisionOutcome | None = None
+    #: the decision carries instructions for rectification or appeal (every decision does)
+    appeal_instructions_given: bool = False
+    #: the client was heard before a negative (denied or partly granted) decision
+    client_heard: bool = False
 
 
 class MeetingScheduled(Event, kw_only=True):
@@ -251,6 +258,9 @@ class RelationshipReopened(Event, kw_only=True):
     relationship_id: UUID
     client_id: ClientId
     reason: ReopenReason
+    #: the return is met anew: the nature is determined again and the old plans are no longer
+    #: current (false: a reopening recorded before that rule, which kept them)
+    anew: bool = False
 
 
 # ---------------------------------------------------------- a plan's parts (commands, replies)
@@ -492,6 +502,20 @@ class MakeDecision(CasefileCommand, kw_only=True, forbid_unknown_fields=True):
     appeal_instructions_given: bool = False
     secures_care: bool = False
     grounds_text: FreeText = ""
+    #: ``partly_granted`` refines ``granted: true``; it agrees with ``granted`` when given
+    outcome: DecisionOutcome | None = None
+    #: the client was heard before the decision: required for a negative (denied or partly
+    #: granted) one
+    client_heard: bool = False
+
+    def __post_init__(self) -> None:
+        if self.outcome is not None and (self.outcome != "denied") != self.granted:
+            raise ValueError("outcome and granted disagree: a granted or partly granted decision has granted true")
+
+    @property
+    def decided(self) -> str:
+        """The outcome: as given, else told by ``granted``."""
+        return self.outcome or ("granted" if self.granted else "denied")
 
 
 class ScheduleMeeting(CasefileCommand, kw_only=True, forbid_unknown_fields=True):
@@ -605,6 +629,8 @@ ERROR_CODES: dict[str, str] = {
     "assessment_not_started": "the assessment must be started before it is completed",
     "assessment_already_completed": "the service need assessment was completed already",
     "client_plan_required": "a service need was found: make the client plan first",
+    "assessment_required": "a client plan follows a completed service need assessment that found a need",
+    "situation_not_mapped": "an activation plan follows the mapping of the client's situation: a completed assessment that found a need, or the plan's strengths and support needed",
     "review_date_in_past": "the next review date is before the plan's date",
     "activation_fields_on_client_plan": "options are recorded on an activation or employment plan only",
     "too_few_options": "an activation plan's first meeting offers at least the policy's number of options",
@@ -618,9 +644,12 @@ ERROR_CODES: dict[str, str] = {
     "work_activity_days_out_of_bounds": "the days a week are outside the policy's bounds",
     "work_activity_hours_too_few": "the hours a day are fewer than the policy's minimum",
     "familiarisation_too_long": "the familiarisation period is longer than the policy allows, or outside the period",
+    "familiarisation_not_before_start": "the familiarisation period ends before the period of rehabilitative work activity starts",
+    "no_decision_in_force": "a period of rehabilitative work activity (and a familiarisation period) starts only by a granted decision of its kind in force",
     "evaluation_outside_period": "the evaluation date is outside the period",
     "shop_steward_not_notified": "the chief shop steward is notified of the placement first",
-    "appeal_instructions_missing": "a denied decision carries appeal instructions",
+    "appeal_instructions_missing": "every decision, granted or not, carries instructions for rectification or appeal",
+    "client_not_heard": "the client is heard before a negative (denied or partly granted) decision",
     "decision_requires_social_worker": "a decision securing the care of a client with special support need is a social worker's (SHL 46 §)",
     "meeting_not_found": "the relationship has no meeting with this id",
     "disclosure_without_basis": "a disclosure rests on a consent in force (information exchange, contacting other authorities) or on a provision of law",

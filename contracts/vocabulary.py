@@ -152,6 +152,9 @@ DecisionKind = Literal[
     "other_service",
 ]
 
+#: A decision's outcome: granted, partly granted (a negative decision too), or denied.
+DecisionOutcome = Literal["granted", "partly_granted", "denied"]
+
 MeetingKind = Literal[
     "first_meeting",
     "assessment",

@@ -355,10 +355,11 @@ def _steps(path: str, today: date) -> list[tuple[str, dict[str, Any]]]:
         return [
             ("name_own_worker", {"worker_id": "sc-001", "reason": "competence"}),
             ("update_plan", {"kind": "activation_plan", "goals": ["work"], "next_review": review,
+                             "strengths": ["reliable"], "support_needed": ["a daily rhythm"],
                              "options_offered": ["rehabilitative_work_activity", "education"]}),
             ("update_plan", {"kind": "activation_plan", "goals": ["work"], "next_review": review,
                              "chosen_option": "rehabilitative_work_activity"}),
-            ("make_decision", {"kind": "rehabilitative_work_activity", "granted": True}),
+            ("make_decision", {"kind": "rehabilitative_work_activity", "granted": True, "appeal_instructions_given": True}),
             ("determine_nature", {"nature": "recurring"}),
             ("start_work_activity", {"placement_id": "activity-centre-1", "days_per_week": 3, "hours_per_day": 4.0,
                                      "starts_on": start.isoformat(), "ends_on": (start + timedelta(days=183)).isoformat(),
@@ -376,7 +377,8 @@ def _steps(path: str, today: date) -> list[tuple[str, dict[str, Any]]]:
             ("update_plan", {"kind": "client_plan", "goals": ["housing"], "next_review": review,
                              "measures": [{"text": "weekly visits", "responsible": "own_worker"}]}),
             ("determine_nature", {"nature": "continuous"}),
-            ("make_decision", {"kind": "supported_living", "granted": True, "secures_care": True}),
+            ("make_decision", {"kind": "supported_living", "granted": True, "secures_care": True,
+                               "appeal_instructions_given": True}),
         ]
     return []
 

@@ -215,7 +215,7 @@ class CasefileApplication(ServiceApplication):
         rel.make_decision(
             uow.env, decision_id=decision_id, kind=c.kind, granted=c.granted,
             appeal_instructions_given=c.appeal_instructions_given, secures_care=c.secures_care,
-            grounds_text=c.grounds_text,
+            grounds_text=c.grounds_text, outcome=c.decided, client_heard=c.client_heard,
         )
         return self._accepted(rel, decision_id=decision_id)
 

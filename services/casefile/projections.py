@@ -62,6 +62,8 @@ class Relationships(Projection):
     def _reopened(self, e: Relationship.Reopened) -> None:
         rid = e.originator_id
         self.end_reason.pop(rid, None)
+        if getattr(e, "anew", False):  # a returning client's nature is determined again
+            self.nature.pop(rid, None)
         if client := self.client.get(rid):
             self.open_by_client[client] = rid
         if owner := self.owner.get(rid):

@@ -94,6 +94,9 @@ def decision_made(e: Any) -> wire.DecisionMade:
         appealable=e.appealable,
         secures_care=e.secures_care,
         maker_role=e.maker_role,
+        outcome=getattr(e, "outcome", None),
+        appeal_instructions_given=e.appeal_instructions_given,
+        client_heard=getattr(e, "client_heard", False),
     )
 
 
@@ -147,7 +150,7 @@ def relationship_ended(e: Any) -> wire.RelationshipEnded:
 
 
 def relationship_reopened(e: Any) -> wire.RelationshipReopened:
-    return wire.RelationshipReopened(**_base(e), reason=e.reason)
+    return wire.RelationshipReopened(**_base(e), reason=e.reason, anew=getattr(e, "anew", False))
 
 
 def client_record_viewed(e: RecordView.Viewed) -> audit.ClientRecordViewed:

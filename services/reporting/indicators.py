@@ -241,7 +241,13 @@ def _attached(cur: Cursor, p: str, e: cf.ReferralAttached) -> None:
 
 @applies(cf.RelationshipReopened)
 def _reopened(cur: Cursor, p: str, e: cf.RelationshipReopened) -> None:
-    cur.execute(f"INSERT INTO {p}_spell (relationship_id, started_at) VALUES (?, ?)", (_rid(e), _ts(e.occurred_at)))
+    at, rid = _ts(e.occurred_at), _rid(e)
+    cur.execute(f"INSERT INTO {p}_spell (relationship_id, started_at) VALUES (?, ?)", (rid, at))
+    if e.anew:  # as casefile keeps it: the nature is determined again, the old plans are history
+        _close_interval(cur, p, "nature", rid, at)
+        cur.execute(
+            f"UPDATE {p}_plan SET superseded_at = ? WHERE relationship_id = ? AND superseded_at IS NULL", (at, rid)
+        )
 
 
 @applies(cf.RelationshipEnded)
@@ -251,8 +257,8 @@ def _ended(cur: Cursor, p: str, e: cf.RelationshipEnded) -> None:
         f"UPDATE {p}_spell SET ended_at = ?, end_reason = ? WHERE relationship_id = ? AND ended_at IS NULL",
         (at, e.reason, rid),
     )
-    # the own worker, nature and support stay as casefile keeps them: a reopened relationship
-    # has them again (counting looks only at open spells)
+    # the own worker and support stay as casefile keeps them: a reopened relationship has them
+    # again (counting looks only at open spells); its nature and plans do not (see _reopened)
     cur.execute(
         f"INSERT INTO {p}_ending (relationship_id, client, reason, at) VALUES (?, ?, ?, ?)",
         (rid, e.client_id, e.reason, at),

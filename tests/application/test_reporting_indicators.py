@@ -392,3 +392,29 @@ def test_a_suspected_special_support_need_counts_until_it_is_determined(settings
 
     assert (uncovered(date(2026, 3, 10)), uncovered(date(2026, 3, 31))) == (1, 0)
     view.close()
+
+
+def test_a_returning_clients_nature_is_determined_again_and_the_old_plans_are_no_longer_current(polku_env: Any) -> None:
+    """As casefile keeps it: after a reopening the relationship counts without a nature, and its
+    old plan is not past its review, until the worker determines and plans again."""
+    rid, client = uuid.uuid4(), "r" * 32
+    events = [
+        ev(cf.RelationshipOpened, at(2), relationship_id=rid, client_id=client, referral_id=uuid.uuid4()),
+        ev(cf.RelationshipNatureDetermined, at(3), relationship_id=rid, client_id=client, nature="continuous"),
+        ev(cf.PlanUpdated, at(3), relationship_id=rid, client_id=client, kind="client_plan", version=1, goal_count=1,
+           measure_count=1, next_review=date(2026, 3, 10)),
+        ev(cf.RelationshipEnded, at(4), relationship_id=rid, client_id=client, reason="client_ended"),
+        ev(cf.RelationshipReopened, at(5), relationship_id=rid, client_id=client, reason="client_returned", anew=True),
+    ]
+    v = IndicatorsView(SqlDatabase(Settings.from_env(), "reporting"), today=lambda: date(2026, 4, 30))
+    try:
+        deliveries = [Delivery(i + 1, "polku.x", {}, b"", e) for i, e in enumerate(events)]
+        v.commit(v.prepare(deliveries), "CASEFILE", len(events))
+        got = answer(v)
+        assert cells(got["active_by_nature"]) == {"not_determined": 1}
+        assert cells(got["plans_past_review"]) == {}
+        again = ev(cf.RelationshipNatureDetermined, at(20), relationship_id=rid, client_id=client, nature="recurring")
+        v.commit(v.prepare([Delivery(len(events) + 1, "polku.x", {}, b"", again)]), "CASEFILE", len(events) + 1)
+        assert cells(answer(v)["active_by_nature"]) == {"recurring": 1}
+    finally:
+        v.db.close()

@@ -63,11 +63,12 @@ async def test_the_aava_path_from_contact_to_work_runs_through_the_command_api(s
     await cf.ok("record_meeting_outcome", SC1, meeting_id=booked["meeting_id"], outcome="held", occurred_at=at(d0 + timedelta(days=7)))
     await cf.ok("record_consent", SC1, kind="information_exchange", given=True, occurred_at=at(d0 + timedelta(days=7)))
 
-    # First activation plan, with TE services: at least two options, and a date to decide.
+    # First activation plan, with TE services: the situation mapped (strengths, the support
+    # needed), at least two options, and a date to decide.
     d1 = d0 + timedelta(days=21)
     first_plan = await cf.ok(
         "update_plan", SC1, kind="activation_plan", occurred_at=at(d1),
-        strengths=["reliable", "drivers licence"], goals=[GOAL],
+        strengths=["reliable", "drivers licence"], support_needed=["a daily rhythm"], goals=[GOAL],
         measures=[{"text": "visit the activity centre", "responsible": "client"},
                   {"text": "ask about the logistics course", "responsible": "employment_services"}],
         options_offered=["rehabilitative_work_activity", "education"], next_review=(d1 + timedelta(days=14)).isoformat(),
@@ -85,14 +86,14 @@ async def test_the_aava_path_from_contact_to_work_runs_through_the_command_api(s
     )
     assert second_plan["plan_version"] == 2
 
-    # Rehabilitative work activity: decisions, the shop steward notified, two weeks' familiarisation.
+    # Rehabilitative work activity: decisions, the shop steward notified, two weeks' familiarisation before the start.
     for kind in ("rehabilitative_work_activity", "familiarisation_period", "activity_allowance", "travel_compensation"):
-        await cf.ok("make_decision", SC1, kind=kind, granted=True, occurred_at=at(d2 + timedelta(days=1)))
+        await cf.ok("make_decision", SC1, kind=kind, granted=True, appeal_instructions_given=True, occurred_at=at(d2 + timedelta(days=1)))
     start = d2 + timedelta(days=7)
     await cf.ok(
         "start_work_activity", SC1, occurred_at=at(start), placement_id="activity-centre-1", days_per_week=3,
         hours_per_day=5.0, starts_on=start.isoformat(), ends_on=(start + timedelta(days=183)).isoformat(),
-        familiarisation_until=(start + timedelta(days=14)).isoformat(), evaluation_on=(start + timedelta(days=90)).isoformat(),
+        familiarisation_until=(start - timedelta(days=1)).isoformat(), evaluation_on=(start + timedelta(days=90)).isoformat(),
         shop_steward_notified=True,
     )
     await cf.ok("record_measurement", SC1, instrument="kykyviisari", scores={"work_ability": 5, "wellbeing": 6}, occurred_at=at(start))
@@ -247,10 +248,14 @@ async def test_a_continuous_special_support_relationship_has_a_social_worker_and
     await cf.ok("determine_nature", SW2, nature="continuous")
 
     # Decisions securing the care of a special-support client are a social worker's (SHL 46 §).
-    await cf.refused("make_decision", SC2, "decision_requires_social_worker", kind="supported_living", granted=True, secures_care=True)
-    granted = await cf.ok("make_decision", SW2, kind="supported_living", granted=True, secures_care=True)
+    # Every decision carries instructions for rectification or appeal; the client is heard
+    # before a negative one.
+    await cf.refused("make_decision", SC2, "decision_requires_social_worker", kind="supported_living", granted=True, secures_care=True, appeal_instructions_given=True)
+    await cf.refused("make_decision", SW2, "appeal_instructions_missing", kind="supported_living", granted=True, secures_care=True)
+    granted = await cf.ok("make_decision", SW2, kind="supported_living", granted=True, secures_care=True, appeal_instructions_given=True)
     await cf.refused("make_decision", SW2, "appeal_instructions_missing", kind="financial_assistance", granted=False)
-    await cf.ok("make_decision", SW2, kind="financial_assistance", granted=False, appeal_instructions_given=True)
+    await cf.refused("make_decision", SW2, "client_not_heard", kind="financial_assistance", granted=False, appeal_instructions_given=True)
+    await cf.ok("make_decision", SW2, kind="financial_assistance", granted=False, appeal_instructions_given=True, client_heard=True)
     booked = await cf.ok("schedule_meeting", SW2, kind="follow_up", channel="home_visit", scheduled_for=at(date.today() + timedelta(days=7)))
     await cf.ok("record_meeting_outcome", SW2, meeting_id=booked["meeting_id"], outcome="missed")
     await cf.refused("record_meeting_outcome", SW2, "meeting_already_recorded", meeting_id=booked["meeting_id"], outcome="held")
@@ -260,15 +265,16 @@ async def test_a_continuous_special_support_relationship_has_a_social_worker_and
         True, "sw-002", "social_worker", "continuous",
     )
     assert (state["decisions"], state["missed_meetings"], state["client_plan_required"], state["status"]) == (2, 1, False, "open")
-    # Ten commands were carried out since `version`; the eight refusals stored nothing.
+    # Ten commands were carried out since `version`; the ten refusals stored nothing.
     assert state["version"] == version + 10
 
     await wait_for_stream(nc, "CASEFILE", state["version"])
     decisions = [e for e, _ in await relationship_events(nc, rid) if type(e).__name__ == "DecisionMade"]
-    assert [(e.kind, e.granted, e.appealable, e.secures_care, e.maker_role) for e in decisions] == [
-        ("supported_living", True, False, True, "social_worker"),
-        ("financial_assistance", False, True, False, "social_worker"),
+    assert [(e.kind, e.granted, e.outcome, e.appealable, e.client_heard, e.secures_care, e.maker_role) for e in decisions] == [
+        ("supported_living", True, "granted", False, False, True, "social_worker"),
+        ("financial_assistance", False, "denied", True, True, False, "social_worker"),
     ]
+    assert all(e.appeal_instructions_given for e in decisions)
     assert str(decisions[0].decision_id) == granted["decision_id"]
     counts = await summary(nc)
     assert counts["by_nature"] == {"continuous": 1} and counts["open"] == 1

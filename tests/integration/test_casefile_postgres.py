@@ -22,6 +22,7 @@ def test_on_postgresql_a_retried_casefile_command_stores_nothing_new_and_the_tim
         pipeline = build_pipeline(app, settings)
         rid = open_relationship(pipeline)
         plan = command(cmd.UpdatePlan, rid, kind="activation_plan", goals=["g"], next_review="2027-01-15",
+                       strengths=["s"], support_needed=["n"],
                        options_offered=["education", "work_trial"])
         first = pipeline.execute(plan, command_id="pg-plan-1")
         position = app.max_position()

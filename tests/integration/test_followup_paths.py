@@ -176,13 +176,13 @@ async def test_overdue_assessment_review_and_evaluation_clear_when_done(
     rid, _ = await open_relationship(nc)
     cf = Casefile(nc, rid)
     today = datetime.now(UTC).date()
-    await cf.ok("update_plan", SW1, kind="client_plan", goals=["housing"], next_review=(today + timedelta(days=20)).isoformat(),
-                measures=[{"text": "weekly visits", "responsible": "own_worker"}])
+    # no client plan before the assessment: the activation plan, the situation mapped in it, is reviewed
     await cf.ok("update_plan", SW1, kind="activation_plan", goals=["work"], next_review=(today + timedelta(days=200)).isoformat(),
+                strengths=["reliable"], support_needed=["a daily rhythm"],
                 options_offered=["rehabilitative_work_activity", "education"])
-    await cf.ok("update_plan", SW1, kind="activation_plan", goals=["work"], next_review=(today + timedelta(days=200)).isoformat(),
+    await cf.ok("update_plan", SW1, kind="activation_plan", goals=["work"], next_review=(today + timedelta(days=20)).isoformat(),
                 chosen_option="rehabilitative_work_activity")
-    await cf.ok("make_decision", SW1, kind="rehabilitative_work_activity", granted=True)
+    await cf.ok("make_decision", SW1, kind="rehabilitative_work_activity", granted=True, appeal_instructions_given=True)
     start = today + timedelta(days=3)
     await cf.ok("start_work_activity", SW1, placement_id="activity-centre-1", days_per_week=3, hours_per_day=4.0,
                 starts_on=start.isoformat(), ends_on=(start + timedelta(days=180)).isoformat(),
@@ -192,10 +192,10 @@ async def test_overdue_assessment_review_and_evaluation_clear_when_done(
     [late] = of(f.AssessmentOverdue)(await wait_for(nc, of(f.AssessmentOverdue)))
     assert (late.relationship_id, late.working_days) == (rid, 7)
     assert not of(f.ReviewOverdue)(await events(nc))
-    await advance(nc, 20)  # the client plan's review date passed, and the evaluation's
+    await advance(nc, 20)  # the activation plan's review date passed, and the evaluation's
     found = await wait_for(nc, lambda es: of(f.ReviewOverdue)(es) and of(f.EvaluationOverdue)(es))
     [review] = of(f.ReviewOverdue)(found)
-    assert (review.kind, review.review_due) == ("client_plan", today + timedelta(days=20))
+    assert (review.kind, review.review_due) == ("activation_plan", today + timedelta(days=20))
     [evaluation] = of(f.EvaluationOverdue)(found)
     assert (evaluation.placement_id, evaluation.evaluation_on) == ("activity-centre-1", start + timedelta(days=25))
 
@@ -208,8 +208,6 @@ async def test_overdue_assessment_review_and_evaluation_clear_when_done(
     assert dues == sorted(dues)
 
     await cf.ok("start_assessment", SW1)
-    await cf.ok("update_plan", SW1, kind="client_plan", goals=["housing"], next_review=(today + timedelta(days=200)).isoformat(),
-                measures=[{"text": "weekly visits", "responsible": "own_worker"}])
     await cf.ok("update_plan", SW1, kind="activation_plan", goals=["work"], next_review=(today + timedelta(days=200)).isoformat(),
                 chosen_option="rehabilitative_work_activity")
     cleared = of(f.OverdueCleared)(await wait_for(nc, lambda es: len(of(f.OverdueCleared)(es)) == 3))

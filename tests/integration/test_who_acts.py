@@ -122,12 +122,12 @@ async def test_a_counsellor_claiming_to_be_a_social_worker_cannot_make_an_shl_46
     claims_social_worker = {**SC1, "role": "social_worker"}
     await cf.refused(
         "make_decision", claims_social_worker, "decision_requires_social_worker", kind="supported_living", granted=True,
-        secures_care=True,
+        secures_care=True, appeal_instructions_given=True,
     )
     # and a team claimed in the body does not let a worker of another team in
     outsider_claims_north = {"worker_id": "sw-901", "role": "social_worker", "team": "team-north"}
     await cf.refused("start_assessment", outsider_claims_north, "forbidden")
-    await cf.ok("make_decision", SW1, kind="supported_living", granted=True, secures_care=True)
+    await cf.ok("make_decision", SW1, kind="supported_living", granted=True, secures_care=True, appeal_instructions_given=True)
 
 
 async def test_a_worker_added_to_the_roster_in_intake_acts_in_casefile_at_once(stack: Stack, nc: Client) -> None:

@@ -313,7 +313,8 @@ EXAMPLES.update(
         casefile.DecisionMade: (
             casefile.DecisionMade(
                 **_casefile_base(), decision_id=uuid4(), kind="supported_living", granted=False,
-                appealable=True, secures_care=True, maker_role="social_worker",
+                appealable=True, secures_care=True, maker_role="social_worker", outcome="denied",
+                appeal_instructions_given=True, client_heard=True,
             ),
             ("kind",),
             "pony",
@@ -330,7 +331,7 @@ EXAMPLES.update(
         casefile.WorkActivityStarted: (
             casefile.WorkActivityStarted(
                 **_casefile_base(), placement_id="activity-centre-1", days_per_week=3, hours_per_day=4.0,
-                starts_on=date(2025, 3, 10), ends_on=date(2025, 9, 10), familiarisation_until=date(2025, 3, 24),
+                starts_on=date(2025, 3, 10), ends_on=date(2025, 9, 10), familiarisation_until=date(2025, 3, 7),
                 evaluation_on=date(2025, 6, 10), shop_steward_notified=True,
             ),
             ("days_per_week",),
@@ -357,7 +358,7 @@ EXAMPLES.update(
             "everything",
         ),
         casefile.RelationshipReopened: (
-            casefile.RelationshipReopened(**_casefile_base(), reason="client_returned"),
+            casefile.RelationshipReopened(**_casefile_base(), reason="client_returned", anew=True),
             ("reason",),
             "nostalgia",
         ),
@@ -440,7 +441,10 @@ EXAMPLES.update(
             "got_bored",
         ),
         casefile.MakeDecision: (
-            casefile.MakeDecision(**_command_base(), kind="activity_allowance", granted=False, appeal_instructions_given=True),
+            casefile.MakeDecision(
+                **_command_base(), kind="activity_allowance", granted=True, outcome="partly_granted",
+                appeal_instructions_given=True, client_heard=True,
+            ),
             ("kind",),
             "pony",
         ),

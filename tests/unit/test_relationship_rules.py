@@ -36,9 +36,18 @@ def relationship(own: dict[str, str] = SC, pair: dict[str, str] | None = None) -
     return rel
 
 
+def assessed(rel: Relationship, conclusion: str = "service_need") -> None:
+    rel.start_assessment(env())
+    rel.complete_assessment(env(), conclusion=conclusion, summary="", policy=POLICY)
+
+
+#: a plan's wording, with the client's situation mapped (strengths and the support needed)
+MAPPED = PlanContent(goals=("g",), strengths=("s",), support_needed=("n",))
+
+
 def plan(rel: Relationship, kind: str = "client_plan", **fields: Any) -> int:
     values: dict[str, Any] = dict(
-        kind=kind, content=PlanContent(goals=("g",)), next_review=TODAY + timedelta(days=90),
+        kind=kind, content=MAPPED, next_review=TODAY + timedelta(days=90),
         valid_until=None, client_dissents=False, options_offered=[], chosen_option=None,
         all_options_refused=False, consequences_told=False, policy=POLICY,
     )
@@ -46,15 +55,26 @@ def plan(rel: Relationship, kind: str = "client_plan", **fields: Any) -> int:
     return rel.update_plan(env(), **values)
 
 
-def activation_chosen(rel: Relationship, option: str = "rehabilitative_work_activity") -> None:
+def activation_chosen(rel: Relationship, option: str = "rehabilitative_work_activity", *, decided: bool = True) -> None:
+    """An activation plan that chose ``option``; with the decisions of a period of work activity
+    and its familiarisation period (granted), unless not ``decided``."""
     plan(rel, "activation_plan", options_offered=["rehabilitative_work_activity", "education"])
     plan(rel, "activation_plan", chosen_option=option)
+    for kind in ("rehabilitative_work_activity", "familiarisation_period") if decided else ():
+        grant(rel, kind)
+
+
+def grant(rel: Relationship, kind: str) -> None:
+    rel.make_decision(
+        env(), decision_id=uuid.uuid4(), kind=kind, granted=True, appeal_instructions_given=True,
+        secures_care=False, grounds_text="", outcome="granted", client_heard=False,
+    )
 
 
 def work(rel: Relationship, *, shop_steward_notified: bool = True, policy: Policy = POLICY, **fields: Any) -> None:
     values: dict[str, Any] = dict(
         placement_id="activity-centre-1", days_per_week=3, hours_per_day=4.0,
-        starts_on=date(2026, 12, 1), ends_on=date(2027, 6, 1), familiarisation_until=date(2026, 12, 14),
+        starts_on=date(2026, 12, 1), ends_on=date(2027, 6, 1), familiarisation_until=date(2026, 11, 30),
         evaluation_on=date(2027, 3, 1),
     )
     values.update(fields)
@@ -193,9 +213,40 @@ def test_a_plan_names_a_next_review_date_that_is_not_past() -> None:
 
 def test_a_plan_gets_versions_per_kind() -> None:
     rel = relationship()
+    assessed(rel)
     assert plan(rel) == 1
     assert plan(rel) == 2
     assert plan(rel, "activation_plan", options_offered=["education", "work_trial"]) == 1
+
+
+def test_plans_come_after_the_assessment_a_client_plan_after_one_that_found_a_need() -> None:
+    rel = relationship()
+    refused(rel, d.AssessmentRequired, "assessment_required", lambda: plan(rel))
+    rel.start_assessment(env())
+    refused(rel, d.AssessmentRequired, "assessment_required", lambda: plan(rel))
+    rel.complete_assessment(env(), conclusion="service_need", summary="", policy=POLICY)
+    assert plan(rel) == 1
+
+
+def test_an_assessment_that_found_no_need_leaves_no_room_for_a_plan() -> None:
+    rel = relationship()
+    assessed(rel, "no_service_need")
+    refused(rel, d.RelationshipAlreadyEnded, "relationship_ended", lambda: plan(rel))
+
+
+def test_plans_come_after_the_assessment_an_activation_plan_after_the_situation_is_mapped() -> None:
+    rel = relationship()
+    offer = ["education", "work_trial"]
+    for content in (PlanContent(goals=("g",)), PlanContent(strengths=("s",)), PlanContent(support_needed=("n",))):
+        refused(rel, d.SituationNotMapped, "situation_not_mapped", lambda: plan(
+            rel, "activation_plan", content=content, options_offered=offer))
+    # mapped in the plan itself: strengths and the support needed; later versions need not repeat it
+    plan(rel, "activation_plan", options_offered=offer)
+    plan(rel, "activation_plan", content=PlanContent(goals=("g",)), chosen_option="education")
+    # or mapped by an assessment that found a need
+    other = relationship()
+    assessed(other)
+    plan(other, "employment_plan", content=PlanContent(goals=("g",)), options_offered=offer)
 
 
 def test_the_first_activation_meeting_offers_at_least_two_options() -> None:
@@ -249,6 +300,41 @@ def test_work_activity_starts_from_an_activation_plan_that_chose_it() -> None:
     refused(rel, d.ActivationPlanRequired, "activation_plan_required", lambda: work(rel))
 
 
+def test_work_activity_starts_only_with_a_granted_decision_of_its_kind_in_force() -> None:
+    rel = relationship()
+    activation_chosen(rel, decided=False)
+    refused(rel, d.NoDecisionInForce, "no_decision_in_force", lambda: work(rel))
+    rel.make_decision(
+        env(), decision_id=uuid.uuid4(), kind="rehabilitative_work_activity", granted=False,
+        appeal_instructions_given=True, secures_care=False, grounds_text="", outcome="denied", client_heard=True,
+    )
+    refused(rel, d.NoDecisionInForce, "no_decision_in_force", lambda: work(rel))
+    grant(rel, "activity_allowance")  # another kind of decision is not the period's
+    refused(rel, d.NoDecisionInForce, "no_decision_in_force", lambda: work(rel))
+    grant(rel, "rehabilitative_work_activity")
+    work(rel, familiarisation_until=None)
+
+
+def test_the_familiarisation_period_is_before_the_start_by_decision() -> None:
+    rel = relationship()
+    activation_chosen(rel, decided=False)
+    grant(rel, "rehabilitative_work_activity")
+    # a familiarisation period needs its own decision ...
+    error = None
+    try:
+        work(rel)
+    except d.NoDecisionInForce as e:
+        error = e
+    assert error is not None and error.field == "familiarisation_until"
+    grant(rel, "familiarisation_period")
+    # ... and ends before the period starts
+    for until in (date(2026, 12, 1), date(2026, 12, 14)):
+        refused(rel, d.FamiliarisationNotBeforeStart, "familiarisation_not_before_start", lambda: work(
+            rel, familiarisation_until=until))
+    work(rel, familiarisation_until=date(2026, 11, 30))
+    assert rel.work_activity is not None and rel.work_activity.familiarisation_until == date(2026, 11, 30)
+
+
 @pytest.mark.parametrize(
     ("fields", "error", "code"),
     [
@@ -256,7 +342,7 @@ def test_work_activity_starts_from_an_activation_plan_that_chose_it() -> None:
         ({"ends_on": date(2027, 12, 2)}, d.WorkActivityPeriodOutOfBounds, "work_activity_period_out_of_bounds"),
         ({"days_per_week": 6}, d.WorkActivityDaysOutOfBounds, "work_activity_days_out_of_bounds"),
         ({"hours_per_day": 3.5}, d.WorkActivityHoursTooFew, "work_activity_hours_too_few"),
-        ({"familiarisation_until": date(2026, 12, 16)}, d.FamiliarisationTooLong, "familiarisation_too_long"),
+        ({"familiarisation_until": date(2026, 12, 1)}, d.FamiliarisationNotBeforeStart, "familiarisation_not_before_start"),
         ({"evaluation_on": date(2027, 6, 2)}, d.EvaluationOutsidePeriod, "evaluation_outside_period"),
         ({"shop_steward_notified": False}, d.ShopStewardNotNotified, "shop_steward_not_notified"),
     ],
@@ -274,7 +360,7 @@ def test_work_activity_bounds_at_their_edges_are_allowed_and_are_policy() -> Non
          evaluation_on=date(2027, 3, 1))
     rel.end_work_activity(env(), reason="period_completed")
     work(rel, starts_on=date(2027, 3, 2), ends_on=date(2028, 3, 2), days_per_week=5, evaluation_on=date(2027, 9, 1),
-         familiarisation_until=date(2027, 3, 16))
+         familiarisation_until=date(2027, 3, 1))
     rel.end_work_activity(env(), reason="interrupted")
     shorter = Policy(work_activity_min_months=1, work_activity_min_hours=3.0)
     work(rel, starts_on=date(2028, 4, 1), ends_on=date(2028, 5, 1), hours_per_day=3.0, familiarisation_until=None,
@@ -293,19 +379,35 @@ def test_one_period_of_work_activity_at_a_time_and_only_a_running_one_ends() -> 
 # ---------------------------------------------------------------------------- decisions
 def decide(rel: Relationship, actor: dict[str, str], **fields: Any) -> None:
     values: dict[str, Any] = dict(
-        decision_id=uuid.uuid4(), kind="supported_living", granted=True, appeal_instructions_given=False,
+        decision_id=uuid.uuid4(), kind="supported_living", granted=True, appeal_instructions_given=True,
         secures_care=False, grounds_text="",
     )
     values.update(fields)
     rel.make_decision(env(actor), **values)
 
 
-def test_a_denied_decision_carries_appeal_instructions() -> None:
+def test_every_decision_carries_instructions_for_rectification_or_appeal_granted_or_not() -> None:
     rel = relationship()
-    refused(rel, d.AppealInstructionsMissing, "appeal_instructions_missing", lambda: decide(rel, SC, granted=False))
-    decide(rel, SC, granted=False, appeal_instructions_given=True)
-    [decision] = rel.collect_events()
-    assert decision.appealable is True and decision.maker_role == "social_counsellor"
+    for granted in (True, False):
+        refused(rel, d.AppealInstructionsMissing, "appeal_instructions_missing", lambda: decide(
+            rel, SC, granted=granted, appeal_instructions_given=False, client_heard=True))
+    decide(rel, SC, granted=True)
+    decide(rel, SC, granted=False, client_heard=True)
+    granted, denied = rel.collect_events()
+    assert (granted.appealable, granted.outcome, granted.appeal_instructions_given) == (False, "granted", True)
+    assert (denied.appealable, denied.outcome, denied.maker_role) == (True, "denied", "social_counsellor")
+
+
+def test_the_client_is_heard_before_a_negative_decision_denied_or_partly_granted() -> None:
+    rel = relationship()
+    refused(rel, d.ClientNotHeard, "client_not_heard", lambda: decide(rel, SC, granted=False))
+    refused(rel, d.ClientNotHeard, "client_not_heard", lambda: decide(rel, SC, granted=True, outcome="partly_granted"))
+    decide(rel, SC, granted=True, outcome="partly_granted", client_heard=True)
+    decide(rel, SC, granted=True)  # a granted one needs no hearing
+    [partly] = [v for v in rel.decisions.values() if v.outcome == "partly_granted"]
+    assert (partly.granted, partly.appealable, partly.client_heard) == (True, True, True)
+    # partly granted is granted in part: the decision is in force
+    assert rel.decisions_in_force["supported_living"] in rel.decisions
 
 
 def test_decisions_securing_the_care_of_a_special_support_client_are_a_social_workers() -> None:
@@ -354,6 +456,32 @@ def test_an_ended_relationship_takes_nothing_until_it_is_reopened() -> None:
     rel.start_assessment(env())
 
 
+def test_a_returning_clients_nature_is_determined_again_and_the_old_plans_are_no_longer_current() -> None:
+    rel = relationship()
+    assessed(rel)
+    plan(rel)
+    activation_chosen(rel)
+    rel.determine_nature(env(), nature="continuous")
+    rel.end(env(), reason="client_ended", policy=POLICY)
+    rel.reopen(env(), reason="client_returned")
+    assert rel.nature is None and rel.latest_plans() == [] and rel.decisions_in_force == {}
+    assert [(p.kind, p.version) for p in rel.plans] == [  # the history stays
+        ("client_plan", 1), ("activation_plan", 1), ("activation_plan", 2),
+    ]
+    assert not rel.client_plan_required
+    # continuous again only with a new client plan, after a new assessment; nor do the old
+    # options count for a new choice, nor the old decisions for a new period
+    refused(rel, d.ClientPlanRequired, "client_plan_required", lambda: rel.determine_nature(env(), nature="continuous"))
+    refused(rel, d.AssessmentRequired, "assessment_required", lambda: plan(rel))
+    refused(rel, d.OptionNotOffered, "option_not_offered", lambda: plan(rel, "activation_plan", chosen_option="education"))
+    assessed(rel)
+    assert rel.client_plan_required
+    assert plan(rel) == 2  # versions go on from the history
+    rel.determine_nature(env(), nature="continuous")
+    activation_chosen(rel, decided=False)
+    refused(rel, d.NoDecisionInForce, "no_decision_in_force", lambda: work(rel))
+
+
 def test_the_end_names_the_check_in_date_for_followup_unless_the_client_died_or_moved() -> None:
     rel = relationship()
     rel.end(env(), reason="transferred_to_work", policy=POLICY)
@@ -376,13 +504,13 @@ def test_a_replay_of_the_events_gives_the_same_typed_state_and_version() -> None
     activation_chosen(rel)
     work(rel)
     rel.end_work_activity(env(), reason="period_completed")
-    decide(rel, SC, granted=False, appeal_instructions_given=True)
+    decide(rel, SC, granted=False, client_heard=True)
     meeting = uuid.uuid4()
     rel.schedule_meeting(env(), meeting_id=meeting, kind="first_meeting", channel="in_person", scheduled_for=NOW)
     rel.record_meeting_outcome(env(), meeting_id=meeting, outcome="held", notes="")
     rel.record_measurement(env(), instrument="kykyviisari", scores={"work": 3})
     events = rel.collect_events()
-    assert rel.version == len(events) == 12
+    assert rel.version == len(events) == 14
 
     again = None
     for e in events:
@@ -394,7 +522,10 @@ def test_a_replay_of_the_events_gives_the_same_typed_state_and_version() -> None
     ]
     assert again.work_activity is None and again.work_activities == rel.work_activities
     assert again.work_activities[0].end_reason == "period_completed"
-    assert again.decisions == rel.decisions and list(again.decisions.values())[0].appealable is True
+    assert again.decisions == rel.decisions and list(again.decisions.values())[-1].appealable is True
+    assert again.decisions_in_force == rel.decisions_in_force and set(again.decisions_in_force) == {
+        "rehabilitative_work_activity", "familiarisation_period",
+    }
     assert again.meetings == rel.meetings and again.meetings[meeting].outcome == "held"
     assert again.measurements == rel.measurements and again.measurements[0].occurred_at == NOW
 

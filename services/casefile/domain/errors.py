@@ -53,6 +53,16 @@ class ClientPlanRequired(CasefileRuleBroken):
     code = "client_plan_required"
 
 
+class AssessmentRequired(CasefileRuleBroken):
+    code = "assessment_required"
+    field = "kind"
+
+
+class SituationNotMapped(CasefileRuleBroken):
+    code = "situation_not_mapped"
+    field = "strengths"
+
+
 class ReviewDateInPast(CasefileRuleBroken):
     code = "review_date_in_past"
     field = "next_review"
@@ -113,6 +123,15 @@ class FamiliarisationTooLong(CasefileRuleBroken):
     field = "familiarisation_until"
 
 
+class FamiliarisationNotBeforeStart(CasefileRuleBroken):
+    code = "familiarisation_not_before_start"
+    field = "familiarisation_until"
+
+
+class NoDecisionInForce(CasefileRuleBroken):
+    code = "no_decision_in_force"
+
+
 class EvaluationOutsidePeriod(CasefileRuleBroken):
     code = "evaluation_outside_period"
     field = "evaluation_on"
@@ -126,6 +145,11 @@ class ShopStewardNotNotified(CasefileRuleBroken):
 class AppealInstructionsMissing(CasefileRuleBroken):
     code = "appeal_instructions_missing"
     field = "appeal_instructions_given"
+
+
+class ClientNotHeard(CasefileRuleBroken):
+    code = "client_not_heard"
+    field = "client_heard"
 
 
 class DecisionRequiresSocialWorker(CasefileRuleBroken):

@@ -71,10 +71,15 @@ class Relationship(PolkuAggregate):
         self.assessment_summary = ""
         #: every version of every plan, oldest first: the wording stays here, in casefile
         self.plans: list[PlanVersion] = []
+        #: how many of ``plans`` were made before the relationship last reopened (no longer current)
+        self.plans_before_return = 0
         self.work_activity: WorkActivityPeriod | None = None
         #: the periods that have ended, with their end reasons
         self.work_activities: list[WorkActivityPeriod] = []
         self.decisions: dict[UUID, Decision] = {}
+        #: the granted decision in force of each kind (a later denial of the kind, or a return,
+        #: ends it)
+        self.decisions_in_force: dict[str, UUID] = {}
         self.meetings: dict[UUID, Meeting] = {}
         self.measurements: list[Measurement] = []
         self.consents: set[str] = set()
@@ -102,14 +107,25 @@ class Relationship(PolkuAggregate):
             raise errors.RelationshipAlreadyEnded("the relationship has ended; reopen it first")
 
     def latest_plan(self, *kinds: str) -> PlanVersion | None:
-        for plan in reversed(self.plans):
+        for plan in reversed(self.current_plans):
             if plan.kind in kinds:
                 return plan
         return None
 
     def latest_plans(self) -> list[PlanVersion]:
-        """The latest version of each kind of plan, kinds in the order they were first made."""
-        return list({plan.kind: plan for plan in self.plans}.values())
+        """The latest current version of each kind of plan, kinds in the order they were first made."""
+        return list({plan.kind: plan for plan in self.current_plans}.values())
+
+    @property
+    def service_need_found(self) -> bool:
+        """The service need assessment was completed and found a need."""
+        return self.assessment == "completed" and self.assessment_conclusion == "service_need"
+
+    @property
+    def current_plans(self) -> list[PlanVersion]:
+        """The versions of the plans made since the relationship last (re)opened: a returning
+        client's old plans are history, no longer current."""
+        return self.plans[self.plans_before_return :]
 
     @property
     def needs_social_worker(self) -> bool:
@@ -252,7 +268,17 @@ class Relationship(PolkuAggregate):
         chosen_option: str | None = None, all_options_refused: bool = False, consequences_told: bool = False,
         policy: Policy,
     ) -> int:
-        """A new version of a plan; returns the version."""
+        """A new version of a plan; returns the version.
+
+        Plans come after the assessment. A client plan (SHL 39 §) follows a completed service
+        need assessment that found a need (seed 000: no need, no plan). An activation or
+        employment plan (KTTL 8 §) follows the mapping of the client's situation (seed 003:
+        the situation is mapped before the activation plan). The situation counts as mapped
+        when a service need assessment was completed and found a need, or when an activation
+        plan records what the mapping found: both the client's strengths and the support
+        needed. Once mapped, later versions need not repeat it. After a return (reopening),
+        both start again from a new assessment or mapping.
+        """
         self._must_be_open()
         if next_review < env.occurred_at.date():
             raise errors.ReviewDateInPast("the next review date must not be before the plan's date")
@@ -262,8 +288,21 @@ class Relationship(PolkuAggregate):
             raise errors.ActivationFieldsOnClientPlan(
                 "options, a choice or a refusal belong to an activation or employment plan", "kind"
             )
+        if not activation and not self.service_need_found:
+            raise errors.AssessmentRequired(
+                "a client plan follows a completed service need assessment that found a need"
+            )
+        if activation and not (
+            self.service_need_found
+            or any(p.is_activation and p.content.strengths and p.content.support_needed for p in self.current_plans)
+            or (content.strengths and content.support_needed)
+        ):
+            raise errors.SituationNotMapped(
+                "map the client's situation first: complete the service need assessment, or record "
+                "the client's strengths and the support needed in the activation plan"
+            )
         if activation:
-            check_activation_plan(self.plans, offered, chosen_option, all_options_refused, consequences_told, policy)
+            check_activation_plan(self.current_plans, offered, chosen_option, all_options_refused, consequences_told, policy)
         version = 1 + sum(1 for p in self.plans if p.kind == kind)
         self._plan_updated(
             env, kind=kind, version=version, content=content.stored(), next_review=next_review,
@@ -298,7 +337,14 @@ class Relationship(PolkuAggregate):
             raise errors.ActivationPlanRequired(
                 "rehabilitative work activity starts from an activation plan that chose it"
             )
+        self._must_have_decision_in_force(
+            "rehabilitative_work_activity", "a period of rehabilitative work activity starts by a granted decision"
+        )
         period.check_bounds(policy)
+        if period.familiarisation_until is not None:
+            self._must_have_decision_in_force(
+                "familiarisation_period", "a familiarisation period is by a granted decision", "familiarisation_until"
+            )
         if not shop_steward_notified:
             raise errors.ShopStewardNotNotified("notify the chief shop steward of the placement first")
         self._work_activity_started(env, **period.stored(), shop_steward_notified=shop_steward_notified)
@@ -324,35 +370,55 @@ class Relationship(PolkuAggregate):
         self.work_activity = None
 
     # --------------------------------------------------------------- decisions
+    def _must_have_decision_in_force(self, kind: str, message: str, field: str | None = None) -> None:
+        if kind not in self.decisions_in_force:
+            raise errors.NoDecisionInForce(f"{message}: none of kind {kind} is in force", field)
+
     def make_decision(
         self, env: Envelope, *, decision_id: UUID, kind: str, granted: bool, appeal_instructions_given: bool,
-        secures_care: bool, grounds_text: str,
+        secures_care: bool, grounds_text: str, outcome: str | None = None, client_heard: bool = False,
     ) -> None:
-        """A written decision; the maker's role is the acting worker's (the envelope's actor)."""
+        """A written decision; the maker's role is the acting worker's (the envelope's actor).
+
+        Every decision, granted or not, carries instructions for rectification or appeal (the
+        worker confirms it: ``appeal_instructions_given``). ``outcome`` is granted, partly
+        granted or denied (None: told by ``granted``); a negative one (denied or partly granted)
+        is appealable, and the client is heard before it (``client_heard``)."""
         self._must_be_open()
+        outcome = outcome or ("granted" if granted else "denied")
         maker_role = (env.actor or {}).get("role", "")
-        if not granted and not appeal_instructions_given:
-            raise errors.AppealInstructionsMissing("a denied decision carries appeal instructions")
+        if not appeal_instructions_given:
+            raise errors.AppealInstructionsMissing(
+                "every decision, granted or not, carries instructions for rectification or appeal"
+            )
+        negative = outcome != "granted"
+        if negative and not client_heard:
+            raise errors.ClientNotHeard("hear the client before a denied or partly granted decision")
         if secures_care and self.needs_social_worker and maker_role != SOCIAL_WORKER:
             need = "special support need" if self.special_support else "suspected special support need (not determined yet)"
             raise errors.DecisionRequiresSocialWorker(
                 f"a decision securing the care of a client with {need} is a social worker's (SHL 46 §)"
             )
         self._decision_made(
-            env, decision_id=decision_id, kind=kind, granted=granted, appealable=not granted,
+            env, decision_id=decision_id, kind=kind, granted=outcome != "denied", appealable=negative,
             appeal_instructions_given=appeal_instructions_given, secures_care=secures_care, maker_role=maker_role,
-            grounds_text=grounds_text,
+            grounds_text=grounds_text, outcome=outcome, client_heard=client_heard,
         )
 
     @event("DecisionMade")
     def _decision_made(
         self, env: Envelope, *, decision_id: UUID, kind: str, granted: bool, appealable: bool,
         appeal_instructions_given: bool, secures_care: bool, maker_role: str, grounds_text: str,
+        outcome: str | None = None, client_heard: bool = False,
     ) -> None:
         self.decisions[decision_id] = Decision(
             decision_id=decision_id, kind=kind, granted=granted, appealable=appealable, secures_care=secures_care,
-            maker_role=maker_role,
+            maker_role=maker_role, outcome=outcome or ("granted" if granted else "denied"), client_heard=client_heard,
         )
+        if granted:
+            self.decisions_in_force[kind] = decision_id
+        else:
+            self.decisions_in_force.pop(kind, None)
 
     # ---------------------------------------------------------------- meetings
     def schedule_meeting(
@@ -471,19 +537,28 @@ class Relationship(PolkuAggregate):
         self.end_reason = reason
 
     def reopen(self, env: Envelope, *, reason: str) -> None:
-        """The client returned: the same relationship opens again, its history kept."""
+        """The client returned: the same relationship opens again, its history kept (in the
+        events and in ``plans``). What was determined for the earlier spell is determined again:
+        the nature is None until determined, the assessment starts anew, the old plans are no
+        longer current, and the earlier decisions are no longer in force."""
         if not self.ended:
             raise errors.RelationshipNotEnded("the relationship is open")
-        self._reopened(env, reason=reason)
+        self._reopened(env, reason=reason, anew=True)
 
     @event("Reopened")
-    def _reopened(self, env: Envelope, *, reason: str) -> None:
+    def _reopened(self, env: Envelope, *, reason: str, anew: bool = False) -> None:
+        # ``anew``: the return is met anew (nature, plans, decisions). A reopening stored before
+        # that rule lacks it, and replays to the state it had then.
         self.ended = False
         self.disappeared_since = None
         self.end_reason = None
         self.assessment = "not_started"
         self.assessment_started_at = None
         self.assessment_conclusion = None
+        if anew:
+            self.nature = None
+            self.plans_before_return = len(self.plans)
+            self.decisions_in_force = {}
 
     # ------------------------------------------------------------ followup's
     def note_disappeared(self, env: Envelope, *, since: date, detected_by: str) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -19,7 +19,7 @@ from services.casefile.domain.errors import (
     ChoiceAndRefusal,
     ConsequencesNotTold,
     EvaluationOutsidePeriod,
-    FamiliarisationTooLong,
+    FamiliarisationNotBeforeStart,
     OptionNotOffered,
     TooFewOptions,
     WorkActivityDaysOutOfBounds,
@@ -169,13 +169,9 @@ class WorkActivityPeriod:
             )
         if self.hours_per_day < policy.work_activity_min_hours:
             raise WorkActivityHoursTooFew(f"at least {policy.work_activity_min_hours:g} hours a day")
-        if self.familiarisation_until is not None and not (
-            self.starts_on
-            <= self.familiarisation_until
-            <= self.starts_on + timedelta(days=policy.familiarisation_max_days)
-        ):
-            raise FamiliarisationTooLong(
-                f"the familiarisation period is at most {policy.familiarisation_max_days} days from the start"
+        if self.familiarisation_until is not None and self.familiarisation_until >= self.starts_on:
+            raise FamiliarisationNotBeforeStart(
+                "the familiarisation period (by its own decision) comes before the period starts"
             )
         if not self.starts_on <= self.evaluation_on <= self.ends_on:
             raise EvaluationOutsidePeriod("the evaluation date falls within the period")
@@ -187,7 +183,8 @@ class WorkActivityPeriod:
 # -------------------------------------------------------------------- decisions, measures
 @dataclass(frozen=True)
 class Decision:
-    """A written decision (granted or denied), and the role of the worker who made it."""
+    """A written decision (granted, partly granted or denied), and the role of the worker who
+    made it."""
 
     decision_id: UUID
     kind: str
@@ -195,6 +192,8 @@ class Decision:
     appealable: bool
     secures_care: bool
     maker_role: str
+    outcome: str = "granted"
+    client_heard: bool = False
 
 
 @dataclass(frozen=True)
