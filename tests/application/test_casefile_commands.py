@@ -296,14 +296,14 @@ def test_suspected_special_support_needs_a_social_worker_until_the_need_is_deter
 
     alone = command(cmd.NameOwnWorker, rid, worker_id="sc-001", reason="competence")
     assert refused_code(app, pipeline, alone, "alone") == "own_worker_must_be_social_worker"
-    securing = command(cmd.MakeDecision, rid, kind="activity_allowance", granted=True, secures_care=True)
+    securing = command(cmd.MakeDecision, rid, kind="activity_allowance", granted=True, appeal_instructions_given=True, secures_care=True)
     assert refused_code(app, pipeline, securing, "securing") == "decision_requires_social_worker"
     # A social counsellor with a social worker as work pair will do; a social worker decides.
     pipeline.execute(
         command(cmd.NameOwnWorker, rid, worker_id="sc-001", work_pair_id="sw-001", reason="competence"), command_id="pair"
     )
     pipeline.execute(
-        command(cmd.MakeDecision, rid, actor=SW1, kind="activity_allowance", granted=True, secures_care=True),
+        command(cmd.MakeDecision, rid, actor=SW1, kind="activity_allowance", granted=True, appeal_instructions_given=True, secures_care=True),
         command_id="sw-decides",
     )
 
@@ -331,7 +331,7 @@ def test_suspected_special_support_of_an_attached_referral_needs_a_social_worker
     deliver(pipeline, [referral(2, client, suspected=True)], 2)
     state = relationship_state(pipeline, rid)
     assert (state.special_support_suspected, len(state.referral_ids)) == (True, 2)
-    securing = command(cmd.MakeDecision, rid, kind="activity_allowance", granted=True, secures_care=True)
+    securing = command(cmd.MakeDecision, rid, kind="activity_allowance", granted=True, appeal_instructions_given=True, secures_care=True)
     assert refused_code(app, pipeline, securing, "securing") == "decision_requires_social_worker"
     mate = command(cmd.NameOwnWorker, rid, worker_id="sc-777", reason="absence")
     assert refused_code(app, pipeline, mate, "mate") == "own_worker_must_be_social_worker"
@@ -346,8 +346,12 @@ def test_suspected_special_support_of_an_attached_referral_needs_a_social_worker
 
 def test_the_summary_counts_only_open_relationships_by_nature(app: CasefileApplication, pipeline: Pipeline) -> None:
     """``polku.qry.casefile.summary`` answers "active clients by nature": an ended relationship
-    counts by its end reason only, and by its nature again when it is reopened."""
+    counts by its end reason only, and by nature again once it is reopened and its nature is
+    determined anew."""
     continuous = open_relationship(pipeline, "1" * 32, seq=1)
+    # a continuous relationship works to a client plan, which follows an assessment that found a need
+    pipeline.execute(command(cmd.StartAssessment, continuous), command_id="a1")
+    pipeline.execute(command(cmd.CompleteAssessment, continuous, conclusion="service_need"), command_id="a2")
     pipeline.execute(
         command(cmd.UpdatePlan, continuous, kind="client_plan", goals=["g"], next_review="2027-01-15"), command_id="p"
     )
@@ -366,8 +370,12 @@ def test_the_summary_counts_only_open_relationships_by_nature(app: CasefileAppli
     assert summary.by_end_reason == {"client_ended": 1, "goal_reached": 1}
     assert summary.open == sum(summary.by_nature.values()) + summary.without_nature
 
+    # reopened, a returning client's nature is determined again: counted without one until then
     pipeline.execute(command(cmd.ReopenRelationship, temporary, reason="client_returned"), command_id="back")
     summary = pipeline.ask(cmd.SummaryQuery(), "summary")
-    assert (summary.open, summary.by_nature, summary.by_end_reason) == (
-        3, {"continuous": 1, "temporary": 1}, {"goal_reached": 1},
+    assert (summary.open, summary.by_nature, summary.without_nature, summary.by_end_reason) == (
+        3, {"continuous": 1}, 2, {"goal_reached": 1},
     )
+    pipeline.execute(command(cmd.DetermineNature, temporary, nature="temporary"), command_id="n2-again")
+    summary = pipeline.ask(cmd.SummaryQuery(), "summary")
+    assert (summary.by_nature, summary.without_nature) == ({"continuous": 1, "temporary": 1}, 1)

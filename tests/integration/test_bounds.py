@@ -134,6 +134,9 @@ async def test_a_plan_whose_review_is_in_the_past_by_backdating_is_refused(bnc: 
     backdating itself is refused, so the review rule cannot be got round."""
     rid, _ = await open_relationship(bnc)
     cf = Casefile(bnc, rid)
+    # a client plan follows an assessment that found a service need
+    await cf.ok("start_assessment", SW1)
+    await cf.ok("complete_assessment", SW1, conclusion="service_need")
     before = await version(cf)
     reply = await cf.command("update_plan", SW1, kind="client_plan", goals=["housing"], occurred_at=ago(days=90),
                              next_review=day(-60))

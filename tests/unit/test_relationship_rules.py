@@ -157,7 +157,7 @@ def test_suspected_special_support_needs_a_social_worker_until_the_need_is_deter
         work_pair_role=None, reason="competence",
     ))
     refused(rel, d.DecisionRequiresSocialWorker, "decision_requires_social_worker", lambda: rel.make_decision(
-        env(SC), decision_id=uuid.uuid4(), kind="activity_allowance", granted=True, appeal_instructions_given=False,
+        env(SC), decision_id=uuid.uuid4(), kind="activity_allowance", granted=True, appeal_instructions_given=True,
         secures_care=True, grounds_text="",
     ))
     rel.determine_special_support_need(env(), special_support=False, grounds=[], grounds_text="")
