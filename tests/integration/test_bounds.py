@@ -10,10 +10,8 @@ the field's path, nothing stored, and the log line holds no personal data. A dat
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,13 +19,8 @@ import msgspec
 import pytest
 from nats.aio.client import Client
 
-from polku.actor import Issuer
-from polku.bus import connect
-from polku.client import bind_issuer
-from polku.settings import Settings
 from polku.stack import Stack
 from tests.casefile_helpers import SW1, Casefile, open_relationship
-from tests.conftest import TEST_DEFAULT_WORKER, TEST_KEY
 from tests.helpers import RECEIVE_REFERRAL, SENT_CODES, referral_body, request, stream_messages
 
 LEAD = {"worker_id": "tl-001", "role": "team_lead", "team": "team-north"}
@@ -44,29 +37,6 @@ def ahead(**delta: float) -> str:
 
 def day(days: int) -> str:
     return (datetime.now(UTC).date() + timedelta(days=days)).isoformat()
-
-
-@pytest.fixture(scope="module")
-def bounds_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """One stack for the module, with the default bounds; each test opens its own relationship."""
-    var = tmp_path_factory.mktemp("var")
-    settings = dataclasses.replace(
-        Settings.from_env(keys=False), var_dir=var, nats_url=None, store="sqlite", pseudonym_key=TEST_KEY
-    )
-    s = Stack(settings, env={"POLKU_PSEUDONYM_KEY": TEST_KEY, "POLKU_STORE": "sqlite"}, nats_port=0, nats_monitor_port=0)
-    try:
-        s.start()
-        yield s
-    finally:
-        s.stop()
-
-
-@pytest.fixture
-async def bnc(bounds_stack: Stack) -> AsyncIterator[Client]:
-    client = await connect(bounds_stack.url, name="polku-test", user="integrator", var_dir=bounds_stack.var)
-    bind_issuer(client, Issuer.from_var(bounds_stack.var), TEST_DEFAULT_WORKER)
-    yield client
-    await client.close()
 
 
 async def version(cf: Casefile) -> int:
@@ -93,33 +63,33 @@ def refused_on(reply: dict[str, Any], field: str) -> str:
 
 
 # ------------------------------------------------------------------------- business time
-async def test_a_command_backdated_beyond_the_policy_is_refused(bnc: Client) -> None:
-    rid, _ = await open_relationship(bnc)
-    cf = Casefile(bnc, rid)
+async def test_a_command_backdated_beyond_the_policy_is_refused(module_nc: Client) -> None:
+    rid, _ = await open_relationship(module_nc)
+    cf = Casefile(module_nc, rid)
     before = await version(cf)
     message = refused_on(await cf.command("start_assessment", SW1, occurred_at=ago(days=32)), "occurred_at")
     assert "31 days" in message and "POLKU_BACKDATE_MAX_DAYS" in message
     # every service's commands: intake's and followup's too
-    intake_before = len(await stream_messages(bnc, "INTAKE"))
-    followup_before = await of_relationship(bnc, "FOLLOWUP", rid)
+    intake_before = len(await stream_messages(module_nc, "INTAKE"))
+    followup_before = await of_relationship(module_nc, "FOLLOWUP", rid)
     body = referral_body(occurred_at=ago(days=40))
-    refused_on(await request(bnc, RECEIVE_REFERRAL, json.dumps(body).encode(), f"test-{uuid.uuid4()}"), "occurred_at")
+    refused_on(await request(module_nc, RECEIVE_REFERRAL, json.dumps(body).encode(), f"test-{uuid.uuid4()}"), "occurred_at")
     refused_on(
-        await followup(bnc, "record_contact_attempt", SW1, relationship_id=rid, channel="phone", outcome="no_answer",
+        await followup(module_nc, "record_contact_attempt", SW1, relationship_id=rid, channel="phone", outcome="no_answer",
                        occurred_at=ago(days=60)),
         "occurred_at",
     )
     assert await version(cf) == before
-    assert len(await stream_messages(bnc, "INTAKE")) == intake_before
-    assert await of_relationship(bnc, "FOLLOWUP", rid) == followup_before
+    assert len(await stream_messages(module_nc, "INTAKE")) == intake_before
+    assert await of_relationship(module_nc, "FOLLOWUP", rid) == followup_before
     # within the policy a command is recorded late
     await cf.ok("start_assessment", SW1, occurred_at=ago(days=30))
     assert await version(cf) == before + 1
 
 
-async def test_a_command_ahead_of_the_clock_beyond_the_skew_is_refused(bnc: Client) -> None:
-    rid, _ = await open_relationship(bnc)
-    cf = Casefile(bnc, rid)
+async def test_a_command_ahead_of_the_clock_beyond_the_skew_is_refused(module_nc: Client) -> None:
+    rid, _ = await open_relationship(module_nc)
+    cf = Casefile(module_nc, rid)
     before = await version(cf)
     message = refused_on(await cf.command("start_assessment", SW1, occurred_at=ahead(minutes=10)), "occurred_at")
     assert "5 minutes" in message
@@ -129,11 +99,11 @@ async def test_a_command_ahead_of_the_clock_beyond_the_skew_is_refused(bnc: Clie
     await cf.ok("start_assessment", SW1, occurred_at=ahead(minutes=1))  # the caller's clock a minute ahead
 
 
-async def test_a_plan_whose_review_is_in_the_past_by_backdating_is_refused(bnc: Client) -> None:
+async def test_a_plan_whose_review_is_in_the_past_by_backdating_is_refused(module_nc: Client) -> None:
     """Dated 90 days back, a plan's review 60 days ago would be ahead of the plan's date: the
     backdating itself is refused, so the review rule cannot be got round."""
-    rid, _ = await open_relationship(bnc)
-    cf = Casefile(bnc, rid)
+    rid, _ = await open_relationship(module_nc)
+    cf = Casefile(module_nc, rid)
     # a client plan follows an assessment that found a service need
     await cf.ok("start_assessment", SW1)
     await cf.ok("complete_assessment", SW1, conclusion="service_need")
@@ -179,23 +149,23 @@ OUT_OF_BOUNDS = [
     ids=[f"{c[1]}.{c[3]}-{'9999' if FAR in json.dumps(c[2]) else '1899'}" for c in OUT_OF_BOUNDS],
 )
 async def test_a_date_out_of_bounds_in_each_date_field_is_refused_and_stores_nothing(
-    bnc: Client, service: str, name: str, fields: dict[str, Any], field: str
+    module_nc: Client, service: str, name: str, fields: dict[str, Any], field: str
 ) -> None:
-    rid, _ = await open_relationship(bnc)
-    cf = Casefile(bnc, rid)
-    before, intake_before = await version(cf), len(await stream_messages(bnc, "INTAKE"))
-    followup_before = await of_relationship(bnc, "FOLLOWUP", rid)
+    rid, _ = await open_relationship(module_nc)
+    cf = Casefile(module_nc, rid)
+    before, intake_before = await version(cf), len(await stream_messages(module_nc, "INTAKE"))
+    followup_before = await of_relationship(module_nc, "FOLLOWUP", rid)
     if service == "casefile":
         reply = await cf.command(name, SW1, **fields)
     elif service == "followup":
-        reply = await followup(bnc, name, SW1, relationship_id=rid, **fields)
+        reply = await followup(module_nc, name, SW1, relationship_id=rid, **fields)
     else:
-        reply = await intake(bnc, name, {"actor": LEAD, **fields})
+        reply = await intake(module_nc, name, {"actor": LEAD, **fields})
     message = refused_on(reply, field)
     assert "9999" not in message and "1899" not in message  # the rule, never the value
     assert await version(cf) == before
-    assert len(await stream_messages(bnc, "INTAKE")) == intake_before
-    assert await of_relationship(bnc, "FOLLOWUP", rid) == followup_before
+    assert len(await stream_messages(module_nc, "INTAKE")) == intake_before
+    assert await of_relationship(module_nc, "FOLLOWUP", rid) == followup_before
 
 
 # ------------------------------------------------------------------------------ scores
@@ -205,19 +175,19 @@ async def test_a_date_out_of_bounds_in_each_date_field_is_refused_and_stores_not
      ("avain", {"housing": 0}, "housing"), ("avain", {"housing": 6}, "housing"), ("other", {"total": 101}, "total")],
 )
 async def test_a_score_outside_its_instruments_scale_is_refused(
-    bnc: Client, instrument: str, scores: dict[str, int], item: str
+    module_nc: Client, instrument: str, scores: dict[str, int], item: str
 ) -> None:
-    rid, _ = await open_relationship(bnc)
-    cf = Casefile(bnc, rid)
+    rid, _ = await open_relationship(module_nc)
+    cf = Casefile(module_nc, rid)
     before = await version(cf)
     message = refused_on(await cf.command("record_measurement", SW1, instrument=instrument, scores=scores), f"scores.{item}")
     assert instrument in message
     assert await version(cf) == before
 
 
-async def test_scores_within_their_instruments_scale_are_recorded(bnc: Client) -> None:
-    rid, _ = await open_relationship(bnc)
-    cf = Casefile(bnc, rid)
+async def test_scores_within_their_instruments_scale_are_recorded(module_nc: Client) -> None:
+    rid, _ = await open_relationship(module_nc)
+    cf = Casefile(module_nc, rid)
     before = await version(cf)
     await cf.ok("record_measurement", SW1, instrument="kykyviisari", scores={"work_ability": 0, "wellbeing": 10})
     await cf.ok("record_measurement", SW1, instrument="avain", scores={"housing": 1, "daily_life": 5})
@@ -226,10 +196,10 @@ async def test_scores_within_their_instruments_scale_are_recorded(bnc: Client) -
 
 
 # ------------------------------------------------------------------------------ the log
-def test_the_refusals_log_no_personal_data(bounds_stack: Stack) -> None:
+def test_the_refusals_log_no_personal_data(module_stack: Stack) -> None:
     """Runs after the module's other tests (file order): their refusals were logged with their
     code, and no identity code sent to this stack is in its logs."""
-    logs = "".join(p.read_text() for p in (bounds_stack.var / "log").glob("*.jsonl"))
+    logs = "".join(p.read_text() for p in (module_stack.var / "log").glob("*.jsonl"))
     refused = [json.loads(line) for line in logs.splitlines() if '"refused"' in line]
     assert sum(1 for line in refused if line.get("error_code") == "invalid_value") >= len(OUT_OF_BOUNDS) + 5
     assert SENT_CODES
