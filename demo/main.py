@@ -353,6 +353,9 @@ def _steps(path: str, today: date) -> list[tuple[str, dict[str, Any]]]:
     if path == "activation_to_work":
         start = today + timedelta(days=14)
         return [
+            # SHL 42 §: a social counsellor alone is own worker only once no special support need
+            # is suspected or found (intake's triage suspected it for about a third)
+            ("determine_special_support_need", {"special_support": False}),
             ("name_own_worker", {"worker_id": "sc-001", "reason": "competence"}),
             ("update_plan", {"kind": "activation_plan", "goals": ["work"], "next_review": review,
                              "strengths": ["reliable"], "support_needed": ["a daily rhythm"],

@@ -42,6 +42,8 @@ def test_polku_demo_runs_the_referrals_through_and_leaves_no_identity_code_anywh
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "Demo: 40 referrals accepted, 2 refused (invalid_identity_code: 1, unknown_value: 1)" in out
+    # the paths of the models follow the rules: no casefile or followup command of theirs is refused
+    assert not re.findall(r"^\s+refused.*$", out, re.M)
     answered = int(re.search(r"Answered by service guidance: (\d+) of 40", out).group(1))
     routes = {role: int(n) for role, n in re.findall(r"to a (social_\w+)\s+(\d+)", out)}
     routed = sum(routes.values())
