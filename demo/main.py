@@ -45,7 +45,6 @@ class DemoResult:
     accepted: int = 0
     refused: Counter[str] = field(default_factory=Counter)
     routes: Counter[str] = field(default_factory=Counter)
-    answered: Counter[str] = field(default_factory=Counter)
 
     @property
     def routed(self) -> int:
@@ -176,7 +175,6 @@ async def run_demo(client: Any, *, referrals: int = 200, seed: int | None = None
                     extra = {"redirected_to": "kela"} if answered == "redirected" else {}
                     await client.command("intake.screen_referral", {"actor": GUIDANCE, "referral_id": referral_id,
                                                                     "outcome": answered, **extra}, f"demo-{run_id}-{i}-s")
-                    result.answered[answered] += 1
                 else:
                     # An assessment is needed: the distribution team triages (about a third with
                     # special support suspected) and routes.

@@ -282,8 +282,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from nats.errors import NoRespondersError
     from nats.errors import TimeoutError as NatsTimeoutError
 
+    from polku.client import INDICATORS as INDICATORS_QUERY
     from polku.client import Refusal
-    from polku.report import INDICATORS_QUERY, fetch, render
+    from polku.report import fetch, render
 
     if args.period_from and args.period_to and args.period_from > args.period_to:
         print(f"polku: --from {args.period_from} is after --to {args.period_to}", file=sys.stderr)

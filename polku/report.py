@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Literal
 
-from contracts.reporting import INDICATORS, Indicator, IndicatorSpec, IndicatorsQuery, IndicatorsReply
+from contracts.reporting import INDICATORS, Indicator, IndicatorSpec, IndicatorsReply
 from polku import registry
 from polku.report_labels import (
     MEASURE_LABELS,
@@ -44,7 +44,6 @@ from polku.report_labels import (
 if TYPE_CHECKING:
     from polku.settings import Settings
 
-INDICATORS_QUERY = "polku.qry.reporting.indicators"
 LANGS = ("fi", "en", "both")
 DEFAULT_THRESHOLD = 5
 #: seconds to reach NATS before saying Polku is not up
@@ -86,8 +85,7 @@ async def fetch_async(
     except TimeoutError:
         raise ConnectionError(f"NATS at {url} not reachable within {CONNECT_WAIT:.0f}s") from None
     try:
-        query = IndicatorsQuery(team=team, period_from=period_from, period_to=period_to)
-        return await client.query(INDICATORS_QUERY, query, reply_type=IndicatorsReply, timeout=timeout)
+        return await client.indicators(team, period_from, period_to, timeout=timeout)
     finally:
         await client.close()
 

@@ -14,7 +14,6 @@ import nats.errors
 from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from demo.headlines import settled_indicators  # noqa: F401 - the tests' import of it
 from demo.main import query_open_relationships, route_through
 from demo.population import demo_referral, synthetic_identity_code
 from polku import client as polku_client

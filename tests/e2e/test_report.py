@@ -25,7 +25,8 @@ from nats.aio.msg import Msg
 from contracts.reporting import INDICATORS, IndicatorsQuery
 from demo.population import FIRST_NAMES, LAST_NAMES
 from polku.bus import connect
-from polku.report import INDICATORS_QUERY, render
+from polku.client import INDICATORS as INDICATORS_QUERY
+from polku.report import render
 from polku.settings import Settings
 from polku.stack import Stack
 from tests.e2e.test_cli import ROOT, cli_env, polku

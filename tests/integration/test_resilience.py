@@ -20,11 +20,11 @@ from polku.stack import Stack
 from services.casefile.main import build_application as build_casefile
 from services.intake.main import build_application as build_intake
 from services.intake.main import build_pipeline as build_intake_pipeline
+from demo.headlines import settled_indicators
 from tests.helpers import (
     distinct_referrals,
     referral_body,
     send_referrals,
-    settled_indicators,
     stream_messages,
     wait_for_projection,
 )
