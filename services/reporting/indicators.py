@@ -509,6 +509,11 @@ class Facts:
         ).fetchall()
         return [r for r in rows if self.mine(r[0])]
 
+    @functools.cached_property
+    def activation_plans(self) -> list[Any]:
+        """Activation plans made within the period (four indicators count them)."""
+        return [r for r in self.flows("plan", "kind, version, offered, chosen", at="made_at") if r[1] == "activation_plan"]
+
     def referrals(self, step_column: str, columns: str) -> list[Any]:
         """Referrals whose step happened within the period, for the team (routed team, else the
         team named at receipt)."""
@@ -724,29 +729,27 @@ def _plans_past_review(f: Facts) -> Indicator:
     return _cells("plans_past_review", past)
 
 
-def _activation_plans(f: Facts) -> list[Any]:
-    return [r for r in f.flows("plan", "kind, version, offered, chosen", at="made_at") if r[1] == "activation_plan"]
 
 
 @counts("activation_plans")
 def _activation_plans_made(f: Facts) -> Indicator:
-    return _single("activation_plans", len(_activation_plans(f)))
+    return _single("activation_plans", len(f.activation_plans))
 
 
 @counts("activation_options_offered")
 def _activation_options_offered(f: Facts) -> Indicator:
-    c = Counter((o,) for r in _activation_plans(f) for o in (r[3] or "").split(",") if o)
+    c = Counter((o,) for r in f.activation_plans for o in (r[3] or "").split(",") if o)
     return _cells("activation_options_offered", c)
 
 
 @counts("activation_options_chosen")
 def _activation_options_chosen(f: Facts) -> Indicator:
-    return _cells("activation_options_chosen", Counter((r[4] or "none",) for r in _activation_plans(f)))
+    return _cells("activation_options_chosen", Counter((r[4] or "none",) for r in f.activation_plans))
 
 
 @counts("activation_fewer_than_two_options")
 def _activation_fewer_than_two(f: Facts) -> Indicator:
-    first = [r for r in _activation_plans(f) if r[2] == 1]
+    first = [r for r in f.activation_plans if r[2] == 1]
     return _single("activation_fewer_than_two_options", sum(1 for r in first if len([o for o in (r[3] or "").split(",") if o]) < 2))
 
 
