@@ -9,7 +9,7 @@ counts and dates only.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, Union, get_args
 from uuid import UUID
 
 import msgspec
@@ -350,7 +350,7 @@ class TimelineEntry(msgspec.Struct, frozen=True, kw_only=True):
 
     version: int
     recorded_at: datetime
-    event: CasefileEvent
+    event: CasefileEventV1
 
 
 class Timeline(msgspec.Struct, frozen=True, kw_only=True):
@@ -359,6 +359,28 @@ class Timeline(msgspec.Struct, frozen=True, kw_only=True):
     ok: Literal[True] = True
     relationship_id: UUID
     entries: list[TimelineEntry]
+    #: events of kinds published since contract v1, left out of ``entries`` (their versions are
+    #: the gaps): ``polku.qry.casefile.history`` answers with every event
+    omitted: int = 0
+
+
+class RelationshipHistoryEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """One stored event of the relationship, of any kind casefile publishes: its version, when it
+    was recorded, and the event as it is published. New kinds of event are added to this list as
+    casefile learns them: a reader skips an entry whose ``event`` it does not know."""
+
+    version: int
+    recorded_at: datetime
+    event: CasefileEvent
+
+
+class RelationshipHistory(msgspec.Struct, frozen=True, kw_only=True):
+    """``polku.qry.casefile.history``: every event of the relationship, in order, of every kind
+    (the timeline of v1 carries only v1's kinds)."""
+
+    ok: Literal[True] = True
+    relationship_id: UUID
+    entries: list[RelationshipHistoryEntry]
 
 
 class CasefileSummary(msgspec.Struct, frozen=True, kw_only=True):
@@ -602,7 +624,9 @@ class RecordQuery(Query, frozen=True, kw_only=True, forbid_unknown_fields=True):
     worker, the work pair and the relationship's team may read it."""
 
     #: one struct, two queries: each query's name and its reply
-    replies: ClassVar[dict[str, type]] = {"relationship": RelationshipState, "timeline": Timeline}
+    replies: ClassVar[dict[str, type]] = {
+        "relationship": RelationshipState, "timeline": Timeline, "history": RelationshipHistory,
+    }
 
     relationship_id: UUID
     actor: ActingWorker
@@ -658,6 +682,15 @@ ERROR_CODES: dict[str, str] = {
 }
 
 #: The union of every event declared above, and its decoder (reporting reads casefile's stream;
-#: a Timeline's entries carry these events).
+#: a RelationshipHistory's entries carry these events).
 CasefileEvent = event_union(__name__)
+#: The events of contract v1, the kinds a Timeline carries. Frozen: v1's readers validate a
+#: Timeline against v1's list, so an event added since is read through ``history``.
+CasefileEventV1 = Union[  # noqa: UP007
+    RelationshipOpened, ReferralAttached, OwnWorkerNamed, SpecialSupportNeedDetermined,
+    RelationshipNatureDetermined, AssessmentStarted, AssessmentCompleted, PlanUpdated, DecisionMade,
+    MeetingScheduled, MeetingHeld, MeetingMissed, WorkActivityStarted, WorkActivityEnded,
+    MeasurementRecorded, ConsentRecorded, ConsentWithdrawn, RelationshipEnded, RelationshipReopened,
+]
+V1_EVENTS: frozenset[type] = frozenset(get_args(CasefileEventV1))
 casefile_decoder = msgspec.json.Decoder(CasefileEvent)

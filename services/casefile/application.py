@@ -344,6 +344,10 @@ class CasefileApplication(ServiceApplication):
         """``polku.qry.casefile.timeline``, logged (part ``timeline``)."""
         return self._logged_read(uow, q, "timeline", lambda rel: self.timeline(rel.id))
 
+    def read_history(self, uow: UnitOfWork, q: cmd.RecordQuery) -> cmd.RelationshipHistory | Forbidden:
+        """``polku.qry.casefile.history``, logged as a read of the timeline (every kind of event)."""
+        return self._logged_read(uow, q, "timeline", lambda rel: self.history(rel.id))
+
     def _logged_read(
         self, uow: UnitOfWork, q: cmd.RecordQuery, part: str, render: Callable[[Relationship], Any]
     ) -> Any:
@@ -369,14 +373,25 @@ class CasefileApplication(ServiceApplication):
     def get_relationship(self, relationship_id: UUID) -> Relationship:
         return self.repository.get(relationship_id)
 
-    def timeline(self, relationship_id: UUID) -> cmd.Timeline:
+    def history(self, relationship_id: UUID) -> cmd.RelationshipHistory:
         """Every stored event of the relationship, as published, straight from the event store."""
         entries = []
         for e in self.repository.event_store.get(relationship_id):
             contract = publishing.to_contract(e)
             if isinstance(contract, cmd.Event) and type(contract).__module__ == cmd.__name__:  # audit: its own log
-                entries.append(cmd.TimelineEntry(version=e.originator_version, recorded_at=e.timestamp, event=contract))
-        return cmd.Timeline(relationship_id=relationship_id, entries=entries)
+                entries.append(cmd.RelationshipHistoryEntry(version=e.originator_version, recorded_at=e.timestamp, event=contract))
+        return cmd.RelationshipHistory(relationship_id=relationship_id, entries=entries)
+
+    def timeline(self, relationship_id: UUID) -> cmd.Timeline:
+        """The history in v1's terms: the events of v1's kinds, and how many of later kinds were
+        left out."""
+        history = self.history(relationship_id).entries
+        entries = [
+            cmd.TimelineEntry(version=h.version, recorded_at=h.recorded_at, event=h.event)  # type: ignore[arg-type]
+            for h in history
+            if type(h.event) in cmd.V1_EVENTS
+        ]
+        return cmd.Timeline(relationship_id=relationship_id, entries=entries, omitted=len(history) - len(entries))
 
     @staticmethod
     def state(rel: Relationship) -> cmd.RelationshipState:

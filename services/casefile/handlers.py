@@ -3,7 +3,7 @@ intake's routed referrals → the policy that opens relationships.
 
 The runtime (``polku.pipeline``) subscribes each subject, decodes, checks the command id, runs
 the use case in a group commit, replies and logs. The reads of a client's record
-(``relationship``, ``timeline``) are logged reads: each stores a ClientRecordViewed, granted or
+(``relationship``, ``timeline``, ``history``) are logged reads: each stores a ClientRecordViewed, granted or
 refused.
 """
 
@@ -38,6 +38,7 @@ TABLE = Table(
     queries={
         "relationship": Logged(Casefile.read_relationship),
         "timeline": Logged(Casefile.read_timeline),
+        "history": Logged(Casefile.read_history),
         c.SummaryQuery: Casefile.summary,
     },
     events={

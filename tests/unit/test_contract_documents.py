@@ -509,6 +509,20 @@ EXAMPLES.update(
             ("entries", 0, "event", "event"),
             "SomethingElse",
         ),
+        casefile.RelationshipHistory: (
+            casefile.RelationshipHistory(
+                relationship_id=uuid4(),
+                entries=[
+                    casefile.RelationshipHistoryEntry(
+                        version=1,
+                        recorded_at=NOW,
+                        event=RelationshipOpened(**_event_base(), relationship_id=uuid4(), client_id=CLIENT, referral_id=uuid4()),
+                    )
+                ],
+            ),
+            ("entries", 0, "event", "event"),
+            "SomethingElse",
+        ),
         casefile.SummaryQuery: (casefile.SummaryQuery(), ("unknown",), 1),
         casefile.CasefileSummary: (
             casefile.CasefileSummary(
