@@ -12,7 +12,7 @@ import pytest
 
 from polku.domain import Envelope
 from services.casefile import domain as d
-from services.casefile.domain import Measure, PlanContent, Policy, Relationship
+from services.casefile.domain import ActivationRecord, Measure, PlanContent, Policy, Relationship
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 TODAY = NOW.date()
@@ -45,12 +45,22 @@ def assessed(rel: Relationship, conclusion: str = "service_need") -> None:
 MAPPED = PlanContent(goals=("g",), strengths=("s",), support_needed=("n",))
 
 
+#: what an activation plan records of the client (KTTL 8 §), all of it
+KTTL = ActivationRecord(
+    education="vocational", work_history="one_to_five_years", earlier_plans="no_earlier_plans",
+    participants=("client", "employment_services"),
+)
+
+
 def plan(rel: Relationship, kind: str = "client_plan", **fields: Any) -> int:
+    """A new version of a plan; an activation plan's records all KTTL 8 § asks unless ``record`` is given."""
     values: dict[str, Any] = dict(
         kind=kind, content=MAPPED, next_review=TODAY + timedelta(days=90),
         valid_until=None, client_dissents=False, options_offered=[], chosen_option=None,
         all_options_refused=False, consequences_told=False, policy=POLICY,
     )
+    if kind != "client_plan":
+        values["record"] = KTTL
     values.update(fields)
     return rel.update_plan(env(), **values)
 
