@@ -10,6 +10,7 @@ the envelope, folded into it when an older event is read (:class:`polku.domain.P
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -371,9 +372,17 @@ class Relationship(PolkuAggregate):
             participants=tuple(participants or ()), client_notified_on=client_notified_on,
         )
         earlier = next((p for p in reversed(self.current_plans) if p.kind == kind), None)
+        wording = PlanContent.from_stored(content)
+        if earlier is not None:  # the record's wording as this version leaves it, like its codes
+            wording = dataclasses.replace(
+                wording, **{
+                    name: getattr(wording, name) or getattr(earlier.content, name)
+                    for name in ("education", "work_history", "earlier_plans")
+                },
+            )
         self.plans.append(
             PlanVersion(
-                kind=kind, version=version, content=PlanContent.from_stored(content), next_review=next_review,
+                kind=kind, version=version, content=wording, next_review=next_review,
                 valid_until=valid_until, client_dissents=client_dissents, options_offered=tuple(options_offered),
                 chosen_option=chosen_option, all_options_refused=all_options_refused, occurred_at=env.occurred_at,
                 further_offered=tuple(further_offered or ()), further_chosen_option=further_chosen_option,
