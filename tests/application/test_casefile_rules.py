@@ -16,6 +16,7 @@ from polku.domain import RuleBroken
 from polku.pipeline import Pipeline
 from services.casefile.application import CasefileApplication
 from tests.application.test_casefile_commands import app, command, open_relationship, pipeline  # noqa: F401
+from tests.casefile_helpers import KTTL
 
 START = date(2026, 12, 1)
 
@@ -32,12 +33,6 @@ def refused(app: CasefileApplication, pipeline: Pipeline, code: str, tp: type[An
     assert app.max_position() == position
     return raised.value
 
-
-#: what an activation plan records of the client (KTTL 8 §): all of it, as codes
-KTTL: dict[str, Any] = {
-    "education": "vocational", "work_history": "one_to_five_years", "earlier_plans": "no_earlier_plans",
-    "participants": ["client", "employment_services"],
-}
 
 
 def activation_chosen(pipeline: Pipeline, rid: uuid.UUID) -> None:
