@@ -100,7 +100,7 @@ class ActivationRecord:
     """What an activation (employment) plan records of the client (KTTL 8 §), as codes: the
     education, the work history, how earlier plans went, who took part, and when the client was
     notified of the plan. A version records what it gives; what it leaves out, an earlier
-    version of the plan recorded (:meth:`on_record`)."""
+    version of the plan recorded (:meth:`over`)."""
 
     education: str | None = None
     work_history: str | None = None
