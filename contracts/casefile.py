@@ -31,6 +31,11 @@ from contracts.vocabulary import (
     DataCategory,
     DisclosureBasisKind,
     DisclosureStatute,
+    EarlierPlansOutcome,
+    EducationLevel,
+    FurtherActivationOption,
+    HealthCareProfession,
+    PlanParticipant,
     RecipientAuthority,
     AssessmentConclusion,
     ConsentKind,
@@ -50,6 +55,7 @@ from contracts.vocabulary import (
     ViewPurpose,
     WorkActivityEndReason,
     WorkerRole,
+    WorkHistory,
 )
 
 
@@ -86,6 +92,10 @@ class OwnWorkerNamed(Event, kw_only=True):
     team: Code
     work_pair_id: Code | None = None
     reason: OwnWorkerReason
+    #: a health-care professional as the work pair (seed 001), instead of a worker of the roster:
+    #: their code (not a roster worker's id; they do not act in Polku) and their profession
+    health_care_pair_id: Code | None = None
+    health_care_pair_profession: HealthCareProfession | None = None
 
 
 class SpecialSupportNeedDetermined(Event, kw_only=True):
@@ -145,6 +155,19 @@ class PlanUpdated(Event, kw_only=True):
     consequences_told: bool = False
     strength_count: Annotated[int, Meta(ge=0)] = 0
     valid_until: date | None = None
+    #: options offered of the kinds added since v1 (``options_offered`` counts them too), and the
+    #: chosen one when it is of those (``option_chosen`` is true then, ``chosen_option`` null)
+    further_offered: list[FurtherActivationOption] = []
+    further_chosen_option: FurtherActivationOption | None = None
+    #: what an activation plan records of the client (KTTL 8 §), as this version records it (null
+    #: or empty: not recorded in this version; an earlier version's record stands): education,
+    #: work history, how earlier plans went, who took part besides the social services' worker,
+    #: and when the client was notified of the plan. Their wording stays in casefile.
+    education: EducationLevel | None = None
+    work_history: WorkHistory | None = None
+    earlier_plans: EarlierPlansOutcome | None = None
+    participants: list[PlanParticipant] = []
+    client_notified_on: date | None = None
 
 
 class DecisionMade(Event, kw_only=True):
@@ -299,6 +322,18 @@ class PlanView(msgspec.Struct, frozen=True, kw_only=True):
     client_dissents: bool = False
     options_offered: list[ActivationOption] = []
     chosen_option: ActivationOption | None = None
+    further_options_offered: list[FurtherActivationOption] = []
+    further_chosen_option: FurtherActivationOption | None = None
+    #: an activation plan's record of the client (KTTL 8 §), as this version leaves it: what it
+    #: recorded, else what the plan's earlier versions did
+    education: EducationLevel | None = None
+    education_text: str = ""
+    work_history: WorkHistory | None = None
+    work_history_text: str = ""
+    earlier_plans: EarlierPlansOutcome | None = None
+    earlier_plans_text: str = ""
+    participants: list[PlanParticipant] = []
+    client_notified_on: date | None = None
 
 
 class WorkActivityView(msgspec.Struct, frozen=True, kw_only=True):
@@ -323,6 +358,10 @@ class RelationshipState(msgspec.Struct, frozen=True, kw_only=True):
     own_worker_role: WorkerRole | None = None
     team: Code | None = None
     work_pair_id: Code | None = None
+    #: a health-care professional as the work pair (their code and profession), instead of a
+    #: worker of the roster
+    health_care_pair_id: Code | None = None
+    health_care_pair_profession: HealthCareProfession | None = None
     special_support: bool | None = None
     #: intake's triage suspected special support need and nobody has determined it yet: the SHL
     #: 42 § rule applies (a social worker as own worker or work pair; care-securing decisions)
@@ -420,6 +459,17 @@ class NameOwnWorker(CasefileCommand, kw_only=True, forbid_unknown_fields=True):
     worker_id: Code
     work_pair_id: Code | None = None
     reason: OwnWorkerReason
+    #: a health-care professional as the work pair instead (seed 001: when the need of support
+    #: is wider than social welfare): their code and profession, both or neither. They are not on
+    #: the roster and do not act in Polku; they do not count as the social worker SHL 42 § needs.
+    health_care_pair_id: Code | None = None
+    health_care_pair_profession: HealthCareProfession | None = None
+
+    def __post_init__(self) -> None:
+        if (self.health_care_pair_id is None) != (self.health_care_pair_profession is None):
+            raise ValueError("a health-care work pair names both their code and their profession")
+        if self.health_care_pair_id is not None and self.work_pair_id is not None:
+            raise ValueError("one work pair: a worker of the roster (work_pair_id) or a health-care professional")
 
 
 class DetermineSpecialSupportNeed(CasefileCommand, kw_only=True, forbid_unknown_fields=True):
@@ -482,6 +532,30 @@ class UpdatePlan(CasefileCommand, kw_only=True, forbid_unknown_fields=True):
     chosen_option: ActivationOption | None = None
     all_options_refused: bool = False
     consequences_told: bool = False
+    #: options of the kinds added since v1 (work coaching, substance-abuse rehabilitation, social
+    #: rehabilitation, the TYP): they count toward the minimum number of options, and one of them
+    #: offered earlier may be the chosen option (then ``chosen_option`` is left out)
+    further_options_offered: Annotated[list[FurtherActivationOption], Meta(max_length=4)] = []
+    further_chosen_option: FurtherActivationOption | None = None
+    #: KTTL 8 §: an activation (employment) plan records the client's education, work history and
+    #: how earlier plans went, made with the client and employment services (``participants``;
+    #: the social services' worker is the acting one). The plan's first version since the
+    #: relationship (re)opened records them all; a later one may update them. Codes here; the
+    #: wording in the ``*_text`` fields stays in casefile's store.
+    education: EducationLevel | None = None
+    education_text: FreeText = ""
+    work_history: WorkHistory | None = None
+    work_history_text: FreeText = ""
+    earlier_plans: EarlierPlansOutcome | None = None
+    earlier_plans_text: FreeText = ""
+    participants: Annotated[list[PlanParticipant], Meta(max_length=6)] = []
+    #: when the client was notified of the activation plan (the Aava model: orally or by a written
+    #: notice, before the plan is made): on or before the plan's date
+    client_notified_on: date | None = None
+
+    def __post_init__(self) -> None:
+        if self.chosen_option is not None and self.further_chosen_option is not None:
+            raise ValueError("one chosen option: chosen_option or further_chosen_option")
 
 
 class StartWorkActivity(CasefileCommand, kw_only=True, forbid_unknown_fields=True):
@@ -661,6 +735,8 @@ ERROR_CODES: dict[str, str] = {
     "option_not_offered": "the chosen option was not offered at an earlier meeting",
     "choice_and_refusal": "a plan records a chosen option or a refusal, not both",
     "consequences_not_told": "a client who refuses every option is told the consequences",
+    "activation_plan_incomplete": "an activation plan records the client's education, work history and how earlier plans went, made with the client and employment services (KTTL 8 §)",
+    "client_notified_after_plan": "the client is notified of the activation plan on or before the plan's date",
     "activation_plan_required": "rehabilitative work activity needs an activation plan that chose it",
     "work_activity_running": "a period of rehabilitative work activity is running",
     "work_activity_not_running": "no period of rehabilitative work activity is running",

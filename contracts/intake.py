@@ -30,6 +30,7 @@ from contracts.vocabulary import (
     AuthorityKind,
     Channel,
     ConcernCategory,
+    FurtherSourceKind,
     Motivation,
     OverrideReason,
     RedirectTarget,
@@ -46,6 +47,11 @@ class ReferralSource(msgspec.Struct, frozen=True, kw_only=True):
 
     kind: SourceKind
     authority: AuthorityKind | None = None
+    #: a source of a kind added since v1, refining ``kind`` (which stays one of v1's):
+    #: ``prolonged_unemployment``, the matter came up because the client's unemployment was
+    #: prolonged (seed 003), whoever raised it (the unit itself: ``worker_observation``;
+    #: employment services: ``authority``)
+    further_kind: FurtherSourceKind | None = None
 
     def __post_init__(self) -> None:
         if self.kind == "authority" and self.authority is None:

@@ -106,7 +106,8 @@ INDICATORS: dict[str, IndicatorSpec] = {
         # Current plans past their review date at the period's end, by kind.
         _spec("plans_past_review", ("kind",), "plans", True, "stock"),
         # Activation plans made within the period: the options offered (each option counted
-        # once per plan), the option chosen, and first activation plans offering fewer than two.
+        # once per plan; the options added since v1 with v1's), the option chosen, and first
+        # activation plans offering fewer than two.
         _spec("activation_plans", (), "plans", True, "flow"),
         _spec("activation_options_offered", ("option",), "plans", False, "flow"),
         _spec("activation_options_chosen", ("option",), "plans", True, "flow"),
@@ -127,8 +128,9 @@ INDICATORS: dict[str, IndicatorSpec] = {
         # Instrument scores: relationships with two measurements or more, by instrument; the
         # measure is the change in the summed score between the first and the latest.
         _spec("score_change", ("instrument",), "relationships", True, "flow", "points"),
-        # Social reporting: referrals received within the period by channel, by source and by
-        # concern (a referral counts once for each concern it names).
+        # Social reporting: referrals received within the period by channel, by source (a source
+        # added since v1, prolonged unemployment, counts as itself) and by concern (a referral
+        # counts once for each concern it names).
         _spec("referral_channels", ("channel",), "referrals", True, "flow"),
         _spec("referral_sources", ("source",), "referrals", True, "flow"),
         _spec("concerns", ("concern",), "referrals", False, "flow"),

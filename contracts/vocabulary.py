@@ -13,6 +13,11 @@ Channel = Literal["phone", "e_service", "letter", "in_person", "notification", "
 
 SourceKind = Literal["client", "relative", "authority", "worker_observation", "other"]
 
+#: Sources added since contract v1 (``SourceKind`` is v1's, closed), carried in a referral
+#: source's ``further_kind``: prolonged unemployment (the Aava model, seed 003: social services
+#: contact the client when unemployment is prolonged; the thesis's case, 500 + 180 days).
+FurtherSourceKind = Literal["prolonged_unemployment"]
+
 AuthorityKind = Literal["police", "health_care", "employment_services", "kela", "housing", "other"]
 
 ConcernCategory = Literal[
@@ -34,6 +39,19 @@ WorkerRole = Literal[
     "social_counsellor",
     "social_worker",
     "team_lead",
+]
+
+#: The profession of a health-care professional who is the own worker's work pair (seed 001: when
+#: the client's need of support is wider than social welfare); not on the social-work roster.
+HealthCareProfession = Literal[
+    "nurse",
+    "public_health_nurse",
+    "psychiatric_nurse",
+    "physician",
+    "psychologist",
+    "physiotherapist",
+    "occupational_therapist",
+    "other",
 ]
 
 OwnWorkerReason = Literal[
@@ -127,6 +145,37 @@ ActivationOption = Literal[
     "health_examination",
     "other",
 ]
+
+#: Options of an activation plan added since contract v1 (``ActivationOption`` is v1's, closed),
+#: carried in the plan's ``further_*`` fields: work coaching, substance-abuse rehabilitation,
+#: social rehabilitation, and the TYP (the multisectoral joint service for employment promotion,
+#: Act 1369/2014) (seed 003: what an activation plan may contain).
+FurtherActivationOption = Literal[
+    "work_coaching",
+    "substance_abuse_rehabilitation",
+    "social_rehabilitation",
+    "typ_service",
+]
+
+#: The client's education as an activation plan records it (KTTL 8 §): the highest level completed.
+EducationLevel = Literal[
+    "no_basic_education",
+    "basic_education",
+    "upper_secondary_general",
+    "vocational",
+    "higher_education",
+]
+
+#: The client's work history as an activation plan records it (KTTL 8 §): its length in total.
+WorkHistory = Literal["none", "under_one_year", "one_to_five_years", "over_five_years"]
+
+#: How the client's earlier activation (or employment) plans went (KTTL 8 §).
+EarlierPlansOutcome = Literal["no_earlier_plans", "carried_out", "partly_carried_out", "not_carried_out"]
+
+#: Who took part in making an activation plan besides the social services' worker (KTTL 8 §:
+#: made with the client and employment services; the client may bring a support person; at a
+#: TYP, Kela takes part too).
+PlanParticipant = Literal["client", "employment_services", "kela", "support_person", "health_care", "other"]
 
 #: Who is responsible for a measure of a plan.
 Responsible = Literal[

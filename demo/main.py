@@ -357,6 +357,10 @@ def _steps(path: str, today: date) -> list[tuple[str, dict[str, Any]]]:
             ("name_own_worker", {"worker_id": "sc-001", "reason": "competence"}),
             ("update_plan", {"kind": "activation_plan", "goals": ["work"], "next_review": review,
                              "strengths": ["reliable"], "support_needed": ["a daily rhythm"],
+                             # KTTL 8 §: education, work history, earlier plans; made with the
+                             # client and employment services
+                             "education": "vocational", "work_history": "one_to_five_years",
+                             "earlier_plans": "no_earlier_plans", "participants": ["client", "employment_services"],
                              "options_offered": ["rehabilitative_work_activity", "education"]}),
             ("update_plan", {"kind": "activation_plan", "goals": ["work"], "next_review": review,
                              "chosen_option": "rehabilitative_work_activity"}),

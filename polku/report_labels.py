@@ -167,6 +167,10 @@ VALUE_LABELS: dict[str, dict[str, Pair]] = {
         "job_search_support": ("Työnhaun tuki", "Job search support"),
         "medical_rehabilitation": ("Lääkinnällinen kuntoutus", "Medical rehabilitation"),
         "health_examination": ("Terveystarkastus", "Health examination"),
+        "work_coaching": ("Työhönvalmennus", "Work coaching"),
+        "substance_abuse_rehabilitation": ("Päihdekuntoutus", "Substance-abuse rehabilitation"),
+        "social_rehabilitation": ("Sosiaalinen kuntoutus", "Social rehabilitation"),
+        "typ_service": ("TYP (työllistymistä edistävä monialainen yhteispalvelu)", "TYP (multisectoral joint service for employment)"),
         "other": _OTHER,
     },
     "reason": {
@@ -207,6 +211,7 @@ VALUE_LABELS: dict[str, dict[str, Pair]] = {
         "relative": ("Läheinen", "A relative"),
         "authority": ("Viranomainen", "An authority"),
         "worker_observation": ("Työntekijän havainto", "A worker's observation"),
+        "prolonged_unemployment": ("Pitkittynyt työttömyys", "Prolonged unemployment"),
         "other": _OTHER,
         # authorities, where a source is broken down by authority
         "police": ("Poliisi", "Police"),

@@ -21,6 +21,14 @@ SC1 = {"worker_id": "sc-001", "role": "social_counsellor", "team": "team-north"}
 SC2 = {"worker_id": "sc-002", "role": "social_counsellor", "team": "team-north"}
 OUTSIDER = {"worker_id": "sw-901", "role": "social_worker", "team": "team-south"}
 
+#: What an activation plan records of the client (KTTL 8 §), as codes: all the law asks of its
+#: first version (education, work history, how earlier plans went, made with the client and
+#: employment services).
+KTTL: dict[str, Any] = {
+    "education": "vocational", "work_history": "one_to_five_years", "earlier_plans": "no_earlier_plans",
+    "participants": ["client", "employment_services"],
+}
+
 
 async def summary(nc: Client) -> dict[str, Any]:
     return await request(nc, "polku.qry.casefile.summary", b"{}")

@@ -28,6 +28,7 @@ from polku.store import ServiceApplication, keyed_id
 from polku.unit_of_work import UnitOfWork
 from services.casefile import publishing
 from services.casefile.domain import (
+    ActivationRecord,
     ClientHasOpenRelationship,
     Forbidden,
     Measure,
@@ -147,7 +148,8 @@ class CasefileApplication(ServiceApplication):
         rel.name_own_worker(
             uow.env, worker_id=worker.worker_id, role=worker.role, team=worker.team,
             work_pair_id=pair.worker_id if pair else None, work_pair_role=pair.role if pair else None,
-            reason=c.reason,
+            reason=c.reason, health_care_pair_id=c.health_care_pair_id,
+            health_care_pair_profession=c.health_care_pair_profession,
         )
         return self._accepted(rel)
 
@@ -185,12 +187,20 @@ class CasefileApplication(ServiceApplication):
             meetings=c.meetings,
             client_view=c.client_view,
             dissent=c.dissent,
+            education=c.education_text,
+            work_history=c.work_history_text,
+            earlier_plans=c.earlier_plans_text,
+        )
+        record = ActivationRecord(
+            education=c.education, work_history=c.work_history, earlier_plans=c.earlier_plans,
+            participants=tuple(sorted(set(c.participants))), client_notified_on=c.client_notified_on,
         )
         version = rel.update_plan(
             uow.env, kind=c.kind, content=content, next_review=c.next_review, valid_until=c.valid_until,
             client_dissents=c.client_dissents, options_offered=list(c.options_offered),
             chosen_option=c.chosen_option, all_options_refused=c.all_options_refused,
-            consequences_told=c.consequences_told, policy=self.policy,
+            consequences_told=c.consequences_told, further_offered=list(c.further_options_offered),
+            further_chosen_option=c.further_chosen_option, record=record, policy=self.policy,
         )
         return self._accepted(rel, plan_version=version)
 
@@ -406,6 +416,8 @@ class CasefileApplication(ServiceApplication):
             own_worker_role=rel.own_worker_role,
             team=rel.team,
             work_pair_id=rel.work_pair,
+            health_care_pair_id=rel.health_care_pair,
+            health_care_pair_profession=rel.health_care_pair_profession,
             special_support=rel.special_support,
             special_support_suspected=rel.special_support_suspected,
             nature=rel.nature,
@@ -423,6 +435,16 @@ class CasefileApplication(ServiceApplication):
                     client_dissents=p.client_dissents,
                     options_offered=list(p.options_offered),
                     chosen_option=p.chosen_option,
+                    further_options_offered=list(p.further_offered),
+                    further_chosen_option=p.further_chosen_option,
+                    education=p.record.education,
+                    education_text=p.content.education,
+                    work_history=p.record.work_history,
+                    work_history_text=p.content.work_history,
+                    earlier_plans=p.record.earlier_plans,
+                    earlier_plans_text=p.content.earlier_plans,
+                    participants=list(p.record.participants),
+                    client_notified_on=p.record.client_notified_on,
                 )
                 for p in rel.latest_plans()
             ],

@@ -41,6 +41,9 @@ def own_worker_named(e: Relationship.OwnWorkerNamed) -> wire.OwnWorkerNamed:
         team=e.team,
         work_pair_id=e.work_pair_id,
         reason=e.reason,
+        # None: stored before a health-care work pair could be named
+        health_care_pair_id=getattr(e, "health_care_pair_id", None),
+        health_care_pair_profession=getattr(e, "health_care_pair_profession", None),
     )
 
 
@@ -65,7 +68,12 @@ def assessment_completed(e: Any) -> wire.AssessmentCompleted:
 
 
 def plan_updated(e: Any) -> wire.PlanUpdated:
+    """The plan's codes, counts and dates; the wording (``content``, the texts of education, work
+    history and earlier plans too) stays in casefile. Fields added since v1 are read with their
+    defaults from an event stored before them."""
     content = e.content
+    further = list(getattr(e, "further_offered", None) or [])
+    further_chosen = getattr(e, "further_chosen_option", None)
     return wire.PlanUpdated(
         **_base(e),
         kind=e.kind,
@@ -73,9 +81,16 @@ def plan_updated(e: Any) -> wire.PlanUpdated:
         goal_count=len(content.get("goals", [])),
         measure_count=len(content.get("measures", [])),
         strength_count=len(content.get("strengths", [])),
-        options_offered=len(e.options_offered),
+        options_offered=len(e.options_offered) + len(further),
         offered=list(e.options_offered),
-        option_chosen=e.chosen_option is not None,
+        further_offered=further,
+        further_chosen_option=further_chosen,
+        education=getattr(e, "education", None),
+        work_history=getattr(e, "work_history", None),
+        earlier_plans=getattr(e, "earlier_plans", None),
+        participants=list(getattr(e, "participants", None) or []),
+        client_notified_on=getattr(e, "client_notified_on", None),
+        option_chosen=e.chosen_option is not None or further_chosen is not None,
         chosen_option=e.chosen_option,
         all_options_refused=e.all_options_refused,
         consequences_told=e.consequences_told,

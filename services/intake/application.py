@@ -143,6 +143,7 @@ class IntakeApplication(ServiceApplication):
                 channel=c.channel,
                 source_kind=c.source.kind,
                 authority=c.source.authority,
+                further_source_kind=c.source.further_kind,
                 concerns=sorted(set(c.concerns)),
                 urgent=c.urgent,
                 consent=c.consent,

@@ -109,11 +109,14 @@ class Referral(PolkuAggregate):
         team: str | None = None,
         repeat_of: list[UUID] | None = None,
         open_relationship_id: UUID | None = None,
+        further_source_kind: str | None = None,
     ) -> None:
         self.client_id = env.client_id
         self.channel = channel
         self.source_kind = source_kind
         self.authority = authority
+        #: a source of a kind added since contract v1 (prolonged unemployment), refining ``source_kind``
+        self.further_source_kind = further_source_kind
         self.concerns = list(concerns)
         self.urgent = urgent
         self.consent = consent

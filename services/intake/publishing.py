@@ -25,7 +25,10 @@ def referral_received(e: Referral.Received) -> wire.ReferralReceived:
     return wire.ReferralReceived(
         **_base(e),
         channel=e.channel,
-        source=wire.ReferralSource(kind=e.source_kind, authority=e.authority),
+        source=wire.ReferralSource(
+            kind=e.source_kind, authority=e.authority,
+            further_kind=getattr(e, "further_source_kind", None),  # None: stored before it was carried
+        ),
         concerns=list(e.concerns),
         urgent=e.urgent,
         consent=e.consent,

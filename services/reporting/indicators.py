@@ -149,7 +149,8 @@ def _referral_set(cur: Cursor, p: str, referral_id: Any, **columns: Any) -> None
 def _received(cur: Cursor, p: str, e: it.ReferralReceived) -> None:
     _referral_set(
         cur, p, e.referral_id, client=e.client_id, team=e.team, received_at=_ts(e.occurred_at),
-        channel=e.channel, source=e.source.kind, urgent=int(e.urgent),
+        # a source of a kind added since v1 (prolonged unemployment) counts as itself
+        channel=e.channel, source=e.source.further_kind or e.source.kind, urgent=int(e.urgent),
     )
     cur.executemany(
         f"INSERT INTO {p}_referral_concern (referral_id, concern) VALUES (?, ?) ON CONFLICT DO NOTHING",
@@ -306,7 +307,9 @@ def _plan(cur: Cursor, p: str, e: cf.PlanUpdated) -> None:
     cur.execute(
         f"INSERT INTO {p}_plan (relationship_id, kind, version, made_at, next_review, offered, chosen) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (rid, e.kind, e.version, at, e.next_review.isoformat(), ",".join(sorted(set(e.offered))), e.chosen_option),
+        # the options of kinds added since v1 count as the others do
+        (rid, e.kind, e.version, at, e.next_review.isoformat(), ",".join(sorted({*e.offered, *e.further_offered})),
+         e.chosen_option or e.further_chosen_option),
     )
 
 

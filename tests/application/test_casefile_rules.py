@@ -16,6 +16,7 @@ from polku.domain import RuleBroken
 from polku.pipeline import Pipeline
 from services.casefile.application import CasefileApplication
 from tests.application.test_casefile_commands import app, command, open_relationship, pipeline  # noqa: F401
+from tests.casefile_helpers import KTTL
 
 START = date(2026, 12, 1)
 
@@ -33,10 +34,11 @@ def refused(app: CasefileApplication, pipeline: Pipeline, code: str, tp: type[An
     return raised.value
 
 
+
 def activation_chosen(pipeline: Pipeline, rid: uuid.UUID) -> None:
     ok(pipeline, cmd.UpdatePlan, rid, kind="activation_plan", next_review="2027-01-01",
        strengths=["reliable"], support_needed=["a daily rhythm"],
-       options_offered=["rehabilitative_work_activity", "education"])
+       options_offered=["rehabilitative_work_activity", "education"], **KTTL)
     ok(pipeline, cmd.UpdatePlan, rid, kind="activation_plan", next_review="2027-01-01",
        chosen_option="rehabilitative_work_activity")
 
@@ -98,11 +100,166 @@ def test_plans_come_after_the_assessment_an_activation_plan_after_the_situation_
 ) -> None:
     rid = open_relationship(pipeline)
     plan = {"kind": "activation_plan", "goals": ["work"], "next_review": "2027-01-15",
-            "options_offered": ["education", "work_trial"]}
+            "options_offered": ["education", "work_trial"], **KTTL}
     refused(app, pipeline, "situation_not_mapped", cmd.UpdatePlan, rid, **plan)
     refused(app, pipeline, "situation_not_mapped", cmd.UpdatePlan, rid, strengths=["reliable"], **plan)
     mapped = ok(pipeline, cmd.UpdatePlan, rid, strengths=["reliable"], support_needed=["a daily rhythm"], **plan)
     assert mapped.plan_version == 1
+
+
+# ------------------------------------------------- the activation plan's contents (KTTL 8 §)
+MAPPED = {"strengths": ["reliable"], "support_needed": ["a daily rhythm"]}
+
+
+def test_an_activation_plan_records_education_work_history_earlier_plans_and_who_took_part(
+    app: CasefileApplication, pipeline: Pipeline
+) -> None:
+    """KTTL 8 § (seed 003): the plan records the client's education, work history and how earlier
+    plans went, and is made with the client and employment services. The first version records
+    them all; a later one (the choice, maybe by phone) need not repeat them."""
+    rid = open_relationship(pipeline)
+    first = {"kind": "activation_plan", "next_review": "2027-01-15", "options_offered": ["education", "work_trial"],
+             **MAPPED}
+    for left_out in ("education", "work_history", "earlier_plans"):
+        error = refused(app, pipeline, "activation_plan_incomplete", cmd.UpdatePlan, rid,
+                        **first, **{k: v for k, v in KTTL.items() if k != left_out})
+        assert error.field == left_out, error
+    for took_part in (["client"], ["employment_services", "support_person"], []):
+        error = refused(app, pipeline, "activation_plan_incomplete", cmd.UpdatePlan, rid, **first, **{**KTTL, "participants": took_part})
+        assert error.field == "participants", error
+    # the same for an employment plan (at a TYP)
+    refused(app, pipeline, "activation_plan_incomplete", cmd.UpdatePlan, rid, **{**first, "kind": "employment_plan"})
+
+    texts = {"education_text": "a vocational qualification in logistics", "work_history_text": "warehouse work, 3 years",
+             "earlier_plans_text": "none before"}
+    ok(pipeline, cmd.UpdatePlan, rid, **first, **texts, client_notified_on="2026-11-16",
+       **{**KTTL, "participants": ["client", "employment_services", "kela", "support_person"]})
+    ok(pipeline, cmd.UpdatePlan, rid, kind="activation_plan", next_review="2027-01-15", chosen_option="work_trial",
+       participants=["client"])
+    made, chosen = (entry.event for entry in app.timeline(rid).entries[-2:])
+    assert (made.education, made.work_history, made.earlier_plans, made.client_notified_on) == (
+        "vocational", "one_to_five_years", "no_earlier_plans", date(2026, 11, 16))
+    assert made.participants == ["client", "employment_services", "kela", "support_person"]
+    # the second version records only what it gave; the plan's record keeps the first's
+    assert (chosen.education, chosen.participants, chosen.chosen_option) == (None, ["client"], "work_trial")
+    [view] = app.state(app.get_relationship(rid)).plans
+    assert (view.version, view.education, view.work_history_text, view.client_notified_on) == (
+        2, "vocational", "warehouse work, 3 years", date(2026, 11, 16))
+    # the wording stays in casefile: the published event carries codes and dates only
+    published = msgspec.json.encode(made).decode()
+    assert all(text not in published for text in texts.values())
+
+
+def test_the_kttl_record_belongs_to_an_activation_plan_and_starts_again_after_a_return(
+    app: CasefileApplication, pipeline: Pipeline
+) -> None:
+    rid = open_relationship(pipeline)
+    ok(pipeline, cmd.StartAssessment, rid)
+    ok(pipeline, cmd.CompleteAssessment, rid, conclusion="service_need")
+    for field, value in (*KTTL.items(), ("client_notified_on", "2026-11-20"), ("education_text", "basic school")):
+        error = refused(app, pipeline, "activation_fields_on_client_plan", cmd.UpdatePlan, rid, kind="client_plan",
+                        goals=["housing"], next_review="2027-01-15", **{field: value})
+        assert error.field == "kind"
+    ok(pipeline, cmd.UpdatePlan, rid, kind="activation_plan", next_review="2027-01-15",
+       options_offered=["education", "work_trial"], **KTTL)
+    ok(pipeline, cmd.EndRelationship, rid, reason="client_ended")
+    ok(pipeline, cmd.ReopenRelationship, rid, reason="client_returned")
+    # a returning client's plan is made anew, with its record
+    ok(pipeline, cmd.StartAssessment, rid)
+    ok(pipeline, cmd.CompleteAssessment, rid, conclusion="service_need")
+    again = {"kind": "activation_plan", "next_review": "2027-01-15", "options_offered": ["education", "work_trial"]}
+    refused(app, pipeline, "activation_plan_incomplete", cmd.UpdatePlan, rid, **again)
+    ok(pipeline, cmd.UpdatePlan, rid, **again, **{**KTTL, "earlier_plans": "partly_carried_out"})
+
+
+def test_the_client_is_notified_of_the_activation_plan_on_or_before_its_date(
+    app: CasefileApplication, pipeline: Pipeline
+) -> None:
+    rid = open_relationship(pipeline)
+    plan = {"kind": "activation_plan", "next_review": "2027-01-15", "options_offered": ["education", "work_trial"],
+            **MAPPED, **KTTL}
+    # the plan's date is its business time: 2026-11-23
+    error = refused(app, pipeline, "client_notified_after_plan", cmd.UpdatePlan, rid, **plan, client_notified_on="2026-11-24")
+    assert error.field == "client_notified_on"
+    ok(pipeline, cmd.UpdatePlan, rid, **plan, client_notified_on="2026-11-23")
+
+
+def test_the_notice_date_of_an_activation_plan_is_bounded_like_every_date() -> None:
+    """polku/bounds.py walks every date of a command: the new ``client_notified_on`` too."""
+    from polku.bounds import OutOfBounds, check
+    from polku.settings import TimeBounds
+
+    from tests.application.test_casefile_commands import NOW
+
+    plan = command(cmd.UpdatePlan, uuid.uuid4(), kind="activation_plan", next_review="2027-01-15",
+                   client_notified_on="9999-12-31")
+    with pytest.raises(OutOfBounds) as raised:
+        check(plan, NOW, TimeBounds())
+    assert (raised.value.code, raised.value.field) == ("invalid_value", "client_notified_on")
+    check(msgspec.structs.replace(plan, client_notified_on=date(2026, 11, 2)), NOW, TimeBounds())
+
+
+# ------------------------------------------------- vocabulary since v1 (seeds 001, 003)
+def test_further_options_count_toward_the_minimum_and_may_be_chosen(
+    app: CasefileApplication, pipeline: Pipeline
+) -> None:
+    """Work coaching, substance-abuse rehabilitation, social rehabilitation and the TYP are options
+    of an activation plan (seed 003): they count toward the two options, and one offered earlier
+    may be chosen; rehabilitative work activity still needs a plan that chose it."""
+    rid = open_relationship(pipeline)
+    first = {"kind": "activation_plan", "next_review": "2027-01-15", **MAPPED, **KTTL}
+    error = refused(app, pipeline, "too_few_options", cmd.UpdatePlan, rid, **first, further_options_offered=["work_coaching"])
+    assert error.field == "options_offered"
+    ok(pipeline, cmd.UpdatePlan, rid, **first, options_offered=["rehabilitative_work_activity"],
+       further_options_offered=["social_rehabilitation"])
+    made = app.timeline(rid).entries[-1].event
+    # v1's readers count the options (``options_offered``); the codes added since travel apart
+    assert (made.options_offered, made.offered, made.further_offered) == (
+        2, ["rehabilitative_work_activity"], ["social_rehabilitation"])
+    refused(app, pipeline, "option_not_offered", cmd.UpdatePlan, rid, kind="activation_plan", next_review="2027-01-15",
+            further_chosen_option="typ_service")
+    with pytest.raises(msgspec.ValidationError, match="one chosen option"):
+        command(cmd.UpdatePlan, rid, kind="activation_plan", next_review="2027-01-15",
+                chosen_option="rehabilitative_work_activity", further_chosen_option="social_rehabilitation")
+    refused(app, pipeline, "activation_fields_on_client_plan", cmd.UpdatePlan, rid, kind="client_plan",
+            next_review="2027-01-15", further_options_offered=["work_coaching", "typ_service"])
+    ok(pipeline, cmd.UpdatePlan, rid, kind="activation_plan", next_review="2027-01-15",
+       further_chosen_option="social_rehabilitation")
+    chosen = app.timeline(rid).entries[-1].event
+    assert (chosen.option_chosen, chosen.chosen_option, chosen.further_chosen_option) == (True, None, "social_rehabilitation")
+    assert app.state(app.get_relationship(rid)).plans[0].further_chosen_option == "social_rehabilitation"
+    # the plan chose social rehabilitation, not rehabilitative work activity
+    decide(pipeline, rid, "rehabilitative_work_activity")
+    refused(app, pipeline, "activation_plan_required", cmd.StartWorkActivity, rid, **period())
+
+
+def test_a_health_care_professional_may_be_the_work_pair_but_not_the_social_worker_shl_42_needs(
+    app: CasefileApplication, pipeline: Pipeline
+) -> None:
+    """Seed 001: when the need of support is wider than social welfare, the own worker's work pair
+    may be a health-care professional: named by code and profession (not on the roster)."""
+    rid = open_relationship(pipeline)
+    pair = {"health_care_pair_id": "hc-nurse-17", "health_care_pair_profession": "psychiatric_nurse"}
+    ok(pipeline, cmd.NameOwnWorker, rid, worker_id="sc-001", reason="competence", **pair)
+    state = app.state(app.get_relationship(rid))
+    assert (state.own_worker_id, state.work_pair_id, state.health_care_pair_id, state.health_care_pair_profession) == (
+        "sc-001", None, "hc-nurse-17", "psychiatric_nurse")
+    named = app.timeline(rid).entries[-1].event
+    assert (named.work_pair_id, named.health_care_pair_id, named.health_care_pair_profession) == (
+        None, "hc-nurse-17", "psychiatric_nurse")
+    # special support need: a health-care work pair is not the social worker SHL 42 § asks for
+    error = refused(app, pipeline, "own_worker_must_be_social_worker", cmd.DetermineSpecialSupportNeed, rid,
+                    special_support=True, grounds=["multiple_needs"])
+    assert error.field == "special_support"
+    ok(pipeline, cmd.NameOwnWorker, rid, worker_id="sw-001", reason="support_need_changed", **pair)
+    ok(pipeline, cmd.DetermineSpecialSupportNeed, rid, special_support=True, grounds=["multiple_needs"])
+    refused(app, pipeline, "own_worker_must_be_social_worker", cmd.NameOwnWorker, rid, worker_id="sc-001",
+            reason="absence", **pair)
+    # the code and the profession come together, and there is one work pair
+    for fields in ({"health_care_pair_id": "hc-nurse-17"}, {"health_care_pair_profession": "physician"},
+                   {"work_pair_id": "sw-002", **pair}):
+        with pytest.raises(msgspec.ValidationError):
+            command(cmd.NameOwnWorker, rid, worker_id="sc-001", reason="initial", **fields)
 
 
 # ------------------------------------------------------------------------------ return

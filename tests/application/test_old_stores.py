@@ -71,7 +71,23 @@ def test_an_old_intake_store_replays_to_the_same_state(tmp_path: Path, settings:
 
 #: what the relationship state gained since v1 (optional fields, README's growth rule): an old
 #: relationship shows their defaults
-STATE_ADDED_SINCE_V1 = {"disappeared_since": None, "recurring": False, "special_support_suspected": False}
+STATE_ADDED_SINCE_V1 = {
+    "disappeared_since": None, "recurring": False, "special_support_suspected": False,
+    "health_care_pair_id": None, "health_care_pair_profession": None,
+}
+#: what a plan's view gained since v1 (optional fields): an old plan shows their defaults
+PLAN_ADDED_SINCE_V1 = {
+    "further_options_offered": [], "further_chosen_option": None, "education": None, "education_text": "",
+    "work_history": None, "work_history_text": "", "earlier_plans": None, "earlier_plans_text": "",
+    "participants": [], "client_notified_on": None,
+}
+
+
+def state_now(state: dict[str, Any]) -> dict[str, Any]:
+    """An old relationship's state as it reads today: with the fields gained since v1."""
+    return {**state, **STATE_ADDED_SINCE_V1, "plans": [{**p, **PLAN_ADDED_SINCE_V1} for p in state["plans"]]}
+
+
 #: what events gained since v1 (optional fields): an old event shows their defaults
 EVENTS_ADDED_SINCE_V1 = {
     "RelationshipOpened": {"special_support_suspected": False},
@@ -79,6 +95,12 @@ EVENTS_ADDED_SINCE_V1 = {
     # an old decision has no ``outcome`` (``granted`` tells it)
     "DecisionMade": {"outcome": None, "appeal_instructions_given": False, "client_heard": False},
     "RelationshipReopened": {"anew": False},
+    "OwnWorkerNamed": {"health_care_pair_id": None, "health_care_pair_profession": None},
+    # an old plan has neither options of the kinds added since v1 nor a KTTL 8 § record
+    "PlanUpdated": {
+        "further_offered": [], "further_chosen_option": None, "education": None, "work_history": None,
+        "earlier_plans": None, "participants": [], "client_notified_on": None,
+    },
 }
 
 
@@ -125,7 +147,7 @@ def test_an_old_casefile_store_replays_to_the_same_state(settings: Settings, tmp
         # Each record, read through the pipeline as a client system reads it (each read logged).
         for rid, expected in EXPECTED["relationships"].items():
             query = cmd.RecordQuery(relationship_id=uuid.UUID(rid), actor=SW1, purpose="client_work")
-            assert as_json(pipeline.ask(query, "relationship")) == {**expected["state"], **STATE_ADDED_SINCE_V1}
+            assert as_json(pipeline.ask(query, "relationship")) == state_now(expected["state"])
             assert as_json(pipeline.ask(query, "timeline")) == timeline_now(expected["timeline"])
         assert app.max_position() == EXPECTED["casefile_events"] + 2 * len(EXPECTED["relationships"])
 

@@ -297,6 +297,38 @@ def test_channels_sources_and_concerns_of_referrals(view: IndicatorsView) -> Non
     assert cells(got["concerns"]) == {"livelihood": 3, "housing": 2, "substance_use": 1}
 
 
+def test_prolonged_unemployment_and_the_further_activation_options_are_counted(polku_env: dict[str, str]) -> None:
+    """Vocabulary added since v1 counts where v1's does: a referral whose source is prolonged
+    unemployment counts as that source, and an activation plan's further options (work coaching,
+    social rehabilitation...) as options offered and chosen, toward the two options too."""
+    v = IndicatorsView(SqlDatabase(Settings.from_env(), "reporting"), today=lambda: date(2026, 4, 30))
+    try:
+        unemployed = ev(
+            it.ReferralReceived, at(2), referral_id=R1, client_id=A, channel="outreach", concerns=["employment"],
+            source=it.ReferralSource(kind="worker_observation", further_kind="prolonged_unemployment"),
+            urgent=False, consent=True, team="north",
+        )
+        intake = [unemployed, received(R2, B, at(3), "phone", "client", ["livelihood"], "north")]
+        plans = [
+            ev(cf.PlanUpdated, at(18), relationship_id=REL1, client_id=A, kind="activation_plan", version=1, goal_count=0,
+               measure_count=0, options_offered=2, offered=["education"], further_offered=["work_coaching"],
+               next_review=date(2026, 5, 18), education="basic_education", work_history="none",
+               earlier_plans="no_earlier_plans", participants=["client", "employment_services"]),
+            ev(cf.PlanUpdated, at(20), relationship_id=REL1, client_id=A, kind="activation_plan", version=2, goal_count=0,
+               measure_count=0, option_chosen=True, further_chosen_option="work_coaching", next_review=date(2026, 5, 18)),
+        ]
+        for stream, events in (("INTAKE", intake), ("CASEFILE", plans)):
+            deliveries = [Delivery(i + 1, "polku.x", {}, b"", e) for i, e in enumerate(events)]
+            v.commit(v.prepare(deliveries), stream, deliveries[-1].seq)
+        got = answer(v)
+        assert cells(got["referral_sources"]) == {"prolonged_unemployment": 1, "client": 1}
+        assert cells(got["activation_options_offered"]) == {"education": 1, "work_coaching": 1}
+        assert cells(got["activation_options_chosen"]) == {"none": 1, "work_coaching": 1}
+        assert got["activation_fewer_than_two_options"].total == 0
+    finally:
+        v.db.close()
+
+
 def test_equal_treatment_side_by_side_across_teams(view: IndicatorsView) -> None:
     got = answer(view)["equal_treatment"]
     assert cells(got) == {

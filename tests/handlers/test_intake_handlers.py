@@ -51,6 +51,30 @@ async def test_a_referral_is_received_and_answered_with_its_ids(app: IntakeAppli
     assert app.max_position() == 1 + 3  # after the roster's seed
 
 
+async def test_prolonged_unemployment_is_a_referral_source(app: IntakeApplication) -> None:
+    """Seed 003 (the Aava model): social services contact the client when unemployment is
+    prolonged. A source of a kind added since v1, refining v1's ``kind``; published as a code."""
+    from contracts.intake import ReferralReceived
+    from services.intake.publishing import to_contract
+
+    body = {**BODY, "source": {"kind": "worker_observation", "further_kind": "prolonged_unemployment"}}
+    broker = NatsBroker(apply_types=False)
+    broker.include_router(pipeline(app).router())
+    async with TestNatsBroker(broker) as br:
+        reply = await br.request(json.dumps(body).encode(), RECEIVE_REFERRAL, headers={"Polku-Command-Id": "c-5", **HEADERS})
+        wrong = {**BODY, "source": {"kind": "worker_observation", "further_kind": "boredom"}}
+        refused = await br.request(json.dumps(wrong).encode(), RECEIVE_REFERRAL, headers={"Polku-Command-Id": "c-6", **HEADERS})
+    first = json.loads(reply.body)
+    assert first["ok"] is True, first
+    referral = app.get_referral(__import__("uuid").UUID(first["referral_id"]))
+    assert (referral.source_kind, referral.further_source_kind) == ("worker_observation", "prolonged_unemployment")
+    notifications = app.recorder.select_notifications(1, 10)
+    [published] = [e for e in (to_contract(app.mapper.to_domain_event(n)) for n in notifications) if isinstance(e, ReferralReceived)]
+    assert (published.source.kind, published.source.further_kind) == ("worker_observation", "prolonged_unemployment")
+    error = json.loads(refused.body)["error"]
+    assert (error["code"], error["field"]) == ("unknown_value", "source.further_kind")
+
+
 async def test_a_command_without_a_token_is_refused_unauthenticated(app: IntakeApplication) -> None:
     broker = NatsBroker(apply_types=False)
     broker.include_router(pipeline(app).router())

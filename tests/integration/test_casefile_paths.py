@@ -63,15 +63,21 @@ async def test_the_aava_path_from_contact_to_work_runs_through_the_command_api(s
     await cf.ok("record_meeting_outcome", SC1, meeting_id=booked["meeting_id"], outcome="held", occurred_at=at(d0 + timedelta(days=7)))
     await cf.ok("record_consent", SC1, kind="information_exchange", given=True, occurred_at=at(d0 + timedelta(days=7)))
 
-    # First activation plan, with TE services: the situation mapped (strengths, the support
-    # needed), at least two options, and a date to decide.
+    # First activation plan, with TE services (the client notified of it at the first meeting,
+    # a support person along): the situation mapped (strengths, the support needed), what KTTL
+    # 8 § records (education, work history, how earlier plans went), at least two options (work
+    # coaching one of them), and a date to decide.
     d1 = d0 + timedelta(days=21)
     first_plan = await cf.ok(
         "update_plan", SC1, kind="activation_plan", occurred_at=at(d1),
         strengths=["reliable", "drivers licence"], support_needed=["a daily rhythm"], goals=[GOAL],
         measures=[{"text": "visit the activity centre", "responsible": "client"},
                   {"text": "ask about the logistics course", "responsible": "employment_services"}],
-        options_offered=["rehabilitative_work_activity", "education"], next_review=(d1 + timedelta(days=14)).isoformat(),
+        options_offered=["rehabilitative_work_activity", "education"], further_options_offered=["work_coaching"],
+        education="vocational", education_text="warehouse logistics qualification", work_history="one_to_five_years",
+        work_history_text="three years of warehouse work", earlier_plans="partly_carried_out",
+        participants=["client", "employment_services", "support_person"], client_notified_on=(d0 + timedelta(days=7)).isoformat(),
+        next_review=(d1 + timedelta(days=14)).isoformat(),
     )
     assert first_plan["plan_version"] == 1
 
@@ -136,11 +142,14 @@ async def test_the_aava_path_from_contact_to_work_runs_through_the_command_api(s
     ]
     assert named["version"] == 3
     plans = [e for e, _ in events if type(e).__name__ == "PlanUpdated"]
-    assert [(p.version, p.options_offered, p.offered, p.chosen_option) for p in plans] == [
-        (1, 2, ["education", "rehabilitative_work_activity"], None),
-        (2, 0, [], "rehabilitative_work_activity"),
-        (3, 0, [], None),
+    assert [(p.version, p.options_offered, p.offered, p.further_offered, p.chosen_option) for p in plans] == [
+        (1, 3, ["education", "rehabilitative_work_activity"], ["work_coaching"], None),
+        (2, 0, [], [], "rehabilitative_work_activity"),
+        (3, 0, [], [], None),
     ]
+    assert (plans[0].education, plans[0].work_history, plans[0].earlier_plans, plans[0].client_notified_on) == (
+        "vocational", "one_to_five_years", "partly_carried_out", d0 + timedelta(days=7))
+    assert plans[0].participants == ["client", "employment_services", "support_person"]
     assert (plans[0].goal_count, plans[0].measure_count, plans[0].strength_count) == (1, 2, 2)
     last = events[-1][0]
     assert last.reason == "transferred_to_work"
@@ -151,6 +160,7 @@ async def test_the_aava_path_from_contact_to_work_runs_through_the_command_api(s
     for _, m in events:
         assert m.headers[contracts.H_MSG_ID].startswith(f"{rid}:")
         assert GOAL.encode() not in m.data and b"logistics" not in m.data and b"activity centre" not in m.data
+        assert b"warehouse" not in m.data  # the wording of education and work history stays in casefile
 
     # The timeline reproduces the history exactly: the stored events, as published.
     timeline = await cf.query("timeline", SC1, purpose="client_work")

@@ -10,6 +10,7 @@ from contracts import casefile as cmd
 from polku.settings import Settings
 from services.casefile.main import build_application, build_pipeline
 from tests.application.test_casefile_commands import command, open_relationship
+from tests.casefile_helpers import KTTL
 
 pytestmark = pytest.mark.postgres
 
@@ -23,7 +24,7 @@ def test_on_postgresql_a_retried_casefile_command_stores_nothing_new_and_the_tim
         rid = open_relationship(pipeline)
         plan = command(cmd.UpdatePlan, rid, kind="activation_plan", goals=["g"], next_review="2027-01-15",
                        strengths=["s"], support_needed=["n"],
-                       options_offered=["education", "work_trial"])
+                       options_offered=["education", "work_trial"], **KTTL)
         first = pipeline.execute(plan, command_id="pg-plan-1")
         position = app.max_position()
         assert pipeline.execute(plan, command_id="pg-plan-1") == first

@@ -22,7 +22,7 @@ from contracts.base import IDENTITY_CODE_SHAPE
 from polku.settings import Settings
 from services.followup.application import HELSINKI
 from polku.stack import Stack
-from tests.casefile_helpers import SC2, SW1, SW2, Casefile, open_relationship
+from tests.casefile_helpers import KTTL, SC2, SW1, SW2, Casefile, open_relationship
 from tests.helpers import request, stream_messages
 from tests.integration.test_followup_check_in import TL1, advance, followup
 from tests.integration.test_followup_kill import consumed
@@ -179,7 +179,7 @@ async def test_overdue_assessment_review_and_evaluation_clear_when_done(
     # no client plan before the assessment: the activation plan, the situation mapped in it, is reviewed
     await cf.ok("update_plan", SW1, kind="activation_plan", goals=["work"], next_review=(today + timedelta(days=200)).isoformat(),
                 strengths=["reliable"], support_needed=["a daily rhythm"],
-                options_offered=["rehabilitative_work_activity", "education"])
+                options_offered=["rehabilitative_work_activity", "education"], **KTTL)
     await cf.ok("update_plan", SW1, kind="activation_plan", goals=["work"], next_review=(today + timedelta(days=20)).isoformat(),
                 chosen_option="rehabilitative_work_activity")
     await cf.ok("make_decision", SW1, kind="rehabilitative_work_activity", granted=True, appeal_instructions_given=True)

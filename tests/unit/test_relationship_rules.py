@@ -12,7 +12,7 @@ import pytest
 
 from polku.domain import Envelope
 from services.casefile import domain as d
-from services.casefile.domain import Measure, PlanContent, Policy, Relationship
+from services.casefile.domain import ActivationRecord, Measure, PlanContent, Policy, Relationship
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 TODAY = NOW.date()
@@ -45,12 +45,22 @@ def assessed(rel: Relationship, conclusion: str = "service_need") -> None:
 MAPPED = PlanContent(goals=("g",), strengths=("s",), support_needed=("n",))
 
 
+#: what an activation plan records of the client (KTTL 8 §), all of it
+KTTL = ActivationRecord(
+    education="vocational", work_history="one_to_five_years", earlier_plans="no_earlier_plans",
+    participants=("client", "employment_services"),
+)
+
+
 def plan(rel: Relationship, kind: str = "client_plan", **fields: Any) -> int:
+    """A new version of a plan; an activation plan's records all KTTL 8 § asks unless ``record`` is given."""
     values: dict[str, Any] = dict(
         kind=kind, content=MAPPED, next_review=TODAY + timedelta(days=90),
         valid_until=None, client_dissents=False, options_offered=[], chosen_option=None,
         all_options_refused=False, consequences_told=False, policy=POLICY,
     )
+    if kind != "client_plan":
+        values["record"] = KTTL
     values.update(fields)
     return rel.update_plan(env(), **values)
 
@@ -284,6 +294,41 @@ def test_refusing_every_option_needs_the_consequences_told_and_is_not_a_choice_t
     refused(rel, d.ChoiceAndRefusal, "choice_and_refusal", lambda: plan(
         rel, "activation_plan", all_options_refused=True, consequences_told=True, chosen_option="education"))
     plan(rel, "activation_plan", all_options_refused=True, consequences_told=True)
+
+
+def test_an_activation_plan_records_what_kttl_8_asks_and_later_versions_keep_it() -> None:
+    rel = relationship()
+    offer = ["education", "work_trial"]
+    for record in (ActivationRecord(), ActivationRecord(education="basic_education", work_history="none",
+                                                        earlier_plans="not_carried_out", participants=("client",))):
+        refused(rel, d.ActivationPlanIncomplete, "activation_plan_incomplete", lambda: plan(
+            rel, "activation_plan", options_offered=offer, record=record))
+    plan(rel, "activation_plan", options_offered=offer)
+    # a later version records what changed; the rest of the record stands
+    plan(rel, "activation_plan", chosen_option="education", record=ActivationRecord(education="higher_education"))
+    latest = rel.latest_plan("activation_plan")
+    assert (latest.record.education, latest.record.work_history, latest.record.participants) == (
+        "higher_education", "one_to_five_years", ("client", "employment_services"))
+    # replayed from its events, the record is rebuilt the same
+    fresh = Relationship.open(uuid.uuid4(), env(), client_id="c" * 32, referral_id=uuid.uuid4())
+    plan(fresh, "activation_plan", options_offered=offer)
+    plan(fresh, "activation_plan", chosen_option="education", record=ActivationRecord(education="higher_education"))
+    again = None
+    for e in fresh.collect_events():
+        again = e.mutate(again)
+    assert again is not None and again.plans == fresh.plans
+    assert again.plans[-1].record == latest.record
+
+
+def test_a_health_care_work_pair_is_one_work_pair_with_code_and_profession() -> None:
+    rel = relationship()
+    for fields in ({"work_pair_id": "sw-002", "work_pair_role": "social_worker", "health_care_pair_id": "hc-1",
+                    "health_care_pair_profession": "nurse"}, {"health_care_pair_id": "hc-1"}):
+        refused(rel, d.InvalidWorkPair, "invalid_work_pair", lambda: rel.name_own_worker(
+            env(), worker_id="sc-001", role="social_counsellor", team="team-north", reason="competence", **fields))
+    rel.name_own_worker(env(), worker_id="sc-001", role="social_counsellor", team="team-north", reason="competence",
+                        health_care_pair_id="hc-1", health_care_pair_profession="physician")
+    assert (rel.work_pair, rel.health_care_pair, rel.health_care_pair_profession) == (None, "hc-1", "physician")
 
 
 def test_options_belong_to_an_activation_plan_not_the_client_plan() -> None:

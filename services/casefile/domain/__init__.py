@@ -24,6 +24,8 @@ from services.casefile.domain.errors import (
     ClientPlanRequired,
     ConsentNotGiven,
     ConsequencesNotTold,
+    ActivationPlanIncomplete,
+    ClientNotifiedAfterPlan,
     DecisionRequiresSocialWorker,
     DisclosureWithoutBasis,
     EvaluationOutsidePeriod,
@@ -62,6 +64,7 @@ from services.casefile.domain.record_view import RecordProbe, RecordView
 from services.casefile.domain.relationship import Relationship
 from services.casefile.domain.values import (
     ACTIVATION_KINDS,
+    ActivationRecord,
     Decision,
     Measure,
     Measurement,
@@ -74,6 +77,7 @@ from services.casefile.domain.values import (
 
 __all__ = [
     "ACTIVATION_KINDS",
+    "ActivationRecord",
     "OWN_WORKER_REASONS",
     "SOCIAL_WORKER",
     "ActivationFieldsOnClientPlan",
@@ -90,6 +94,8 @@ __all__ = [
     "ClientPlanRequired",
     "ConsentNotGiven",
     "ConsequencesNotTold",
+    "ActivationPlanIncomplete",
+    "ClientNotifiedAfterPlan",
     "Decision",
     "DecisionRequiresSocialWorker",
     "EvaluationOutsidePeriod",

@@ -91,6 +91,17 @@ class ConsequencesNotTold(CasefileRuleBroken):
     field = "consequences_told"
 
 
+class ActivationPlanIncomplete(CasefileRuleBroken):
+    """KTTL 8 §: the plan's record of the client lacks something the law requires."""
+
+    code = "activation_plan_incomplete"
+
+
+class ClientNotifiedAfterPlan(CasefileRuleBroken):
+    code = "client_notified_after_plan"
+    field = "client_notified_on"
+
+
 class ActivationPlanRequired(CasefileRuleBroken):
     code = "activation_plan_required"
 

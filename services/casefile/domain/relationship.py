@@ -10,6 +10,7 @@ the envelope, folded into it when an older event is read (:class:`polku.domain.P
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -27,6 +28,7 @@ from services.casefile.domain.policy import (
 )
 from services.casefile.domain.values import (
     ACTIVATION_KINDS,
+    ActivationRecord,
     Decision,
     Measurement,
     Meeting,
@@ -47,6 +49,10 @@ class Relationship(PolkuAggregate):
     #: intake's triage suspected special support need and nobody has determined it yet (a class
     #: default for relationships stored before intake's suspicion was carried)
     special_support_suspected = False
+    #: a health-care professional as the work pair: their code and profession (class defaults
+    #: for relationships stored before such a work pair could be named)
+    health_care_pair: str | None = None
+    health_care_pair_profession: str | None = None
 
     @event("Opened")
     def __init__(self, *, env: Envelope, referral_id: UUID, special_support_suspected: bool = False) -> None:
@@ -153,13 +159,25 @@ class Relationship(PolkuAggregate):
     # -------------------------------------------------------------- own worker
     def name_own_worker(
         self, env: Envelope, *, worker_id: str, role: str, team: str, work_pair_id: str | None = None,
-        work_pair_role: str | None = None, reason: str,
+        work_pair_role: str | None = None, reason: str, health_care_pair_id: str | None = None,
+        health_care_pair_profession: str | None = None,
     ) -> None:
+        """Name the own worker, with a work pair: a worker of the roster (``work_pair_role`` is
+        theirs), or a health-care professional (seed 001: their code and profession), who is not
+        a social worker, so does not meet the SHL 42 § rule for a client who needs one."""
         self._must_be_open()
         if reason not in OWN_WORKER_REASONS:
             raise errors.UnknownOwnWorkerReason(f"reason must be one of {', '.join(OWN_WORKER_REASONS)}")
         if work_pair_id is not None and work_pair_id == worker_id:
             raise errors.InvalidWorkPair("the work pair must be another worker than the own worker")
+        if work_pair_id is not None and health_care_pair_id is not None:
+            raise errors.InvalidWorkPair(
+                "one work pair: a worker of the roster or a health-care professional", "health_care_pair_id"
+            )
+        if (health_care_pair_id is None) != (health_care_pair_profession is None):
+            raise errors.InvalidWorkPair(
+                "a health-care work pair names both their code and their profession", "health_care_pair_profession"
+            )
         if self.needs_social_worker and not qualifies_for_special_support(role, work_pair_role):
             need = "has special support need" if self.special_support else (
                 "is suspected of special support need (intake's triage) until it is determined"
@@ -171,19 +189,23 @@ class Relationship(PolkuAggregate):
             )
         self._own_worker_named(
             env, worker_id=worker_id, role=role, team=team, work_pair_id=work_pair_id,
-            work_pair_role=work_pair_role, reason=reason,
+            work_pair_role=work_pair_role, reason=reason, health_care_pair_id=health_care_pair_id,
+            health_care_pair_profession=health_care_pair_profession,
         )
 
     @event("OwnWorkerNamed")
     def _own_worker_named(
         self, env: Envelope, *, worker_id: str, role: str, team: str, work_pair_id: str | None, reason: str,
-        work_pair_role: str | None = None,
+        work_pair_role: str | None = None, health_care_pair_id: str | None = None,
+        health_care_pair_profession: str | None = None,
     ) -> None:
         self.own_worker = worker_id
         self.own_worker_role = role
         self.team = team
         self.work_pair = work_pair_id
         self.work_pair_role = work_pair_role
+        self.health_care_pair = health_care_pair_id
+        self.health_care_pair_profession = health_care_pair_profession
 
     # --------------------------------------------------------- special support
     def determine_special_support_need(
@@ -266,7 +288,8 @@ class Relationship(PolkuAggregate):
         self, env: Envelope, *, kind: str, content: PlanContent, next_review: date, valid_until: date | None = None,
         client_dissents: bool = False, options_offered: list[str] | tuple[str, ...] = (),
         chosen_option: str | None = None, all_options_refused: bool = False, consequences_told: bool = False,
-        policy: Policy,
+        further_offered: list[str] | tuple[str, ...] = (), further_chosen_option: str | None = None,
+        record: ActivationRecord = ActivationRecord(), policy: Policy,
     ) -> int:
         """A new version of a plan; returns the version.
 
@@ -278,15 +301,28 @@ class Relationship(PolkuAggregate):
         plan records what the mapping found: both the client's strengths and the support
         needed. Once mapped, later versions need not repeat it. After a return (reopening),
         both start again from a new assessment or mapping.
+
+        An activation plan's options are of v1's kinds (``options_offered``, ``chosen_option``)
+        and of those added since (``further_offered``, ``further_chosen_option``): both count
+        toward the minimum, and either may be chosen. Its ``record`` of the client (KTTL 8 §):
+        the plan's first version (since the relationship (re)opened) records the education, the
+        work history, how earlier plans went, and that the client and employment services took
+        part; later versions may update it. When the client was notified of the plan is
+        recorded when known, on or before the plan's date.
         """
         self._must_be_open()
         if next_review < env.occurred_at.date():
             raise errors.ReviewDateInPast("the next review date must not be before the plan's date")
         offered = sorted(set(options_offered))
+        further = sorted(set(further_offered))
         activation = kind in ACTIVATION_KINDS
-        if not activation and (offered or chosen_option or all_options_refused or consequences_told):
+        if not activation and (
+            offered or chosen_option or all_options_refused or consequences_told or further or further_chosen_option
+            or record.given or content.education or content.work_history or content.earlier_plans
+        ):
             raise errors.ActivationFieldsOnClientPlan(
-                "options, a choice or a refusal belong to an activation or employment plan", "kind"
+                "options, a choice or a refusal, and the record of education, work history, earlier plans, "
+                "participants and notice (KTTL 8 §) belong to an activation or employment plan", "kind"
             )
         if not activation and not self.service_need_found:
             raise errors.AssessmentRequired(
@@ -302,12 +338,22 @@ class Relationship(PolkuAggregate):
                 "the client's strengths and the support needed in the activation plan"
             )
         if activation:
-            check_activation_plan(self.current_plans, offered, chosen_option, all_options_refused, consequences_told, policy)
+            if record.client_notified_on is not None and record.client_notified_on > env.occurred_at.date():
+                raise errors.ClientNotifiedAfterPlan(
+                    "the client is notified of the activation plan on or before the plan's date"
+                )
+            check_activation_plan(
+                self.current_plans, offered + further, chosen_option or further_chosen_option, all_options_refused,
+                consequences_told, policy,
+            )
+            earlier = self.latest_plan(kind)
+            record.over(earlier.record if earlier else ActivationRecord()).check_complete()
         version = 1 + sum(1 for p in self.plans if p.kind == kind)
         self._plan_updated(
             env, kind=kind, version=version, content=content.stored(), next_review=next_review,
             valid_until=valid_until, client_dissents=client_dissents, options_offered=offered,
             chosen_option=chosen_option, all_options_refused=all_options_refused, consequences_told=consequences_told,
+            further_offered=further, further_chosen_option=further_chosen_option, **record.stored(),
         )
         return version
 
@@ -315,13 +361,32 @@ class Relationship(PolkuAggregate):
     def _plan_updated(
         self, env: Envelope, *, kind: str, version: int, content: dict[str, Any], next_review: date,
         valid_until: date | None, client_dissents: bool, options_offered: list[str], chosen_option: str | None,
-        all_options_refused: bool, consequences_told: bool,
+        all_options_refused: bool, consequences_told: bool, further_offered: list[str] | None = None,
+        further_chosen_option: str | None = None, education: str | None = None, work_history: str | None = None,
+        earlier_plans: str | None = None, participants: list[str] | None = None,
+        client_notified_on: date | None = None,
     ) -> None:
+        # the new keyword arguments: an event stored before them replays with their defaults
+        given = ActivationRecord(
+            education=education, work_history=work_history, earlier_plans=earlier_plans,
+            participants=tuple(participants or ()), client_notified_on=client_notified_on,
+        )
+        earlier = next((p for p in reversed(self.current_plans) if p.kind == kind), None)
+        wording = PlanContent.from_stored(content)
+        if earlier is not None:  # the record's wording as this version leaves it, like its codes
+            wording = dataclasses.replace(
+                wording, **{
+                    name: getattr(wording, name) or getattr(earlier.content, name)
+                    for name in ("education", "work_history", "earlier_plans")
+                },
+            )
         self.plans.append(
             PlanVersion(
-                kind=kind, version=version, content=PlanContent.from_stored(content), next_review=next_review,
+                kind=kind, version=version, content=wording, next_review=next_review,
                 valid_until=valid_until, client_dissents=client_dissents, options_offered=tuple(options_offered),
                 chosen_option=chosen_option, all_options_refused=all_options_refused, occurred_at=env.occurred_at,
+                further_offered=tuple(further_offered or ()), further_chosen_option=further_chosen_option,
+                record=given.over(earlier.record if earlier else ActivationRecord()),
             )
         )
 

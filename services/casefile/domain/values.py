@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from services.casefile.domain.errors import (
+    ActivationPlanIncomplete,
     ChoiceAndRefusal,
     ConsequencesNotTold,
     EvaluationOutsidePeriod,
@@ -52,6 +53,11 @@ class PlanContent:
     meetings: str = ""
     client_view: str = ""
     dissent: str = ""
+    #: an activation plan's wording of the client's education, work history and how earlier
+    #: plans went (KTTL 8 §)
+    education: str = ""
+    work_history: str = ""
+    earlier_plans: str = ""
 
     def stored(self) -> dict[str, Any]:
         """The form a PlanUpdated event stores (its ``content``)."""
@@ -63,6 +69,9 @@ class PlanContent:
             "meetings": self.meetings,
             "client_view": self.client_view,
             "dissent": self.dissent,
+            "education": self.education,
+            "work_history": self.work_history,
+            "earlier_plans": self.earlier_plans,
         }
 
     @classmethod
@@ -75,7 +84,64 @@ class PlanContent:
             meetings=content.get("meetings", ""),
             client_view=content.get("client_view", ""),
             dissent=content.get("dissent", ""),
+            education=content.get("education", ""),
+            work_history=content.get("work_history", ""),
+            earlier_plans=content.get("earlier_plans", ""),
         )
+
+
+#: Who must have taken part in making an activation plan (KTTL 8 §: made with the unemployed
+#: person and employment services; the social services' worker is the one acting).
+REQUIRED_PARTICIPANTS = ("client", "employment_services")
+
+
+@dataclass(frozen=True)
+class ActivationRecord:
+    """What an activation (employment) plan records of the client (KTTL 8 §), as codes: the
+    education, the work history, how earlier plans went, who took part, and when the client was
+    notified of the plan. A version records what it gives; what it leaves out, an earlier
+    version of the plan recorded (:meth:`over`)."""
+
+    education: str | None = None
+    work_history: str | None = None
+    earlier_plans: str | None = None
+    participants: tuple[str, ...] = ()
+    client_notified_on: date | None = None
+
+    @property
+    def given(self) -> bool:
+        return self != ActivationRecord()
+
+    def stored(self) -> dict[str, Any]:
+        """The facts a PlanUpdated event stores (keyword arguments; an older event lacks them)."""
+        return {
+            "education": self.education, "work_history": self.work_history, "earlier_plans": self.earlier_plans,
+            "participants": list(self.participants), "client_notified_on": self.client_notified_on,
+        }
+
+    def over(self, earlier: ActivationRecord) -> ActivationRecord:
+        """This version's record, what it leaves out taken from ``earlier`` (the plan's record so far)."""
+        return ActivationRecord(
+            education=self.education or earlier.education,
+            work_history=self.work_history or earlier.work_history,
+            earlier_plans=self.earlier_plans or earlier.earlier_plans,
+            participants=tuple(sorted({*earlier.participants, *self.participants})),
+            client_notified_on=self.client_notified_on or earlier.client_notified_on,
+        )
+
+    def check_complete(self) -> None:
+        """KTTL 8 §: the plan (with its earlier versions: this is the record so far) records the
+        client's education, work history and how earlier plans went, and was made with the client
+        and employment services. Raises :class:`ActivationPlanIncomplete` naming what is missing."""
+        missing = [name for name in ("education", "work_history", "earlier_plans") if getattr(self, name) is None]
+        missing += [f"participants: {p}" for p in REQUIRED_PARTICIPANTS if p not in self.participants]
+        if missing:
+            field = missing[0].split(":")[0]
+            raise ActivationPlanIncomplete(
+                "an activation plan records the client's education, work history and how earlier plans "
+                f"went, made with the client and employment services (KTTL 8 §); missing: {', '.join(missing)}",
+                field,
+            )
 
 
 @dataclass(frozen=True)
@@ -92,10 +158,21 @@ class PlanVersion:
     chosen_option: str | None
     all_options_refused: bool
     occurred_at: datetime
+    #: options of the kinds added since contract v1, and the chosen one when it is of those
+    further_offered: tuple[str, ...] = ()
+    further_chosen_option: str | None = None
+    #: the plan's record of the client (KTTL 8 §) as this version leaves it (earlier versions'
+    #: record, updated by what this one gave)
+    record: ActivationRecord = ActivationRecord()
 
     @property
     def is_activation(self) -> bool:
         return self.kind in ACTIVATION_KINDS
+
+    @property
+    def all_offered(self) -> tuple[str, ...]:
+        """Every option offered, of v1's kinds and of those added since."""
+        return self.options_offered + self.further_offered
 
 
 def check_activation_plan(
@@ -103,12 +180,13 @@ def check_activation_plan(
     consequences_told: bool, policy: Policy,
 ) -> None:
     """The Aava model's rules for a new version of an activation plan, after the ``earlier``
-    plans: options first (at least two), then a choice of one of them, or a refusal of all."""
+    plans: options first (at least two), then a choice of one of them, or a refusal of all.
+    ``offered`` and ``chosen_option`` are of any kind (v1's options and those added since)."""
     if chosen_option and all_options_refused:
         raise ChoiceAndRefusal("record either the chosen option or the refusal", "chosen_option")
     if all_options_refused and not consequences_told:
         raise ConsequencesNotTold("tell the client the consequences of refusing every option")
-    offered_before = {o for p in earlier if p.is_activation for o in p.options_offered}
+    offered_before = {o for p in earlier if p.is_activation for o in p.all_offered}
     if chosen_option is not None and chosen_option not in offered_before:
         raise OptionNotOffered(
             "the chosen option must be one offered at an earlier meeting, so the client had time to reflect"
