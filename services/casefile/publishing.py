@@ -122,7 +122,7 @@ def meeting_scheduled(e: Any) -> wire.MeetingScheduled:
 
 def meeting_held(e: Any) -> wire.MeetingHeld:
     return wire.MeetingHeld(
-        **_base(e), meeting_id=e.meeting_id, client_informed_of=list(getattr(e, "informed_of", ())),
+        **_base(e), meeting_id=e.meeting_id, client_informed_of=list(getattr(e, "informed_of", None) or ()),
     )
 
 

@@ -87,6 +87,7 @@ class Relationship(PolkuAggregate):
         self.informed_of: set[str] = set()
         #: the own worker the client was last told of (a roster id)
         self.own_worker_told: str | None = None
+        #: a first meeting was held since Polku records what the client is told there
         self.first_meeting_held = False
         self.consultations: list[UUID] = []
         #: a family member takes part in the assessment (a ``family_participation`` consent)
@@ -522,10 +523,14 @@ class Relationship(PolkuAggregate):
 
     @event("MeetingHeld")
     def _meeting_held(
-        self, env: Envelope, *, meeting_id: UUID, notes: str, informed_of: list[str] | tuple[str, ...] = (),
+        self, env: Envelope, *, meeting_id: UUID, notes: str, informed_of: list[str] | None = None,
         own_worker_told: str | None = None,
     ) -> None:
+        # ``informed_of`` None: held before Polku recorded what the client was told (unknown,
+        # so such a first meeting does not count as one that told nothing)
         self.meetings[meeting_id] = self.meetings[meeting_id].recorded("held")
+        if informed_of is None:
+            return
         if self.meetings[meeting_id].kind == "first_meeting":
             self.first_meeting_held = True
         self.informed_of.update(i for i in informed_of if i != "own_worker")
