@@ -198,7 +198,7 @@ def test_a_consultation_is_recorded_with_whom_and_on_what_topic(app: CasefileApp
     rid = open_relationship(pipeline)
     ok(pipeline, cmd.RecordConsultation, rid, topic="special_support_need", consultant_id="sw-002",
        notes="the four-field grid")
-    ok(pipeline, cmd.RecordConsultation, rid, topic="division_of_work", profession="leading_social_worker")
+    ok(pipeline, cmd.RecordConsultation, rid, topic="division_of_work", profession="team_lead")
     assert relationship_state(pipeline, rid).consultations == 2
     on_roster, outside = history(app, rid)[-2:]
     assert isinstance(on_roster, cmd.ConsultationRecorded)
@@ -206,7 +206,7 @@ def test_a_consultation_is_recorded_with_whom_and_on_what_topic(app: CasefileApp
         "sw-002", "social_worker", None, "special_support_need",
     )
     assert (outside.consultant_id, outside.consultant_role, outside.profession, outside.topic) == (
-        None, None, "leading_social_worker", "division_of_work",
+        None, None, "team_lead", "division_of_work",
     )
     assert "four-field" not in msgspec.json.encode(on_roster).decode()  # the notes stay in casefile
 

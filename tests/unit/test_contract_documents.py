@@ -486,7 +486,7 @@ EXAMPLES.update(
             "postponed",
         ),
         casefile.RecordConsultation: (
-            casefile.RecordConsultation(**_command_base(), topic="division_of_work", profession="leading_social_worker"),
+            casefile.RecordConsultation(**_command_base(), topic="division_of_work", profession="team_lead"),
             ("profession",),
             "fortune_teller",
         ),
