@@ -38,7 +38,10 @@ from contracts.vocabulary import (
     PlanParticipant,
     RecipientAuthority,
     AssessmentConclusion,
+    ClientInformedOf,
     ConsentKind,
+    ConsultationTopic,
+    ConsultedProfession,
     DecisionKind,
     DecisionOutcome,
     EndReason,
@@ -120,6 +123,9 @@ class AssessmentStarted(Event, kw_only=True):
 
     relationship_id: UUID
     client_id: ClientId
+    #: a family member (läheinen) takes part in it, by the client's ``family_participation``
+    #: consent in force (seed 000)
+    family_participates: bool = False
 
 
 class AssessmentCompleted(Event, kw_only=True):
@@ -190,6 +196,24 @@ class DecisionMade(Event, kw_only=True):
     client_heard: bool = False
 
 
+class RelationshipDecisionMade(Event, kw_only=True):
+    """A written decision on the client relationship itself: it begins (granted, or partly
+    granted), or it is refused (denied). Seed 000: the decision on the relationship is almost
+    always made (not for a temporary relationship of advice and guidance). The rules of
+    DecisionMade hold: appeal instructions always, the client heard before a negative one, a
+    social worker's when it secures the care of a client with special support need (SHL 46 §)."""
+
+    relationship_id: UUID
+    client_id: ClientId
+    decision_id: UUID
+    outcome: DecisionOutcome
+    appealable: bool
+    secures_care: bool = False
+    maker_role: WorkerRole
+    appeal_instructions_given: bool = True
+    client_heard: bool = False
+
+
 class MeetingScheduled(Event, kw_only=True):
     """A meeting with the client was booked."""
 
@@ -207,6 +231,9 @@ class MeetingHeld(Event, kw_only=True):
     relationship_id: UUID
     client_id: ClientId
     meeting_id: UUID
+    #: what the client was told at it (seed 003: rights, obligations, options, benefits; seed
+    #: 001: who the own worker is)
+    client_informed_of: list[ClientInformedOf] = []
 
 
 class MeetingMissed(Event, kw_only=True):
@@ -215,6 +242,20 @@ class MeetingMissed(Event, kw_only=True):
     relationship_id: UUID
     client_id: ClientId
     meeting_id: UUID
+
+
+class ConsultationRecorded(Event, kw_only=True):
+    """A worker consulted a social worker or another professional on the relationship (seed 002):
+    whom (a worker on the roster, with their role; or someone outside it, by profession) and on
+    what topic. What was discussed stays in casefile."""
+
+    relationship_id: UUID
+    client_id: ClientId
+    consultation_id: UUID
+    topic: ConsultationTopic
+    consultant_id: Code | None = None
+    consultant_role: WorkerRole | None = None
+    profession: ConsultedProfession | None = None
 
 
 class WorkActivityStarted(Event, kw_only=True):
@@ -375,6 +416,19 @@ class RelationshipState(msgspec.Struct, frozen=True, kw_only=True):
     open_meetings: int = 0
     missed_meetings: int = 0
     decisions: int = 0
+    #: the decision on the client relationship itself, its latest outcome since the relationship
+    #: (re)opened (None: none made; seed 000 makes none for advice and guidance)
+    relationship_decision: DecisionOutcome | None = None
+    #: what the client was told at held meetings; ``own_worker`` only while the worker they were
+    #: told of is the own worker still
+    client_informed_of: list[ClientInformedOf] = []
+    #: once a first meeting was held: what the client has not been told yet (seed 003: the own
+    #: worker tells it, at one meeting or more)
+    client_not_yet_informed_of: list[ClientInformedOf] = []
+    #: consultations recorded on the relationship (seed 002)
+    consultations: int = 0
+    #: a family member takes part in the assessment (by the client's consent in force)
+    assessment_family_participates: bool = False
     consents: list[ConsentKind] = []
     end_reason: EndReason | None = None
     #: followup counts the client disappeared since this day (None: reachable, as far as known)
@@ -487,6 +541,10 @@ class StartAssessment(CasefileCommand, kw_only=True, forbid_unknown_fields=True)
     """``polku.cmd.casefile.start_assessment``: start the service need assessment (SHL 36 §)."""
 
     reply: ClassVar[type] = CasefileAccepted
+
+    #: a family member takes part (seed 000: with the client's consent); refused
+    #: ``consent_required`` without a ``family_participation`` consent in force
+    family_participates: bool = False
 
 
 class CompleteAssessment(CasefileCommand, kw_only=True, forbid_unknown_fields=True):
@@ -614,6 +672,24 @@ class MakeDecision(CasefileCommand, kw_only=True, forbid_unknown_fields=True):
         return self.outcome or ("granted" if self.granted else "denied")
 
 
+class DecideOnRelationship(CasefileCommand, kw_only=True, forbid_unknown_fields=True):
+    """``polku.cmd.casefile.decide_on_relationship``: the written decision on the client
+    relationship itself, that it begins (``granted``, ``partly_granted``) or is refused
+    (``denied``); seed 000: almost always made. The rules of ``make_decision`` hold: appeal
+    instructions always, the client heard before a negative one, and a decision securing the
+    care of a client with (suspected) special support need is a social worker's (SHL 46 §).
+    The reply names the decision.
+    """
+
+    reply: ClassVar[type] = CasefileAccepted
+
+    outcome: DecisionOutcome
+    appeal_instructions_given: bool = False
+    client_heard: bool = False
+    secures_care: bool = False
+    grounds_text: FreeText = ""
+
+
 class ScheduleMeeting(CasefileCommand, kw_only=True, forbid_unknown_fields=True):
     """``polku.cmd.casefile.schedule_meeting``: book a meeting; the reply names it."""
 
@@ -632,6 +708,29 @@ class RecordMeetingOutcome(CasefileCommand, kw_only=True, forbid_unknown_fields=
     meeting_id: UUID
     outcome: MeetingOutcome
     notes: FreeText = ""
+    #: what the client was told at a held meeting (seed 003: the own worker tells the client of
+    #: rights, obligations, options and benefits at the first meeting; ``own_worker``: who their
+    #: own worker is, only once one is named)
+    client_informed_of: Annotated[list[ClientInformedOf], Meta(max_length=5)] = []
+
+
+class RecordConsultation(CasefileCommand, kw_only=True, forbid_unknown_fields=True):
+    """``polku.cmd.casefile.record_consultation``: the acting worker consulted a social worker or
+    another professional on the relationship (seed 002), on ``topic``. Whom: ``consultant_id``, a
+    worker on the roster (another than the acting worker), or ``profession`` for someone outside
+    it; one of the two. ``notes`` stay in casefile's store.
+    """
+
+    reply: ClassVar[type] = CasefileAccepted
+
+    topic: ConsultationTopic
+    consultant_id: Code | None = None
+    profession: ConsultedProfession | None = None
+    notes: FreeText = ""
+
+    def __post_init__(self) -> None:
+        if (self.consultant_id is None) == (self.profession is None):
+            raise ValueError("name whom: consultant_id (on the roster) or profession (outside it), one of them")
 
 
 class RecordMeasurement(CasefileCommand, kw_only=True, forbid_unknown_fields=True):
@@ -752,7 +851,11 @@ ERROR_CODES: dict[str, str] = {
     "client_not_heard": "the client is heard before a negative (denied or partly granted) decision",
     "decision_requires_social_worker": "a decision securing the care of a client with special support need is a social worker's (SHL 46 §)",
     "meeting_not_found": "the relationship has no meeting with this id",
+    "informed_at_missed_meeting": "what the client was told is recorded on a held meeting, not a missed one",
+    "own_worker_not_named": "the client is told who their own worker is only once an own worker is named",
+    "consultant_is_actor": "a worker consults another worker, not themself",
     "disclosure_without_basis": "a disclosure rests on a consent in force (information exchange, contacting other authorities) or on a provision of law",
+    "consent_required": "a family member takes part in the assessment only by the client's family_participation consent in force",
     "meeting_already_recorded": "the meeting's outcome was recorded already",
     "consent_not_given": "a consent that was not given cannot be withdrawn",
 }

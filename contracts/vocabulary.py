@@ -217,11 +217,43 @@ MeetingChannel = Literal["in_person", "phone", "video", "home_visit"]
 
 MeetingOutcome = Literal["held", "missed"]
 
+#: What the client was told at a held meeting (seed 003: the own worker tells the client of
+#: their rights, obligations, options and the benefits (supports) at the first meeting; seed 001:
+#: clients, and even other workers, often do not know who the own worker is). Added after
+#: contract v1.
+ClientInformedOf = Literal["rights", "obligations", "options", "benefits", "own_worker"]
+
 Instrument = Literal["kykyviisari", "avain", "other"]
 
 ConsentKind = Literal["information_exchange", "family_participation", "contact_other_authorities"]
 
 WorkActivityEndReason = Literal["period_completed", "interrupted"]
+
+#: What a worker consults another professional about (seed 002: recognising special support
+#: need on the four-field grid, a change in the support need, the service need assessment of the
+#: client's situation, whether a matter is urgent, and the division of work: who is own worker or
+#: work pair). Added after contract v1.
+ConsultationTopic = Literal[
+    "special_support_need",
+    "support_need_changed",
+    "service_need_assessment",
+    "urgency",
+    "division_of_work",
+    "other",
+]
+
+#: Whom a worker consulted when they are not on Polku's roster, by profession (seed 002: a social
+#: worker; seed 001: the leading social worker, the team lead, instead of a work pair). Added
+#: after contract v1.
+ConsultedProfession = Literal[
+    "social_worker",
+    "team_lead",
+    "social_counsellor",
+    "health_care_professional",
+    "substance_abuse_professional",
+    "employment_services_expert",
+    "other",
+]
 
 ReopenReason = Literal["client_returned", "check_in_found_need", "new_referral"]
 

@@ -379,6 +379,8 @@ def _steps(path: str, today: date) -> list[tuple[str, dict[str, Any]]]:
             ("determine_special_support_need", {"special_support": True, "grounds": ["multiple_needs"]}),
             ("start_assessment", {}),
             ("complete_assessment", {"conclusion": "service_need"}),
+            # seed 000: the decision that the client relationship begins is almost always made
+            ("decide_on_relationship", {"outcome": "granted", "appeal_instructions_given": True}),
             ("update_plan", {"kind": "client_plan", "goals": ["housing"], "next_review": review,
                              "measures": [{"text": "weekly visits", "responsible": "own_worker"}]}),
             ("determine_nature", {"nature": "continuous"}),

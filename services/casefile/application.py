@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import Any, get_args
 from uuid import UUID, uuid4
 
 from contracts import casefile as cmd
 from contracts.followup import CheckInCompleted, ClientDisappeared, ClientMarkedRecurring, ClientReached
 from contracts.intake import ReferralRouted
+from contracts.vocabulary import ClientInformedOf
 from polku.roster import Roster
 from polku.settings import RosterEntry
 from polku.store import ServiceApplication, keyed_id
@@ -42,6 +43,10 @@ from services.casefile.domain import (
     WorkActivityPeriod,
 )
 from services.casefile.projections import Relationships
+
+#: What a client is told, in the vocabulary's order (the state lists them so)
+CLIENT_INFORMED_OF: tuple[str, ...] = get_args(ClientInformedOf)
+
 
 def relationship_id_for(referral_id: UUID, secret: str) -> UUID:
     """The relationship a referral opens; a redelivered referral finds the one it opened. Keyed
@@ -164,7 +169,7 @@ class CasefileApplication(ServiceApplication):
 
     def start_assessment(self, uow: UnitOfWork, c: cmd.StartAssessment) -> cmd.CasefileAccepted:
         rel = self._acting_on(uow, c)
-        rel.start_assessment(uow.env)
+        rel.start_assessment(uow.env, family_participates=c.family_participates)
         return self._accepted(rel)
 
     def complete_assessment(self, uow: UnitOfWork, c: cmd.CompleteAssessment) -> cmd.CasefileAccepted:
@@ -229,6 +234,15 @@ class CasefileApplication(ServiceApplication):
         )
         return self._accepted(rel, decision_id=decision_id)
 
+    def decide_on_relationship(self, uow: UnitOfWork, c: cmd.DecideOnRelationship) -> cmd.CasefileAccepted:
+        rel = self._acting_on(uow, c)
+        decision_id = self._keyed("decision", rel, uow)
+        rel.decide_on_relationship(
+            uow.env, decision_id=decision_id, outcome=c.outcome, appeal_instructions_given=c.appeal_instructions_given,
+            client_heard=c.client_heard, secures_care=c.secures_care, grounds_text=c.grounds_text,
+        )
+        return self._accepted(rel, decision_id=decision_id)
+
     def schedule_meeting(self, uow: UnitOfWork, c: cmd.ScheduleMeeting) -> cmd.CasefileAccepted:
         rel = self._acting_on(uow, c)
         meeting_id = self._keyed("meeting", rel, uow)
@@ -239,8 +253,23 @@ class CasefileApplication(ServiceApplication):
 
     def record_meeting_outcome(self, uow: UnitOfWork, c: cmd.RecordMeetingOutcome) -> cmd.CasefileAccepted:
         rel = self._acting_on(uow, c)
-        rel.record_meeting_outcome(uow.env, meeting_id=c.meeting_id, outcome=c.outcome, notes=c.notes)
+        rel.record_meeting_outcome(
+            uow.env, meeting_id=c.meeting_id, outcome=c.outcome, notes=c.notes,
+            client_informed_of=list(c.client_informed_of),
+        )
         return self._accepted(rel, meeting_id=c.meeting_id)
+
+    def record_consultation(self, uow: UnitOfWork, c: cmd.RecordConsultation) -> cmd.CasefileAccepted:
+        """A consultation on the relationship: a worker on the roster (their role from it), or
+        someone outside it by profession."""
+        rel = self._acting_on(uow, c)
+        consultant = self._worker(c.consultant_id, "consultant_id") if c.consultant_id else None
+        rel.record_consultation(
+            uow.env, consultation_id=self._keyed("consultation", rel, uow), topic=c.topic,
+            consultant_id=consultant.worker_id if consultant else None,
+            consultant_role=consultant.role if consultant else None, profession=c.profession, notes=c.notes,
+        )
+        return self._accepted(rel)
 
     def record_measurement(self, uow: UnitOfWork, c: cmd.RecordMeasurement) -> cmd.CasefileAccepted:
         rel = self._acting_on(uow, c)
@@ -457,6 +486,13 @@ class CasefileApplication(ServiceApplication):
             open_meetings=sum(1 for m in rel.meetings.values() if m.outcome is None),
             missed_meetings=sum(1 for m in rel.meetings.values() if m.outcome == "missed"),
             decisions=len(rel.decisions),
+            relationship_decision=rel.relationship_decision.outcome if rel.relationship_decision else None,
+            client_informed_of=[i for i in CLIENT_INFORMED_OF if i in rel.client_informed_of],
+            client_not_yet_informed_of=[i for i in CLIENT_INFORMED_OF if i not in rel.client_informed_of]
+            if rel.first_meeting_held
+            else [],
+            consultations=len(rel.consultations),
+            assessment_family_participates=rel.assessment_family_participates,
             consents=sorted(rel.consents),
             end_reason=rel.end_reason,
             disappeared_since=rel.disappeared_since,

@@ -58,7 +58,7 @@ def nature_determined(e: Any) -> wire.RelationshipNatureDetermined:
 
 
 def assessment_started(e: Any) -> wire.AssessmentStarted:
-    return wire.AssessmentStarted(**_base(e))
+    return wire.AssessmentStarted(**_base(e), family_participates=getattr(e, "family_participates", False))
 
 
 def assessment_completed(e: Any) -> wire.AssessmentCompleted:
@@ -115,6 +115,19 @@ def decision_made(e: Any) -> wire.DecisionMade:
     )
 
 
+def relationship_decision_made(e: Any) -> wire.RelationshipDecisionMade:
+    return wire.RelationshipDecisionMade(
+        **_base(e),
+        decision_id=e.decision_id,
+        outcome=e.outcome,
+        appealable=e.appealable,
+        secures_care=e.secures_care,
+        maker_role=e.maker_role,
+        appeal_instructions_given=e.appeal_instructions_given,
+        client_heard=e.client_heard,
+    )
+
+
 def meeting_scheduled(e: Any) -> wire.MeetingScheduled:
     return wire.MeetingScheduled(
         **_base(e), meeting_id=e.meeting_id, kind=e.kind, channel=e.channel,
@@ -123,11 +136,20 @@ def meeting_scheduled(e: Any) -> wire.MeetingScheduled:
 
 
 def meeting_held(e: Any) -> wire.MeetingHeld:
-    return wire.MeetingHeld(**_base(e), meeting_id=e.meeting_id)
+    return wire.MeetingHeld(
+        **_base(e), meeting_id=e.meeting_id, client_informed_of=list(getattr(e, "informed_of", None) or ()),
+    )
 
 
 def meeting_missed(e: Any) -> wire.MeetingMissed:
     return wire.MeetingMissed(**_base(e), meeting_id=e.meeting_id)
+
+
+def consultation_recorded(e: Any) -> wire.ConsultationRecorded:
+    return wire.ConsultationRecorded(
+        **_base(e), consultation_id=e.consultation_id, topic=e.topic, consultant_id=e.consultant_id,
+        consultant_role=e.consultant_role, profession=e.profession,
+    )
 
 
 def work_activity_started(e: Any) -> wire.WorkActivityStarted:
@@ -209,9 +231,11 @@ TABLE: dict[type, Any] = {
     Relationship.AssessmentCompleted: assessment_completed,
     Relationship.PlanUpdated: plan_updated,
     Relationship.DecisionMade: decision_made,
+    Relationship.RelationshipDecisionMade: relationship_decision_made,
     Relationship.MeetingScheduled: meeting_scheduled,
     Relationship.MeetingHeld: meeting_held,
     Relationship.MeetingMissed: meeting_missed,
+    Relationship.ConsultationRecorded: consultation_recorded,
     Relationship.WorkActivityStarted: work_activity_started,
     Relationship.WorkActivityEnded: work_activity_ended,
     Relationship.MeasurementRecorded: measurement_recorded,

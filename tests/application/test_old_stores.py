@@ -74,6 +74,8 @@ def test_an_old_intake_store_replays_to_the_same_state(tmp_path: Path, settings:
 STATE_ADDED_SINCE_V1 = {
     "disappeared_since": None, "recurring": False, "special_support_suspected": False,
     "health_care_pair_id": None, "health_care_pair_profession": None,
+    "relationship_decision": None, "client_informed_of": [], "client_not_yet_informed_of": [], "consultations": 0,
+    "assessment_family_participates": False,
 }
 #: what a plan's view gained since v1 (optional fields): an old plan shows their defaults
 PLAN_ADDED_SINCE_V1 = {
@@ -101,6 +103,8 @@ EVENTS_ADDED_SINCE_V1 = {
         "further_offered": [], "further_chosen_option": None, "education": None, "work_history": None,
         "earlier_plans": None, "participants": [], "client_notified_on": None,
     },
+    "AssessmentStarted": {"family_participates": False},
+    "MeetingHeld": {"client_informed_of": []},
 }
 
 

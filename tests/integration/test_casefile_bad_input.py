@@ -27,6 +27,11 @@ async def test_wrong_input_gets_its_code_and_stores_nothing(stack: Stack, nc: Cl
         ("record_measurement", msgspec.json.encode({**base, "instrument": "avain", "scores": {}}), "cmd-10", "invalid_value", "scores"),
         ("start_assessment", msgspec.json.encode({**base, "relationship_id": "not-a-uuid"}), "cmd-11", "invalid_value", "relationship_id"),
         ("start_assessment", msgspec.json.encode({**base, "occurred_at": "2026-11-23T10:00:00"}), "cmd-12", "invalid_value", "occurred_at"),
+        ("record_consultation", msgspec.json.encode({**base, "topic": "urgency"}), "cmd-13", "invalid_value", None),
+        ("record_consultation", msgspec.json.encode({**base, "topic": "the_weather", "profession": "social_worker"}), "cmd-14", "unknown_value", "topic"),
+        ("decide_on_relationship", msgspec.json.encode({**base, "outcome": "maybe", "appeal_instructions_given": True}), "cmd-15", "unknown_value", "outcome"),
+        ("record_meeting_outcome", msgspec.json.encode({**base, "meeting_id": str(rid), "outcome": "held", "client_informed_of": ["gossip"]}), "cmd-16", "unknown_value", "client_informed_of[0]"),
+        ("start_assessment", msgspec.json.encode({**base, "family_participates": "yes"}), "cmd-17", "wrong_type", "family_participates"),
     ]
     for name, body, command_id, code, field in cases:
         reply = await cf.raw(name, body, command_id)

@@ -58,9 +58,11 @@ async def test_the_aava_path_from_contact_to_work_runs_through_the_command_api(s
     # The own worker (vastuutyöntekijä) is named before the first meeting.
     d0 = date(2026, 1, 12)
     named = await cf.ok("name_own_worker", SW1, worker_id="sc-001", reason="competence", occurred_at=at(d0))
-    # First meeting: booked, held; rights, options and benefits told. Consent to work with TE services.
+    # First meeting: booked, held; rights, obligations, options and benefits told, and who the
+    # own worker is (seed 003, seed 001). Consent to work with TE services.
     booked = await cf.ok("schedule_meeting", SC1, kind="first_meeting", channel="in_person", scheduled_for=at(d0 + timedelta(days=7)), occurred_at=at(d0))
-    await cf.ok("record_meeting_outcome", SC1, meeting_id=booked["meeting_id"], outcome="held", occurred_at=at(d0 + timedelta(days=7)))
+    told = ["rights", "obligations", "options", "benefits", "own_worker"]
+    await cf.ok("record_meeting_outcome", SC1, meeting_id=booked["meeting_id"], outcome="held", client_informed_of=told, occurred_at=at(d0 + timedelta(days=7)))
     await cf.ok("record_consent", SC1, kind="information_exchange", given=True, occurred_at=at(d0 + timedelta(days=7)))
 
     # First activation plan, with TE services (the client notified of it at the first meeting,
@@ -128,6 +130,7 @@ async def test_the_aava_path_from_contact_to_work_runs_through_the_command_api(s
     assert state["status"] == "ended" and state["end_reason"] == "transferred_to_work"
     assert state["version"] == ended["version"]
     assert (state["own_worker_id"], state["own_worker_role"]) == ("sc-001", "social_counsellor")
+    assert (state["client_informed_of"], state["client_not_yet_informed_of"]) == (told, [])
     [activation] = state["plans"]
     assert activation["version"] == 3 and activation["goals"] == [GOAL, "Apply for two jobs a month"]
 
@@ -246,6 +249,11 @@ async def test_a_continuous_special_support_relationship_has_a_social_worker_and
 
     await cf.ok("start_assessment", SW2)
     await cf.ok("complete_assessment", SW2, conclusion="service_need")
+    # The decision that the relationship begins (seed 000), by the rules of every decision; a
+    # consultation on the support need (seed 002).
+    await cf.refused("decide_on_relationship", SC2, "decision_requires_social_worker", outcome="granted", secures_care=True, appeal_instructions_given=True)
+    await cf.ok("decide_on_relationship", SW2, outcome="granted", secures_care=True, appeal_instructions_given=True)
+    await cf.ok("record_consultation", SW2, topic="support_need_changed", profession="substance_abuse_professional")
     await cf.refused("end_relationship", SW2, "client_plan_required", reason="goal_reached")
     await cf.refused("determine_nature", SW2, "client_plan_required", nature="continuous")
     review = (date.today() + timedelta(days=120)).isoformat()
@@ -275,8 +283,9 @@ async def test_a_continuous_special_support_relationship_has_a_social_worker_and
         True, "sw-002", "social_worker", "continuous",
     )
     assert (state["decisions"], state["missed_meetings"], state["client_plan_required"], state["status"]) == (2, 1, False, "open")
-    # Ten commands were carried out since `version`; the ten refusals stored nothing.
-    assert state["version"] == version + 10
+    assert (state["relationship_decision"], state["consultations"]) == ("granted", 1)
+    # Twelve commands were carried out since `version`; the eleven refusals stored nothing.
+    assert state["version"] == version + 12
 
     await wait_for_stream(nc, "CASEFILE", state["version"])
     decisions = [e for e, _ in await relationship_events(nc, rid) if type(e).__name__ == "DecisionMade"]
@@ -286,6 +295,8 @@ async def test_a_continuous_special_support_relationship_has_a_social_worker_and
     ]
     assert all(e.appeal_instructions_given for e in decisions)
     assert str(decisions[0].decision_id) == granted["decision_id"]
+    [(begins, _)] = [(e, m) for e, m in await relationship_events(nc, rid) if type(e).__name__ == "RelationshipDecisionMade"]
+    assert (begins.outcome, begins.secures_care, begins.maker_role, begins.appealable) == ("granted", True, "social_worker", False)
     counts = await summary(nc)
     assert counts["by_nature"] == {"continuous": 1} and counts["open"] == 1
 

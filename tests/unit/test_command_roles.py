@@ -40,7 +40,8 @@ EXPECTED: dict[str, set[str]] = {
         for name in (
             "name_own_worker", "determine_special_support_need", "start_assessment", "complete_assessment",
             "determine_nature", "update_plan", "start_work_activity", "end_work_activity", "make_decision",
-            "schedule_meeting", "record_meeting_outcome", "record_measurement", "record_consent",
+            "decide_on_relationship", "schedule_meeting", "record_meeting_outcome", "record_consultation",
+            "record_measurement", "record_consent",
             "record_disclosure", "end_relationship", "reopen_relationship",
         )
     },

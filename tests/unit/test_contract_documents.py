@@ -325,6 +325,14 @@ EXAMPLES.update(
             ("kind",),
             "pony",
         ),
+        casefile.RelationshipDecisionMade: (
+            casefile.RelationshipDecisionMade(
+                **_casefile_base(), decision_id=uuid4(), outcome="denied", appealable=True,
+                maker_role="social_worker", appeal_instructions_given=True, client_heard=True,
+            ),
+            ("outcome",),
+            "maybe",
+        ),
         casefile.MeetingScheduled: (
             casefile.MeetingScheduled(
                 **_casefile_base(), meeting_id=uuid4(), kind="first_meeting", channel="in_person", scheduled_for=NOW
@@ -332,8 +340,20 @@ EXAMPLES.update(
             ("channel",),
             "telepathy",
         ),
-        casefile.MeetingHeld: (casefile.MeetingHeld(**_casefile_base(), meeting_id=uuid4()), ("actor", "role"), "wizard"),
+        casefile.MeetingHeld: (
+            casefile.MeetingHeld(**_casefile_base(), meeting_id=uuid4(), client_informed_of=["rights", "own_worker"]),
+            ("client_informed_of", 0),
+            "horoscope",
+        ),
         casefile.MeetingMissed: (casefile.MeetingMissed(**_casefile_base(), meeting_id=uuid4()), ("actor", "role"), "wizard"),
+        casefile.ConsultationRecorded: (
+            casefile.ConsultationRecorded(
+                **_casefile_base(), consultation_id=uuid4(), topic="special_support_need", consultant_id="sw-001",
+                consultant_role="social_worker",
+            ),
+            ("topic",),
+            "gossip",
+        ),
         casefile.WorkActivityStarted: (
             casefile.WorkActivityStarted(
                 **_casefile_base(), placement_id="activity-centre-1", days_per_week=3, hours_per_day=4.0,
@@ -464,6 +484,13 @@ EXAMPLES.update(
             ("kind",),
             "pony",
         ),
+        casefile.DecideOnRelationship: (
+            casefile.DecideOnRelationship(
+                **_command_base(), outcome="granted", appeal_instructions_given=True, grounds_text="a service need",
+            ),
+            ("outcome",),
+            "perhaps",
+        ),
         casefile.ScheduleMeeting: (
             casefile.ScheduleMeeting(**_command_base(), kind="activation_meeting", channel="phone", scheduled_for=NOW),
             ("kind",),
@@ -473,6 +500,11 @@ EXAMPLES.update(
             casefile.RecordMeetingOutcome(**_command_base(), meeting_id=uuid4(), outcome="missed"),
             ("outcome",),
             "postponed",
+        ),
+        casefile.RecordConsultation: (
+            casefile.RecordConsultation(**_command_base(), topic="division_of_work", profession="team_lead"),
+            ("profession",),
+            "fortune_teller",
         ),
         casefile.RecordMeasurement: (
             casefile.RecordMeasurement(**_command_base(), instrument="avain", scores={"housing": 3}),

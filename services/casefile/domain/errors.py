@@ -178,6 +178,21 @@ class MeetingAlreadyRecorded(CasefileRuleBroken):
     field = "meeting_id"
 
 
+class InformedAtMissedMeeting(CasefileRuleBroken):
+    code = "informed_at_missed_meeting"
+    field = "client_informed_of"
+
+
+class OwnWorkerNotNamed(CasefileRuleBroken):
+    code = "own_worker_not_named"
+    field = "client_informed_of"
+
+
+class ConsultantIsActor(CasefileRuleBroken):
+    code = "consultant_is_actor"
+    field = "consultant_id"
+
+
 class ConsentNotGiven(CasefileRuleBroken):
     code = "consent_not_given"
     field = "kind"
@@ -206,6 +221,10 @@ class ClientHasOpenRelationship(CasefileRuleBroken):
 class DisclosureWithoutBasis(CasefileRuleBroken):
     code = "disclosure_without_basis"
     field = "basis"
+
+
+class ConsentRequired(CasefileRuleBroken):
+    code = "consent_required"
 
 
 # ------------------------------------------------------------------------ measurements

@@ -86,7 +86,18 @@ class Relationship(PolkuAggregate):
         #: the granted decision in force of each kind (a later denial of the kind, or a return,
         #: ends it)
         self.decisions_in_force: dict[str, UUID] = {}
+        #: the latest decision on the client relationship itself since it (re)opened
+        self.relationship_decision: Decision | None = None
         self.meetings: dict[UUID, Meeting] = {}
+        #: what the client was told at held meetings (``own_worker`` apart: ``own_worker_told``)
+        self.informed_of: set[str] = set()
+        #: the own worker the client was last told of (a roster id)
+        self.own_worker_told: str | None = None
+        #: a first meeting was held since Polku records what the client is told there
+        self.first_meeting_held = False
+        self.consultations: list[UUID] = []
+        #: a family member takes part in the assessment (a ``family_participation`` consent)
+        self.assessment_family_participates = False
         self.measurements: list[Measurement] = []
         self.consents: set[str] = set()
         self.disclosures: list[UUID] = []
@@ -235,18 +246,27 @@ class Relationship(PolkuAggregate):
         self.support_grounds_text = grounds_text
 
     # -------------------------------------------------------------- assessment
-    def start_assessment(self, env: Envelope) -> None:
+    def start_assessment(self, env: Envelope, *, family_participates: bool = False) -> None:
+        """Start the service need assessment. A family member takes part in it only with the
+        client's consent (seed 000: läheiset osallistuvat asiakkaan suostumuksella): a
+        ``family_participation`` consent in force; withdrawing it ends their part."""
         self._must_be_open()
         if self.assessment == "started":
             raise errors.AssessmentAlreadyStarted("the service need assessment is under way")
         if self.assessment == "completed":
             raise errors.AssessmentAlreadyCompleted("the service need assessment was completed already")
-        self._assessment_started(env)
+        if family_participates and "family_participation" not in self.consents:
+            raise errors.ConsentRequired(
+                "a family member takes part in the assessment only by the client's consent: no "
+                "family_participation consent is in force", "family_participates",
+            )
+        self._assessment_started(env, family_participates=family_participates)
 
     @event("AssessmentStarted")
-    def _assessment_started(self, env: Envelope) -> None:
+    def _assessment_started(self, env: Envelope, *, family_participates: bool = False) -> None:
         self.assessment = "started"
         self.assessment_started_at = env.occurred_at
+        self.assessment_family_participates = family_participates
 
     def complete_assessment(self, env: Envelope, *, conclusion: str, summary: str, policy: Policy) -> None:
         """Conclude the assessment. No service need: the relationship was temporary, and ends."""
@@ -439,31 +459,44 @@ class Relationship(PolkuAggregate):
         if kind not in self.decisions_in_force:
             raise errors.NoDecisionInForce(f"{message}: none of kind {kind} is in force", field)
 
-    def make_decision(
-        self, env: Envelope, *, decision_id: UUID, kind: str, granted: bool, appeal_instructions_given: bool,
-        secures_care: bool, grounds_text: str, outcome: str | None = None, client_heard: bool = False,
-    ) -> None:
-        """A written decision; the maker's role is the acting worker's (the envelope's actor).
+    def _check_decision(
+        self, env: Envelope, *, outcome: str, appeal_instructions_given: bool, client_heard: bool, secures_care: bool
+    ) -> str:
+        """The rules every written decision keeps (a decision of a kind, and the decision on the
+        relationship itself); returns the maker's role, the acting worker's (the envelope's actor).
 
         Every decision, granted or not, carries instructions for rectification or appeal (the
-        worker confirms it: ``appeal_instructions_given``). ``outcome`` is granted, partly
-        granted or denied (None: told by ``granted``); a negative one (denied or partly granted)
-        is appealable, and the client is heard before it (``client_heard``)."""
+        worker confirms it: ``appeal_instructions_given``). A negative one (denied or partly
+        granted) is appealable, and the client is heard before it (``client_heard``). A decision
+        securing the care of a client with (suspected) special support need is a social
+        worker's (SHL 46 §)."""
         self._must_be_open()
-        outcome = outcome or ("granted" if granted else "denied")
         maker_role = (env.actor or {}).get("role", "")
         if not appeal_instructions_given:
             raise errors.AppealInstructionsMissing(
                 "every decision, granted or not, carries instructions for rectification or appeal"
             )
-        negative = outcome != "granted"
-        if negative and not client_heard:
+        if outcome != "granted" and not client_heard:
             raise errors.ClientNotHeard("hear the client before a denied or partly granted decision")
         if secures_care and self.needs_social_worker and maker_role != SOCIAL_WORKER:
             need = "special support need" if self.special_support else "suspected special support need (not determined yet)"
             raise errors.DecisionRequiresSocialWorker(
                 f"a decision securing the care of a client with {need} is a social worker's (SHL 46 §)"
             )
+        return maker_role
+
+    def make_decision(
+        self, env: Envelope, *, decision_id: UUID, kind: str, granted: bool, appeal_instructions_given: bool,
+        secures_care: bool, grounds_text: str, outcome: str | None = None, client_heard: bool = False,
+    ) -> None:
+        """A written decision of a kind; ``outcome`` is granted, partly granted or denied (None:
+        told by ``granted``). The rules: :meth:`_check_decision`."""
+        outcome = outcome or ("granted" if granted else "denied")
+        negative = outcome != "granted"
+        maker_role = self._check_decision(
+            env, outcome=outcome, appeal_instructions_given=appeal_instructions_given, client_heard=client_heard,
+            secures_care=secures_care,
+        )
         self._decision_made(
             env, decision_id=decision_id, kind=kind, granted=outcome != "denied", appealable=negative,
             appeal_instructions_given=appeal_instructions_given, secures_care=secures_care, maker_role=maker_role,
@@ -485,6 +518,34 @@ class Relationship(PolkuAggregate):
         else:
             self.decisions_in_force.pop(kind, None)
 
+    def decide_on_relationship(
+        self, env: Envelope, *, decision_id: UUID, outcome: str, appeal_instructions_given: bool,
+        client_heard: bool, secures_care: bool, grounds_text: str,
+    ) -> None:
+        """The written decision on the client relationship itself: it begins (granted, partly
+        granted) or is refused (denied). Seed 000: almost always made, except for a temporary
+        relationship of advice and guidance. The rules of every decision hold
+        (:meth:`_check_decision`); a later one replaces it (after rectification, say)."""
+        maker_role = self._check_decision(
+            env, outcome=outcome, appeal_instructions_given=appeal_instructions_given, client_heard=client_heard,
+            secures_care=secures_care,
+        )
+        self._relationship_decision_made(
+            env, decision_id=decision_id, outcome=outcome, appealable=outcome != "granted",
+            appeal_instructions_given=appeal_instructions_given, secures_care=secures_care, maker_role=maker_role,
+            grounds_text=grounds_text, client_heard=client_heard,
+        )
+
+    @event("RelationshipDecisionMade")
+    def _relationship_decision_made(
+        self, env: Envelope, *, decision_id: UUID, outcome: str, appealable: bool, appeal_instructions_given: bool,
+        secures_care: bool, maker_role: str, grounds_text: str, client_heard: bool,
+    ) -> None:
+        self.relationship_decision = Decision(
+            decision_id=decision_id, kind="client_relationship", granted=outcome != "denied", appealable=appealable,
+            secures_care=secures_care, maker_role=maker_role, outcome=outcome, client_heard=client_heard,
+        )
+
     # ---------------------------------------------------------------- meetings
     def schedule_meeting(
         self, env: Envelope, *, meeting_id: UUID, kind: str, channel: str, scheduled_for: datetime
@@ -498,20 +559,79 @@ class Relationship(PolkuAggregate):
     ) -> None:
         self.meetings[meeting_id] = Meeting(meeting_id, kind, channel, scheduled_for)
 
-    def record_meeting_outcome(self, env: Envelope, *, meeting_id: UUID, outcome: str, notes: str) -> None:
+    def record_meeting_outcome(
+        self, env: Envelope, *, meeting_id: UUID, outcome: str, notes: str,
+        client_informed_of: list[str] | tuple[str, ...] = (),
+    ) -> None:
+        """Held or missed. A held meeting records what the client was told (seed 003: the own
+        worker tells the client of rights, obligations, options and benefits at the first
+        meeting, or over more meetings; seed 001: who their own worker is). Not refused
+        without it (the telling may take more than one meeting, and v1's callers send none):
+        the state shows what a client who had a first meeting has not been told yet."""
         meeting = self.meetings.get(meeting_id)
         if meeting is None:
             raise errors.MeetingNotFound("the relationship has no meeting with this id")
         if meeting.outcome is not None:
             raise errors.MeetingAlreadyRecorded("the meeting's outcome was recorded already")
+        informed = sorted(set(client_informed_of))
+        if informed and outcome != "held":
+            raise errors.InformedAtMissedMeeting("the client did not come: nothing was told at a missed meeting")
+        if "own_worker" in informed and self.own_worker is None:
+            raise errors.OwnWorkerNotNamed("no own worker is named: name one before telling the client who it is")
         if outcome == "held":
-            self._meeting_held(env, meeting_id=meeting_id, notes=notes)
+            self._meeting_held(
+                env, meeting_id=meeting_id, notes=notes, informed_of=informed,
+                own_worker_told=self.own_worker if "own_worker" in informed else None,
+            )
         else:
             self._meeting_missed(env, meeting_id=meeting_id, notes=notes)
 
     @event("MeetingHeld")
-    def _meeting_held(self, env: Envelope, *, meeting_id: UUID, notes: str) -> None:
+    def _meeting_held(
+        self, env: Envelope, *, meeting_id: UUID, notes: str, informed_of: list[str] | None = None,
+        own_worker_told: str | None = None,
+    ) -> None:
+        # ``informed_of`` None: held before Polku recorded what the client was told (unknown,
+        # so such a first meeting does not count as one that told nothing)
         self.meetings[meeting_id] = self.meetings[meeting_id].recorded("held")
+        if informed_of is None:
+            return
+        if self.meetings[meeting_id].kind == "first_meeting":
+            self.first_meeting_held = True
+        self.informed_of.update(i for i in informed_of if i != "own_worker")
+        if own_worker_told is not None:
+            self.own_worker_told = own_worker_told
+
+    @property
+    def client_informed_of(self) -> set[str]:
+        """What the client was told; ``own_worker`` only while the worker they were told of is
+        the own worker still (after a change they are told again)."""
+        told_of_own_worker = self.own_worker is not None and self.own_worker_told == self.own_worker
+        return self.informed_of | ({"own_worker"} if told_of_own_worker else set())
+
+    # ----------------------------------------------------------- consultations
+    def record_consultation(
+        self, env: Envelope, *, consultation_id: UUID, topic: str, consultant_id: str | None,
+        consultant_role: str | None, profession: str | None, notes: str,
+    ) -> None:
+        """The acting worker consulted a social worker or another professional (seed 002: the
+        support need is recognised by reflecting on one's own work, with a work pair, or by
+        consultation): a worker on the roster (``consultant_id``, with their role) or someone
+        outside it (``profession``), on ``topic``."""
+        self._must_be_open()
+        if consultant_id is not None and consultant_id == (env.actor or {}).get("worker_id"):
+            raise errors.ConsultantIsActor("a worker consults another worker: name someone else")
+        self._consultation_recorded(
+            env, consultation_id=consultation_id, topic=topic, consultant_id=consultant_id,
+            consultant_role=consultant_role, profession=profession, notes=notes,
+        )
+
+    @event("ConsultationRecorded")
+    def _consultation_recorded(
+        self, env: Envelope, *, consultation_id: UUID, topic: str, consultant_id: str | None,
+        consultant_role: str | None, profession: str | None, notes: str,
+    ) -> None:
+        self.consultations.append(consultation_id)
 
     @event("MeetingMissed")
     def _meeting_missed(self, env: Envelope, *, meeting_id: UUID, notes: str) -> None:
@@ -549,6 +669,8 @@ class Relationship(PolkuAggregate):
     @event("ConsentWithdrawn")
     def _consent_withdrawn(self, env: Envelope, *, kind: str) -> None:
         self.consents.discard(kind)
+        if kind == "family_participation":  # the family takes no further part in the assessment
+            self.assessment_family_participates = False
 
     # ------------------------------------------------------------- disclosures
     #: The consents a disclosure to another authority may rest on.
@@ -620,10 +742,12 @@ class Relationship(PolkuAggregate):
         self.assessment = "not_started"
         self.assessment_started_at = None
         self.assessment_conclusion = None
+        self.assessment_family_participates = False
         if anew:
             self.nature = None
             self.plans_before_return = len(self.plans)
             self.decisions_in_force = {}
+            self.relationship_decision = None
 
     # ------------------------------------------------------------ followup's
     def note_disappeared(self, env: Envelope, *, since: date, detected_by: str) -> bool:
