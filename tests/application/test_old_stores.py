@@ -71,7 +71,9 @@ def test_an_old_intake_store_replays_to_the_same_state(tmp_path: Path, settings:
 
 #: what the relationship state gained since v1 (optional fields, README's growth rule): an old
 #: relationship shows their defaults
-STATE_ADDED_SINCE_V1 = {"disappeared_since": None, "recurring": False, "special_support_suspected": False}
+STATE_ADDED_SINCE_V1 = {
+    "disappeared_since": None, "recurring": False, "special_support_suspected": False, "familiarisation_visits": [],
+}
 #: what events gained since v1 (optional fields): an old event shows their defaults
 EVENTS_ADDED_SINCE_V1 = {
     "RelationshipOpened": {"special_support_suspected": False},
@@ -83,9 +85,11 @@ EVENTS_ADDED_SINCE_V1 = {
 
 
 def timeline_now(timeline: dict[str, Any]) -> dict[str, Any]:
-    """An old timeline as it reads today: each event with the fields its kind gained since v1."""
+    """An old timeline as it reads today: each event with the fields its kind gained since v1,
+    and no event of a later kind left out."""
     return {
         **timeline,
+        "omitted": 0,
         "entries": [
             {**entry, "event": {**entry["event"], **EVENTS_ADDED_SINCE_V1.get(entry["event"]["event"], {})}}
             for entry in timeline["entries"]
