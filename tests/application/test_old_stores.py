@@ -81,6 +81,7 @@ EVENTS_ADDED_SINCE_V1 = {
     # an old decision has no ``outcome`` (``granted`` tells it)
     "DecisionMade": {"outcome": None, "appeal_instructions_given": False, "client_heard": False},
     "RelationshipReopened": {"anew": False},
+    "WorkActivityStarted": {"instructor": None},
 }
 
 
