@@ -26,18 +26,14 @@ from services.casefile.settings import CasefileSettings
 from services.followup.application import FollowupApplication
 from services.followup.main import build_pipeline as build_followup_pipeline
 from services.followup.settings import Policy as FollowupPolicy
-from tests.application.test_casefile_commands import (  # noqa: F401
-    OUTSIDER,
-    ROSTER,
-    SC1,
-    app,
-    command,
-    last_stored,
-    open_relationship,
-    pipeline,
-)
+from tests.application import test_casefile_commands as commands
+from tests.application.test_casefile_commands import OUTSIDER, ROSTER, SC1, last_stored, open_relationship
 from tests.application.test_casefile_rules import activation_chosen, decide, ok, period, refused
 from tests.helpers import stored_events
+
+#: the fixtures of casefile's command tests: its application and pipeline on a real store
+app = commands.app
+pipeline = commands.pipeline
 
 
 def at(day: str, hour: int = 15) -> str:
