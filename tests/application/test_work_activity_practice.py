@@ -149,6 +149,24 @@ def test_the_month_counts_realised_days_and_the_allowance_due_by_a_granted_decis
     assert month(pipeline, rid, "2026-11").realised_days == 0
 
 
+def test_a_return_ends_the_allowance_decision_in_force_for_the_days_after_it(
+    app: CasefileApplication, pipeline: Pipeline
+) -> None:
+    rid = placed(pipeline)
+    decide(pipeline, rid, "activity_allowance")
+    attend(pipeline, rid, "2026-12-01")
+    ok(pipeline, cmd.EndWorkActivity, rid, reason="interrupted", occurred_at=at("2026-12-02"))
+    ok(pipeline, cmd.EndRelationship, rid, reason="client_ended", occurred_at=at("2026-12-02"))
+    ok(pipeline, cmd.ReopenRelationship, rid, reason="client_returned", occurred_at=at("2026-12-03", 8))
+    activation_chosen(pipeline, rid)
+    decide(pipeline, rid, "rehabilitative_work_activity", occurred_at=at("2026-12-03", 9))
+    ok(pipeline, cmd.StartWorkActivity, rid, occurred_at=at("2026-12-03", 10),
+       **period(starts_on="2026-12-03", ends_on="2027-06-03"))
+    attend(pipeline, rid, "2026-12-04")
+    december = month(pipeline, rid, "2026-12")
+    assert (december.realised_days, december.allowance_days, december.activity_allowance_cents) == (2, 1, 900)
+
+
 def test_travel_compensation_is_due_by_its_granted_decision_at_the_policys_amount(settings: Settings) -> None:
     policy = Policy(activity_allowance_cents=1000, travel_compensation_cents=450)
     app = build_application(
