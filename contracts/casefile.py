@@ -27,6 +27,7 @@ from contracts.base import (  # Actor and Event: also for whoever maps to casefi
     event_union,
 )
 from contracts.vocabulary import (
+    AbsenceReason,
     ActivationOption,
     DataCategory,
     DisclosureBasisKind,
@@ -271,6 +272,42 @@ class WorkActivityStarted(Event, kw_only=True):
     familiarisation_until: date | None = None
     evaluation_on: date
     shop_steward_notified: bool
+    #: the work activity instructor (*vastaava ohjaaja*) responsible for the client at the
+    #: placement (seed 003), by worker code; None: not named
+    instructor: Code | None = None
+
+
+class WorkActivityAttended(Event, kw_only=True):
+    """The client attended a day of rehabilitative work activity: a realised day (KTTL)."""
+
+    relationship_id: UUID
+    client_id: ClientId
+    placement_id: Code
+    day: date
+    #: who reported the day (the work activity instructor, by worker code); None: not named
+    reported_by: Code | None = None
+
+
+class WorkActivityAbsent(Event, kw_only=True):
+    """The client was absent on a day of rehabilitative work activity; followup has the worker
+    contact the client (seed 003: contact during absences, as early as possible)."""
+
+    relationship_id: UUID
+    client_id: ClientId
+    placement_id: Code
+    day: date
+    reason: AbsenceReason
+    reported_by: Code | None = None
+
+
+class FamiliarisationVisitMade(Event, kw_only=True):
+    """The client visited the place of an option offered in the activation plan (a
+    familiarisation visit, *tutustumiskäynti*, seed 003)."""
+
+    relationship_id: UUID
+    client_id: ClientId
+    option: ActivationOption
+    visited_on: date
 
 
 class WorkActivityEnded(Event, kw_only=True):
@@ -384,6 +421,15 @@ class WorkActivityView(msgspec.Struct, frozen=True, kw_only=True):
     starts_on: date
     ends_on: date
     evaluation_on: date
+    #: the work activity instructor (*vastaava ohjaaja*) at the placement, when named
+    instructor: Code | None = None
+
+
+class FamiliarisationVisitView(msgspec.Struct, frozen=True, kw_only=True):
+    """A familiarisation visit made: to which option's place, and on which day."""
+
+    option: ActivationOption
+    visited_on: date
 
 
 class RelationshipState(msgspec.Struct, frozen=True, kw_only=True):
@@ -435,6 +481,8 @@ class RelationshipState(msgspec.Struct, frozen=True, kw_only=True):
     disappeared_since: date | None = None
     #: followup marked the client recurring (relationships keep starting again, or repeat referrals)
     recurring: bool = False
+    #: the familiarisation visits made to the places of options offered, oldest first
+    familiarisation_visits: list[FamiliarisationVisitView] = []
 
 
 class TimelineEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -474,6 +522,30 @@ class RelationshipHistory(msgspec.Struct, frozen=True, kw_only=True):
     ok: Literal[True] = True
     relationship_id: UUID
     entries: list[RelationshipHistoryEntry]
+
+
+class WorkActivityMonth(msgspec.Struct, frozen=True, kw_only=True):
+    """``polku.qry.casefile.work_activity_month``: a month of rehabilitative work activity: the
+    realised days, the absences, and the activity allowance and travel compensation due for it.
+
+    KTTL (as seed 003 cites it): €9 a realised day, by a granted ``activity_allowance`` decision;
+    travel compensation by a granted ``travel_compensation`` decision. A day counts for a benefit
+    when a granted decision of its kind was in force on it. The amounts a day are policy
+    (``POLKU_ACTIVITY_ALLOWANCE_CENTS``, ``POLKU_TRAVEL_COMPENSATION_CENTS``); money in cents."""
+
+    ok: Literal[True] = True
+    relationship_id: UUID
+    #: the month, ``YYYY-MM``
+    month: str
+    realised_days: int
+    absences: int
+    absences_by_reason: dict[AbsenceReason, int] = {}
+    #: realised days with a granted activity allowance decision in force, and the allowance due
+    allowance_days: int = 0
+    activity_allowance_cents: int = 0
+    #: realised days with a granted travel compensation decision in force, and the compensation due
+    travel_days: int = 0
+    travel_compensation_cents: int = 0
 
 
 class CasefileSummary(msgspec.Struct, frozen=True, kw_only=True):
@@ -616,6 +688,20 @@ class UpdatePlan(CasefileCommand, kw_only=True, forbid_unknown_fields=True):
             raise ValueError("one chosen option: chosen_option or further_chosen_option")
 
 
+class RecordFamiliarisationVisit(CasefileCommand, kw_only=True, forbid_unknown_fields=True):
+    """``polku.cmd.casefile.record_familiarisation_visit``: the client visited the place of an
+    option the activation plan offered (a familiarisation visit, *tutustumiskäynti*, seed 003).
+
+    Seed 003 makes the visit possible, not required, before the client chooses: the choice does
+    not wait for it.
+    """
+
+    reply: ClassVar[type] = CasefileAccepted
+
+    option: ActivationOption
+    visited_on: date
+
+
 class StartWorkActivity(CasefileCommand, kw_only=True, forbid_unknown_fields=True):
     """``polku.cmd.casefile.start_work_activity``: a period of rehabilitative work activity.
 
@@ -632,6 +718,31 @@ class StartWorkActivity(CasefileCommand, kw_only=True, forbid_unknown_fields=Tru
     familiarisation_until: date | None = None
     evaluation_on: date
     shop_steward_notified: bool
+    #: the work activity instructor (*vastaava ohjaaja*) responsible for the client at the
+    #: placement (seed 003), by worker code
+    instructor: Code | None = None
+
+
+class RecordAttendance(CasefileCommand, kw_only=True, forbid_unknown_fields=True):
+    """``polku.cmd.casefile.record_attendance``: one day of the running period of rehabilitative
+    work activity: attended (a realised day) or absent, with the absence's reason.
+
+    A day within the period, not after the business time, each day once. ``reported_by``: who
+    reported it (the work activity instructor), by worker code.
+    """
+
+    reply: ClassVar[type] = CasefileAccepted
+
+    day: date
+    attended: bool
+    absence_reason: AbsenceReason | None = None
+    reported_by: Code | None = None
+
+    def __post_init__(self) -> None:
+        if self.attended and self.absence_reason is not None:
+            raise ValueError("an attended day has no absence reason")
+        if not self.attended and self.absence_reason is None:
+            raise ValueError("an absence names its reason")
 
 
 class EndWorkActivity(CasefileCommand, kw_only=True, forbid_unknown_fields=True):
@@ -806,6 +917,18 @@ class RecordQuery(Query, frozen=True, kw_only=True, forbid_unknown_fields=True):
     purpose: ViewPurpose
 
 
+class WorkActivityMonthQuery(Query, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A read of one client's work activity in a month (``month``, ``YYYY-MM``). Logged like a
+    read of the record (ClientRecordViewed, part ``state``)."""
+
+    reply: ClassVar[type] = WorkActivityMonth
+
+    relationship_id: UUID
+    actor: ActingWorker
+    purpose: ViewPurpose
+    month: Annotated[str, Meta(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
+
+
 class SummaryQuery(Query, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """``polku.qry.casefile.summary``: counts for leaders; no client is named."""
 
@@ -847,6 +970,11 @@ ERROR_CODES: dict[str, str] = {
     "no_decision_in_force": "a period of rehabilitative work activity (and a familiarisation period) starts only by a granted decision of its kind in force",
     "evaluation_outside_period": "the evaluation date is outside the period",
     "shop_steward_not_notified": "the chief shop steward is notified of the placement first",
+    "attendance_before_period": "attendance is recorded for a day of the period, not one before it starts",
+    "attendance_after_period": "attendance is recorded for a day of the period, not one after it ends",
+    "attendance_in_future": "attendance is recorded for a day that has come, not one after the business time",
+    "attendance_already_recorded": "the day's attendance was recorded already: each day once",
+    "visit_in_future": "a familiarisation visit is recorded once made, not for a day after the business time",
     "appeal_instructions_missing": "every decision, granted or not, carries instructions for rectification or appeal",
     "client_not_heard": "the client is heard before a negative (denied or partly granted) decision",
     "decision_requires_social_worker": "a decision securing the care of a client with special support need is a social worker's (SHL 46 §)",

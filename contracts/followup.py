@@ -28,8 +28,11 @@ from contracts.vocabulary import DisappearanceDetection, PlanKind, ViewPurpose
 ContactChannel = Literal["phone", "text_message", "letter", "home_visit", "network_partner"]
 #: What came of one try.
 ContactOutcome = Literal["reached", "no_answer", "number_not_in_use", "mail_returned", "refused"]
-#: How a disappeared client was reached again: a contact that reached them, or a meeting held.
-ReachedBy = Literal["phone", "text_message", "letter", "home_visit", "network_partner", "meeting_held"]
+#: How a disappeared client was reached again: a contact that reached them, a meeting held, or a
+#: day of rehabilitative work activity attended.
+ReachedBy = Literal[
+    "phone", "text_message", "letter", "home_visit", "network_partner", "meeting_held", "work_activity_attended"
+]
 #: The authority that reported the client disappeared.
 ReportingAuthority = Literal["police", "health_care", "kela", "employment_services", "housing_services", "other"]
 #: The great-concern grounds on which the police are asked for executive assistance
@@ -253,8 +256,11 @@ class RequestExecutiveAssistance(FollowupCommand, kw_only=True, forbid_unknown_f
     ground: ConcernGround
 
 
+#: ``absence_contact``: the client was absent from rehabilitative work activity; the worker
+#: contacts them, as early as possible (seed 003)
 TaskKind = Literal[
-    "check_in", "review_overdue", "assessment_overdue", "evaluation_overdue", "disappeared", "end_proposed"
+    "check_in", "review_overdue", "assessment_overdue", "evaluation_overdue", "disappeared", "end_proposed",
+    "absence_contact",
 ]
 
 

@@ -255,6 +255,10 @@ ConsultedProfession = Literal[
     "other",
 ]
 
+#: Why a client was absent on a day of rehabilitative work activity (seed 003: the worker keeps
+#: in touch during absences; sick leave and agreed changes are part of the rules of work).
+AbsenceReason = Literal["illness", "agreed_leave", "unannounced", "other"]
+
 ReopenReason = Literal["client_returned", "check_in_found_need", "new_referral"]
 
 # --------------------------------------------------------------------------------- audit

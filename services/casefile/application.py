@@ -209,14 +209,28 @@ class CasefileApplication(ServiceApplication):
         )
         return self._accepted(rel, plan_version=version)
 
+    def record_familiarisation_visit(
+        self, uow: UnitOfWork, c: cmd.RecordFamiliarisationVisit
+    ) -> cmd.CasefileAccepted:
+        rel = self._acting_on(uow, c)
+        rel.record_familiarisation_visit(uow.env, option=c.option, visited_on=c.visited_on)
+        return self._accepted(rel)
+
     def start_work_activity(self, uow: UnitOfWork, c: cmd.StartWorkActivity) -> cmd.CasefileAccepted:
         rel = self._acting_on(uow, c)
         period = WorkActivityPeriod(
             placement_id=c.placement_id, days_per_week=c.days_per_week, hours_per_day=c.hours_per_day,
             starts_on=c.starts_on, ends_on=c.ends_on, familiarisation_until=c.familiarisation_until,
-            evaluation_on=c.evaluation_on,
+            evaluation_on=c.evaluation_on, instructor=c.instructor,
         )
         rel.start_work_activity(uow.env, period, shop_steward_notified=c.shop_steward_notified, policy=self.policy)
+        return self._accepted(rel)
+
+    def record_attendance(self, uow: UnitOfWork, c: cmd.RecordAttendance) -> cmd.CasefileAccepted:
+        rel = self._acting_on(uow, c)
+        rel.record_attendance(
+            uow.env, day=c.day, attended=c.attended, absence_reason=c.absence_reason, reported_by=c.reported_by
+        )
         return self._accepted(rel)
 
     def end_work_activity(self, uow: UnitOfWork, c: cmd.EndWorkActivity) -> cmd.CasefileAccepted:
@@ -387,8 +401,21 @@ class CasefileApplication(ServiceApplication):
         """``polku.qry.casefile.history``, logged as a read of the timeline (every kind of event)."""
         return self._logged_read(uow, q, "timeline", lambda rel: self.history(rel.id))
 
+    def read_work_activity_month(
+        self, uow: UnitOfWork, q: cmd.WorkActivityMonthQuery
+    ) -> cmd.WorkActivityMonth | Forbidden:
+        """``polku.qry.casefile.work_activity_month``, logged (part ``state``): the month's
+        realised days, absences, and the activity allowance and travel compensation due."""
+        year, month = (int(part) for part in q.month.split("-"))
+        return self._logged_read(
+            uow, q, "state",
+            lambda rel: cmd.WorkActivityMonth(
+                relationship_id=rel.id, month=q.month, **rel.work_activity_month(year, month, self.policy)
+            ),
+        )
+
     def _logged_read(
-        self, uow: UnitOfWork, q: cmd.RecordQuery, part: str, render: Callable[[Relationship], Any]
+        self, uow: UnitOfWork, q: cmd.RecordQuery | cmd.WorkActivityMonthQuery, part: str, render: Callable[[Relationship], Any]
     ) -> Any:
         """Read one client's record and log the read; a refused read is logged too, and answered
         ``forbidden`` (returned, not raised, so that its log is stored)."""
@@ -480,6 +507,7 @@ class CasefileApplication(ServiceApplication):
             work_activity=cmd.WorkActivityView(
                 placement_id=work.placement_id, days_per_week=work.days_per_week, hours_per_day=work.hours_per_day,
                 starts_on=work.starts_on, ends_on=work.ends_on, evaluation_on=work.evaluation_on,
+                instructor=work.instructor,
             )
             if work
             else None,
@@ -497,6 +525,9 @@ class CasefileApplication(ServiceApplication):
             end_reason=rel.end_reason,
             disappeared_since=rel.disappeared_since,
             recurring=rel.recurring,
+            familiarisation_visits=[
+                cmd.FamiliarisationVisitView(option=v.option, visited_on=v.visited_on) for v in rel.familiarisation_visits
+            ],
         )
 
 

@@ -3,7 +3,7 @@ intake's routed referrals → the policy that opens relationships.
 
 The runtime (``polku.pipeline``) subscribes each subject, decodes, checks the command id, runs
 the use case in a group commit, replies and logs. The reads of a client's record
-(``relationship``, ``timeline``, ``history``) are logged reads: each stores a ClientRecordViewed, granted or
+(``relationship``, ``timeline``, ``history``, ``work_activity_month``) are logged reads: each stores a ClientRecordViewed, granted or
 refused.
 """
 
@@ -24,7 +24,9 @@ TABLE = Table(
         c.CompleteAssessment: Casefile.complete_assessment,
         c.DetermineNature: Casefile.determine_nature,
         c.UpdatePlan: Casefile.update_plan,
+        c.RecordFamiliarisationVisit: Casefile.record_familiarisation_visit,
         c.StartWorkActivity: Casefile.start_work_activity,
+        c.RecordAttendance: Casefile.record_attendance,
         c.EndWorkActivity: Casefile.end_work_activity,
         c.MakeDecision: Casefile.make_decision,
         c.DecideOnRelationship: Casefile.decide_on_relationship,
@@ -41,6 +43,7 @@ TABLE = Table(
         "relationship": Logged(Casefile.read_relationship),
         "timeline": Logged(Casefile.read_timeline),
         "history": Logged(Casefile.read_history),
+        c.WorkActivityMonthQuery: Logged(Casefile.read_work_activity_month),
         c.SummaryQuery: Casefile.summary,
     },
     events={

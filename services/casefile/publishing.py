@@ -163,7 +163,22 @@ def work_activity_started(e: Any) -> wire.WorkActivityStarted:
         familiarisation_until=e.familiarisation_until,
         evaluation_on=e.evaluation_on,
         shop_steward_notified=e.shop_steward_notified,
+        instructor=getattr(e, "instructor", None),  # None: stored before an instructor was named
     )
+
+
+def work_activity_attended(e: Any) -> wire.WorkActivityAttended:
+    return wire.WorkActivityAttended(**_base(e), placement_id=e.placement_id, day=e.day, reported_by=e.reported_by)
+
+
+def work_activity_absent(e: Any) -> wire.WorkActivityAbsent:
+    return wire.WorkActivityAbsent(
+        **_base(e), placement_id=e.placement_id, day=e.day, reason=e.reason, reported_by=e.reported_by
+    )
+
+
+def familiarisation_visit_made(e: Any) -> wire.FamiliarisationVisitMade:
+    return wire.FamiliarisationVisitMade(**_base(e), option=e.option, visited_on=e.visited_on)
 
 
 def work_activity_ended(e: Any) -> wire.WorkActivityEnded:
@@ -236,7 +251,10 @@ TABLE: dict[type, Any] = {
     Relationship.MeetingHeld: meeting_held,
     Relationship.MeetingMissed: meeting_missed,
     Relationship.ConsultationRecorded: consultation_recorded,
+    Relationship.FamiliarisationVisitMade: familiarisation_visit_made,
     Relationship.WorkActivityStarted: work_activity_started,
+    Relationship.WorkActivityAttended: work_activity_attended,
+    Relationship.WorkActivityAbsent: work_activity_absent,
     Relationship.WorkActivityEnded: work_activity_ended,
     Relationship.MeasurementRecorded: measurement_recorded,
     Relationship.ConsentRecorded: consent_recorded,

@@ -2,7 +2,8 @@
 
 The policy values (``services.casefile.domain.Policy``): the bounds of rehabilitative work
 activity as the Aava model cites the act (KTTL), the Aava rule of at least two options at the
-first activation meeting, and the days to the check-in. The law has changed since, so they are
+first activation meeting, the days to the check-in, and the activity allowance and travel
+compensation a realised day of work activity (in cents). The law has changed since, so they are
 configuration. What every service runs on (NATS, store, keys, the roster) is the runtime's
 :class:`polku.settings.Settings`.
 """
@@ -32,5 +33,9 @@ class CasefileSettings:
                 work_activity_min_hours=env_float("POLKU_WORK_ACTIVITY_MIN_HOURS", default.work_activity_min_hours),
                 familiarisation_max_days=env_int("POLKU_FAMILIARISATION_MAX_DAYS", default.familiarisation_max_days),
                 check_in_after_days=env_int("POLKU_CHECK_IN_AFTER_DAYS", default.check_in_after_days),
+                activity_allowance_cents=env_int("POLKU_ACTIVITY_ALLOWANCE_CENTS", default.activity_allowance_cents),
+                travel_compensation_cents=env_int(
+                    "POLKU_TRAVEL_COMPENSATION_CENTS", default.travel_compensation_cents
+                ),
             )
         )

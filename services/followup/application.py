@@ -252,6 +252,15 @@ class FollowupApplication(ServiceApplication):
         self._followed(uow, e).meeting_held(uow.env, on=self.day_of(e.occurred_at))
         return self._ids(e)
 
+    def work_activity_absent(self, uow: UnitOfWork, e: cf.WorkActivityAbsent) -> LogIds:
+        """An absence from work activity: a contact task for the worker (the day of absence)."""
+        self._followed(uow, e).work_activity_absent(uow.env, on=e.day, reason=e.reason, policy=self.policy)
+        return self._ids(e)
+
+    def work_activity_attended(self, uow: UnitOfWork, e: cf.WorkActivityAttended) -> LogIds:
+        self._followed(uow, e).work_activity_attended(uow.env, on=e.day)
+        return self._ids(e)
+
     def repeat_referrals_flagged(self, uow: UnitOfWork, e: RepeatReferralsFlagged) -> dict[str, str]:
         """Intake flagged repeated referrals about the client: a recurring client."""
         self._history(uow, str(e.client_id)).repeat_referrals(uow.env, referrals=e.referrals)

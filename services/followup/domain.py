@@ -83,6 +83,7 @@ _DETECTION = (
     ("number_not_in_use", "unreachable_by_phone"),
     ("no_answer", "unreachable_by_phone"),
     ("missed_meeting", "missed_meetings"),
+    ("missed_work_activity_day", "missed_meetings"),
 )
 
 
@@ -127,6 +128,9 @@ class Followed(PolkuAggregate):
         self.end_proposed = False
         self.evaluation_on: date | None = None
         self.placement_id: str | None = None
+        #: the first day of absence from work activity since the client was last in contact:
+        #: the worker's contact task is due from it (None: no absence waits for a contact)
+        self.absent_since: date | None = None
 
     # ---------------------------------------------------------------- queries
     @property
@@ -219,6 +223,24 @@ class Followed(PolkuAggregate):
     def meeting_held(self, env: Envelope, *, on: date) -> None:
         self._contact_made(env, on=on, by="meeting_held")
 
+    def work_activity_absent(self, env: Envelope, *, on: date, reason: str, policy: Any) -> None:
+        """The client was absent from rehabilitative work activity: the worker contacts them, as
+        early as possible (seed 003: contact during absences), a task due from the first day
+        absent. An unannounced absence is also a failure to reach the client, as a missed
+        meeting is (the disappearance policy counts it)."""
+        if self.ended:
+            return
+        self._absence_noted(env, on=on, reason=reason, relationship_id=self.relationship_id)
+        if reason == "unannounced":
+            self._failure_noted(env, on=on, what="missed_work_activity_day")
+            self._judge(env, policy=policy)
+
+    def work_activity_attended(self, env: Envelope, *, on: date) -> None:
+        """The client attended a day of work activity: the client was seen (a contact made)."""
+        if self.ended:
+            return
+        self._contact_made(env, on=on, by="work_activity_attended")
+
     def contact_attempt(
         self, env: Envelope, *, channel: str, outcome: str, on: date, today: date, policy: Any
     ) -> None:
@@ -268,6 +290,8 @@ class Followed(PolkuAggregate):
         self._set(env, "waiting", today + timedelta(days=policy.waiting_period_days))
 
     def _contact_made(self, env: Envelope, *, on: date, by: str) -> None:
+        if self.absent_since is not None and on >= self.absent_since:
+            self._absence_contact_made(env, on=on, by=by, relationship_id=self.relationship_id)
         if self.disappeared_on is not None:
             self._cancel(env, "waiting")
             self._reached(env, reached_on=on, reached_by=by, days_disappeared=max((on - self.disappeared_on).days, 0),
@@ -324,6 +348,15 @@ class Followed(PolkuAggregate):
     @event("Ended")
     def _ended(self, env: Envelope) -> None:
         self.ended = True
+        self.absent_since = None
+
+    @event("AbsenceNoted")
+    def _absence_noted(self, env: Envelope, *, on: date, reason: str, relationship_id: UUID) -> None:
+        self.absent_since = min(on, self.absent_since) if self.absent_since else on
+
+    @event("AbsenceContactMade")
+    def _absence_contact_made(self, env: Envelope, *, on: date, by: str, relationship_id: UUID) -> None:
+        self.absent_since = None
 
     @event("Reopened")
     def _reopened(self, env: Envelope) -> None:

@@ -33,6 +33,9 @@ TABLE = Table(
             cf.WorkActivityEnded: Followup.work_activity_ended,
             cf.MeetingMissed: Followup.meeting_missed,
             cf.MeetingHeld: Followup.meeting_held,
+            # an absence from work activity: a contact task (seed 003); a day attended: a contact
+            cf.WorkActivityAbsent: Followup.work_activity_absent,
+            cf.WorkActivityAttended: Followup.work_activity_attended,
             cf.RelationshipEnded: Followup.relationship_ended,
             cf.RelationshipReopened: Followup.relationship_reopened,
         },

@@ -100,8 +100,8 @@ class _Relationship:
 
 class Tasks(Projection):
     """What is due for whom: check-ins, overdue reviews, assessments and evaluations, disappeared
-    clients in their waiting period and end proposals, by relationship, with its own worker and
-    team."""
+    clients in their waiting period and end proposals, contacts after an absence from work
+    activity, by relationship, with its own worker and team."""
 
     def __init__(self) -> None:
         self.relationships: dict[UUID, _Relationship] = {}
@@ -166,6 +166,20 @@ class Tasks(Projection):
         if rel:
             rel.tasks.pop("disappeared", None)
             rel.tasks.pop("end_proposed", None)
+            rel.tasks.pop("absence_contact", None)
+
+    @on(Followed.AbsenceNoted)
+    def _absent(self, e: Followed.AbsenceNoted) -> None:
+        rel = self._rel(e.relationship_id)
+        if rel:
+            since = rel.tasks.get("absence_contact", ("absence_contact", e.on))[1]
+            rel.tasks["absence_contact"] = ("absence_contact", min(since, e.on))
+
+    @on(Followed.AbsenceContactMade)
+    def _absence_contact(self, e: Followed.AbsenceContactMade) -> None:
+        rel = self._rel(e.relationship_id)
+        if rel:
+            rel.tasks.pop("absence_contact", None)
 
     @on(CheckIn.Started)
     def _check_in(self, e: CheckIn.Started) -> None:

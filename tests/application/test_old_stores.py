@@ -75,7 +75,7 @@ STATE_ADDED_SINCE_V1 = {
     "disappeared_since": None, "recurring": False, "special_support_suspected": False,
     "health_care_pair_id": None, "health_care_pair_profession": None,
     "relationship_decision": None, "client_informed_of": [], "client_not_yet_informed_of": [], "consultations": 0,
-    "assessment_family_participates": False,
+    "assessment_family_participates": False, "familiarisation_visits": [],
 }
 #: what a plan's view gained since v1 (optional fields): an old plan shows their defaults
 PLAN_ADDED_SINCE_V1 = {
@@ -105,6 +105,7 @@ EVENTS_ADDED_SINCE_V1 = {
     },
     "AssessmentStarted": {"family_participates": False},
     "MeetingHeld": {"client_informed_of": []},
+    "WorkActivityStarted": {"instructor": None},
 }
 
 

@@ -39,9 +39,10 @@ EXPECTED: dict[str, set[str]] = {
         f"casefile.{name}": RELATIONSHIP_WORKERS
         for name in (
             "name_own_worker", "determine_special_support_need", "start_assessment", "complete_assessment",
-            "determine_nature", "update_plan", "start_work_activity", "end_work_activity", "make_decision",
-            "decide_on_relationship", "schedule_meeting", "record_meeting_outcome", "record_consultation",
-            "record_measurement", "record_consent",
+            "determine_nature", "update_plan", "record_familiarisation_visit", "start_work_activity",
+            "record_attendance", "end_work_activity", "make_decision", "decide_on_relationship",
+            "schedule_meeting", "record_meeting_outcome", "record_consultation", "record_measurement",
+            "record_consent",
             "record_disclosure", "end_relationship", "reopen_relationship",
         )
     },

@@ -358,10 +358,29 @@ EXAMPLES.update(
             casefile.WorkActivityStarted(
                 **_casefile_base(), placement_id="activity-centre-1", days_per_week=3, hours_per_day=4.0,
                 starts_on=date(2025, 3, 10), ends_on=date(2025, 9, 10), familiarisation_until=date(2025, 3, 7),
-                evaluation_on=date(2025, 6, 10), shop_steward_notified=True,
+                evaluation_on=date(2025, 6, 10), shop_steward_notified=True, instructor="instructor-01",
             ),
             ("days_per_week",),
             0,
+        ),
+        casefile.WorkActivityAttended: (
+            casefile.WorkActivityAttended(
+                **_casefile_base(), placement_id="activity-centre-1", day=date(2025, 3, 11), reported_by="instructor-01"
+            ),
+            ("day",),
+            "tuesday",
+        ),
+        casefile.WorkActivityAbsent: (
+            casefile.WorkActivityAbsent(
+                **_casefile_base(), placement_id="activity-centre-1", day=date(2025, 3, 12), reason="unannounced"
+            ),
+            ("reason",),
+            "fishing",
+        ),
+        casefile.FamiliarisationVisitMade: (
+            casefile.FamiliarisationVisitMade(**_casefile_base(), option="work_trial", visited_on=date(2025, 3, 3)),
+            ("option",),
+            "circus",
         ),
         casefile.WorkActivityEnded: (
             casefile.WorkActivityEnded(**_casefile_base(), reason="period_completed"),
@@ -466,10 +485,23 @@ EXAMPLES.update(
             casefile.StartWorkActivity(
                 **_command_base(), placement_id="activity-centre-1", days_per_week=3, hours_per_day=4.0,
                 starts_on=date(2025, 3, 10), ends_on=date(2025, 9, 10), evaluation_on=date(2025, 6, 10),
-                shop_steward_notified=True,
+                shop_steward_notified=True, instructor="instructor-01",
             ),
             ("hours_per_day",),
             0,
+        ),
+        casefile.RecordAttendance: (
+            casefile.RecordAttendance(
+                **_command_base(), day=date(2025, 3, 12), attended=False, absence_reason="illness",
+                reported_by="instructor-01",
+            ),
+            ("absence_reason",),
+            "hangover",
+        ),
+        casefile.RecordFamiliarisationVisit: (
+            casefile.RecordFamiliarisationVisit(**_command_base(), option="rehabilitative_work_activity", visited_on=date(2025, 3, 3)),
+            ("option",),
+            "circus",
         ),
         casefile.EndWorkActivity: (
             casefile.EndWorkActivity(**_command_base(), reason="interrupted"),
@@ -528,6 +560,20 @@ EXAMPLES.update(
         ),
         casefile.CasefileAccepted: (_ACCEPTED, ("ok",), False),
         casefile.RecordQuery: (_RECORD_QUERY, ("purpose",), "curiosity"),
+        casefile.WorkActivityMonthQuery: (
+            casefile.WorkActivityMonthQuery(relationship_id=uuid4(), actor=ACTING, purpose="client_work", month="2025-03"),
+            ("month",),
+            "2025-13",
+        ),
+        casefile.WorkActivityMonth: (
+            casefile.WorkActivityMonth(
+                relationship_id=uuid4(), month="2025-03", realised_days=10, absences=2,
+                absences_by_reason={"illness": 1, "unannounced": 1}, allowance_days=10, activity_allowance_cents=9000,
+                travel_days=10, travel_compensation_cents=0,
+            ),
+            ("absences_by_reason", "illness"),
+            "one",
+        ),
         casefile.RelationshipState: (
             casefile.RelationshipState(
                 relationship_id=uuid4(), client_id=CLIENT, status="open", version=7, referral_ids=[uuid4()],
@@ -539,6 +585,9 @@ EXAMPLES.update(
                     )
                 ],
                 consents=["information_exchange"],
+                familiarisation_visits=[
+                    casefile.FamiliarisationVisitView(option="rehabilitative_work_activity", visited_on=date(2025, 3, 3))
+                ],
             ),
             ("nature",),
             "eternal",

@@ -153,6 +153,38 @@ class ShopStewardNotNotified(CasefileRuleBroken):
     field = "shop_steward_notified"
 
 
+class AttendanceBeforePeriod(CasefileRuleBroken):
+    code = "attendance_before_period"
+    field = "day"
+
+
+class AttendanceAfterPeriod(CasefileRuleBroken):
+    code = "attendance_after_period"
+    field = "day"
+
+
+class AttendanceInFuture(CasefileRuleBroken):
+    code = "attendance_in_future"
+    field = "day"
+
+
+class AttendanceAlreadyRecorded(CasefileRuleBroken):
+    code = "attendance_already_recorded"
+    field = "day"
+
+
+class AbsenceReasonMissing(CasefileRuleBroken):
+    """An absence without its reason (the contract refuses it first, as ``invalid_value``)."""
+
+    code = "invalid_value"
+    field = "absence_reason"
+
+
+class VisitInFuture(CasefileRuleBroken):
+    code = "visit_in_future"
+    field = "visited_on"
+
+
 class AppealInstructionsMissing(CasefileRuleBroken):
     code = "appeal_instructions_missing"
     field = "appeal_instructions_given"

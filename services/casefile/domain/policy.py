@@ -37,6 +37,15 @@ class Policy:
     work_activity_min_hours: float = 4.0
     familiarisation_max_days: int = 14
     check_in_after_days: int = 30
+    #: the activity allowance (*toimintaraha*) a realised day, in cents: €9 as seed 003 cites
+    #: KTTL; due by a granted ``activity_allowance`` decision
+    activity_allowance_cents: int = 900
+    #: travel compensation a realised day, in cents, by a granted ``travel_compensation``
+    #: decision. Seed 003 says the worker decides on it with the activity allowance but names no
+    #: amount. Assumption: a flat amount for each realised day (travel happens on the days the
+    #: client attends; the unit's own rate, e.g. a return ticket), 0 until a unit configures it,
+    #: so that no amount is made up; the month's ``travel_days`` are counted either way.
+    travel_compensation_cents: int = 0
 
 
 def add_months(day: date, months: int) -> date:

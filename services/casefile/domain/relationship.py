@@ -29,7 +29,9 @@ from services.casefile.domain.policy import (
 from services.casefile.domain.values import (
     ACTIVATION_KINDS,
     ActivationRecord,
+    AttendanceDay,
     Decision,
+    FamiliarisationVisit,
     Measurement,
     Meeting,
     PlanContent,
@@ -82,12 +84,19 @@ class Relationship(PolkuAggregate):
         self.work_activity: WorkActivityPeriod | None = None
         #: the periods that have ended, with their end reasons
         self.work_activities: list[WorkActivityPeriod] = []
+        #: the days of rehabilitative work activity recorded (any period), attended or absent
+        self.attendance: dict[date, AttendanceDay] = {}
+        #: the familiarisation visits made to the places of options offered, oldest first
+        self.familiarisation_visits: list[FamiliarisationVisit] = []
         self.decisions: dict[UUID, Decision] = {}
         #: the granted decision in force of each kind (a later denial of the kind, or a return,
         #: ends it)
         self.decisions_in_force: dict[str, UUID] = {}
         #: the latest decision on the client relationship itself since it (re)opened
         self.relationship_decision: Decision | None = None
+        #: when each decision took effect, in business time: (day, kind, granted); kind ``*``
+        #: is a return, which ends every decision in force (see :meth:`in_force_on`)
+        self.decision_log: list[tuple[date, str, bool]] = []
         self.meetings: dict[UUID, Meeting] = {}
         #: what the client was told at held meetings (``own_worker`` apart: ``own_worker_told``)
         self.informed_of: set[str] = set()
@@ -410,6 +419,25 @@ class Relationship(PolkuAggregate):
             )
         )
 
+    def record_familiarisation_visit(self, env: Envelope, *, option: str, visited_on: date) -> None:
+        """The client visited the place of an option a current activation plan offered (seed
+        003: *tutustumiskäynti*, alone or with the own worker, while reflecting on the options).
+        Seed 003 makes the visit possible, not a condition of the choice: a plan may choose an
+        option without one, and a visit may follow the choice (before work activity starts)."""
+        self._must_be_open()
+        if visited_on > env.occurred_at.date():
+            raise errors.VisitInFuture("record the visit once it has been made")
+        offered = {o for p in self.current_plans if p.is_activation for o in p.options_offered}
+        if option not in offered:
+            raise errors.OptionNotOffered(
+                "a familiarisation visit is to the place of an option the activation plan offered", "option"
+            )
+        self._familiarisation_visit_made(env, option=option, visited_on=visited_on)
+
+    @event("FamiliarisationVisitMade")
+    def _familiarisation_visit_made(self, env: Envelope, *, option: str, visited_on: date) -> None:
+        self.familiarisation_visits.append(FamiliarisationVisit(option, visited_on))
+
     # --------------------------------------------------- rehabilitative work
     def start_work_activity(
         self, env: Envelope, period: WorkActivityPeriod, *, shop_steward_notified: bool, policy: Policy
@@ -438,10 +466,86 @@ class Relationship(PolkuAggregate):
     def _work_activity_started(
         self, env: Envelope, *, placement_id: str, days_per_week: int, hours_per_day: float, starts_on: date,
         ends_on: date, familiarisation_until: date | None, evaluation_on: date, shop_steward_notified: bool,
+        instructor: str | None = None,
     ) -> None:
         self.work_activity = WorkActivityPeriod(
-            placement_id, days_per_week, hours_per_day, starts_on, ends_on, familiarisation_until, evaluation_on
+            placement_id, days_per_week, hours_per_day, starts_on, ends_on, familiarisation_until, evaluation_on,
+            instructor=instructor,
         )
+
+    def record_attendance(
+        self, env: Envelope, *, day: date, attended: bool, absence_reason: str | None = None,
+        reported_by: str | None = None,
+    ) -> None:
+        """One day of the running period: attended (a realised day, KTTL) or absent with its
+        reason. A day of the period (from its start to its end), one that has come (not after the
+        business time), each day once. An absence is published for followup: the worker contacts
+        the client during absences, as early as possible (seed 003)."""
+        self._must_be_open()
+        period = self.work_activity
+        if period is None:
+            raise errors.WorkActivityNotRunning("no period of rehabilitative work activity is running", "day")
+        if day < period.starts_on:
+            raise errors.AttendanceBeforePeriod("the day is before the period starts")
+        if day > period.ends_on:
+            raise errors.AttendanceAfterPeriod("the day is after the period ends")
+        if day > env.occurred_at.date():
+            raise errors.AttendanceInFuture("the day has not come yet: record it once it has")
+        if day in self.attendance:
+            raise errors.AttendanceAlreadyRecorded("the day's attendance was recorded already")
+        if attended:
+            self._work_activity_attended(env, day=day, placement_id=period.placement_id, reported_by=reported_by)
+        else:
+            if absence_reason is None:
+                raise errors.AbsenceReasonMissing("an absence names its reason")
+            self._work_activity_absent(
+                env, day=day, placement_id=period.placement_id, reason=absence_reason, reported_by=reported_by
+            )
+
+    @event("WorkActivityAttended")
+    def _work_activity_attended(self, env: Envelope, *, day: date, placement_id: str, reported_by: str | None) -> None:
+        self.attendance[day] = AttendanceDay(day, True, placement_id, reported_by=reported_by)
+
+    @event("WorkActivityAbsent")
+    def _work_activity_absent(
+        self, env: Envelope, *, day: date, placement_id: str, reason: str, reported_by: str | None
+    ) -> None:
+        self.attendance[day] = AttendanceDay(day, False, placement_id, absence_reason=reason, reported_by=reported_by)
+
+    def in_force_on(self, kind: str, day: date) -> bool:
+        """A granted decision of ``kind`` was in force on ``day``: the latest decision of the
+        kind taken effect by then was granted, and no return came after it."""
+        in_force = False
+        for on, decided, granted in sorted(self.decision_log, key=lambda entry: entry[0]):
+            if on > day:
+                break
+            if decided == kind:
+                in_force = granted
+            elif decided == "*":
+                in_force = False
+        return in_force
+
+    def work_activity_month(self, year: int, month: int, policy: Policy) -> dict[str, Any]:
+        """The month's realised days and absences, and the activity allowance and travel
+        compensation due for it (cents): a realised day counts for a benefit when a granted
+        decision of its kind was in force on it (KTTL as seed 003 cites it; amounts are policy)."""
+        days = [a for d, a in self.attendance.items() if (d.year, d.month) == (year, month)]
+        realised = [a.day for a in days if a.attended]
+        by_reason: dict[str, int] = {}
+        for a in days:
+            if not a.attended and a.absence_reason is not None:
+                by_reason[a.absence_reason] = by_reason.get(a.absence_reason, 0) + 1
+        allowance_days = sum(1 for d in realised if self.in_force_on("activity_allowance", d))
+        travel_days = sum(1 for d in realised if self.in_force_on("travel_compensation", d))
+        return {
+            "realised_days": len(realised),
+            "absences": len(days) - len(realised),
+            "absences_by_reason": by_reason,
+            "allowance_days": allowance_days,
+            "activity_allowance_cents": allowance_days * policy.activity_allowance_cents,
+            "travel_days": travel_days,
+            "travel_compensation_cents": travel_days * policy.travel_compensation_cents,
+        }
 
     def end_work_activity(self, env: Envelope, *, reason: str) -> None:
         if self.work_activity is None:
@@ -517,6 +621,7 @@ class Relationship(PolkuAggregate):
             self.decisions_in_force[kind] = decision_id
         else:
             self.decisions_in_force.pop(kind, None)
+        self.decision_log.append((env.occurred_at.date(), kind, granted))
 
     def decide_on_relationship(
         self, env: Envelope, *, decision_id: UUID, outcome: str, appeal_instructions_given: bool,
@@ -748,6 +853,7 @@ class Relationship(PolkuAggregate):
             self.plans_before_return = len(self.plans)
             self.decisions_in_force = {}
             self.relationship_decision = None
+            self.decision_log.append((env.occurred_at.date(), "*", False))
 
     # ------------------------------------------------------------ followup's
     def note_disappeared(self, env: Envelope, *, since: date, detected_by: str) -> bool:

@@ -226,6 +226,8 @@ class WorkActivityPeriod:
     familiarisation_until: date | None
     evaluation_on: date
     end_reason: str | None = None
+    #: the work activity instructor (*vastaava ohjaaja*) at the placement, by worker code
+    instructor: str | None = None
 
     def stored(self) -> dict[str, Any]:
         """The facts a WorkActivityStarted event stores."""
@@ -256,6 +258,26 @@ class WorkActivityPeriod:
 
     def ended(self, reason: str) -> WorkActivityPeriod:
         return dataclasses.replace(self, end_reason=reason)
+
+
+@dataclass(frozen=True)
+class AttendanceDay:
+    """One day of a period of rehabilitative work activity: attended (a realised day, KTTL) or
+    absent with its reason, at which placement, and who reported it."""
+
+    day: date
+    attended: bool
+    placement_id: str
+    absence_reason: str | None = None
+    reported_by: str | None = None
+
+
+@dataclass(frozen=True)
+class FamiliarisationVisit:
+    """A familiarisation visit (*tutustumiskäynti*) to the place of an option offered."""
+
+    option: str
+    visited_on: date
 
 
 # -------------------------------------------------------------------- decisions, measures
