@@ -15,7 +15,7 @@ from nats.aio.client import Client
 
 from polku.settings import Settings
 from polku.stack import Stack
-from tests.casefile_helpers import OUTSIDER, SW1, Casefile, open_relationship
+from tests.casefile_helpers import KTTL, OUTSIDER, SW1, Casefile, open_relationship
 from tests.helpers import request
 
 
@@ -47,7 +47,7 @@ async def test_an_absence_gives_the_worker_a_contact_task_and_the_month_counts_r
     start = today - timedelta(days=2)
     await cf.ok("update_plan", SW1, kind="activation_plan", next_review=(today + timedelta(days=60)).isoformat(),
                 strengths=["reliable"], support_needed=["a daily rhythm"],
-                options_offered=["rehabilitative_work_activity", "education"])
+                options_offered=["rehabilitative_work_activity", "education"], **KTTL)
     await cf.ok("record_familiarisation_visit", SW1, option="rehabilitative_work_activity", visited_on=today.isoformat())
     await cf.ok("update_plan", SW1, kind="activation_plan", next_review=(today + timedelta(days=60)).isoformat(),
                 chosen_option="rehabilitative_work_activity")
