@@ -485,6 +485,12 @@ class RelationshipState(msgspec.Struct, frozen=True, kw_only=True):
     familiarisation_visits: list[FamiliarisationVisitView] = []
 
 
+#: the most events a page of a timeline or history holds (``RecordQuery.limit``), and the most
+#: bytes of entries it holds, well under NATS's default 1 MB payload limit
+PAGE_LIMIT_MAX = 500
+PAGE_BYTES_MAX = 512 * 1024
+
+
 class TimelineEntry(msgspec.Struct, frozen=True, kw_only=True):
     """One stored event of the relationship: its version, when it was recorded, and the event
     as it is published (who acted, when it happened, codes and counts)."""
@@ -503,6 +509,8 @@ class Timeline(msgspec.Struct, frozen=True, kw_only=True):
     #: events of kinds published since contract v1, left out of ``entries`` (their versions are
     #: the gaps): ``polku.qry.casefile.history`` answers with every event
     omitted: int = 0
+    #: more events follow: ask again with ``after_version`` set to this (None: this is the last page)
+    next_after_version: int | None = None
 
 
 class RelationshipHistoryEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -522,6 +530,8 @@ class RelationshipHistory(msgspec.Struct, frozen=True, kw_only=True):
     ok: Literal[True] = True
     relationship_id: UUID
     entries: list[RelationshipHistoryEntry]
+    #: more events follow: ask again with ``after_version`` set to this (None: this is the last page)
+    next_after_version: int | None = None
 
 
 class WorkActivityMonth(msgspec.Struct, frozen=True, kw_only=True):
@@ -915,6 +925,11 @@ class RecordQuery(Query, frozen=True, kw_only=True, forbid_unknown_fields=True):
     relationship_id: UUID
     actor: ActingWorker
     purpose: ViewPurpose
+    #: timeline and history come in pages: the events after this version (0: from the first), at
+    #: most ``limit`` of them and never a reply over NATS's payload limit; a reply that stops
+    #: short says where to go on (``next_after_version``). The state ignores both.
+    after_version: Annotated[int, Meta(ge=0)] = 0
+    limit: Annotated[int, Meta(ge=1, le=PAGE_LIMIT_MAX)] = PAGE_LIMIT_MAX
 
 
 class WorkActivityMonthQuery(Query, frozen=True, kw_only=True, forbid_unknown_fields=True):

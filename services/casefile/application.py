@@ -20,6 +20,7 @@ from typing import Any, get_args
 from uuid import UUID, uuid4
 
 from contracts import casefile as cmd
+from contracts.base import encoder
 from contracts.followup import CheckInCompleted, ClientDisappeared, ClientMarkedRecurring, ClientReached
 from contracts.intake import ReferralRouted
 from contracts.vocabulary import ClientInformedOf
@@ -395,11 +396,11 @@ class CasefileApplication(ServiceApplication):
 
     def read_timeline(self, uow: UnitOfWork, q: cmd.RecordQuery) -> cmd.Timeline | Forbidden:
         """``polku.qry.casefile.timeline``, logged (part ``timeline``)."""
-        return self._logged_read(uow, q, "timeline", lambda rel: self.timeline(rel.id))
+        return self._logged_read(uow, q, "timeline", lambda rel: self.timeline(rel.id, q.after_version, q.limit))
 
     def read_history(self, uow: UnitOfWork, q: cmd.RecordQuery) -> cmd.RelationshipHistory | Forbidden:
         """``polku.qry.casefile.history``, logged as a read of the timeline (every kind of event)."""
-        return self._logged_read(uow, q, "timeline", lambda rel: self.history(rel.id))
+        return self._logged_read(uow, q, "timeline", lambda rel: self.history(rel.id, q.after_version, q.limit))
 
     def read_work_activity_month(
         self, uow: UnitOfWork, q: cmd.WorkActivityMonthQuery
@@ -439,25 +440,39 @@ class CasefileApplication(ServiceApplication):
     def get_relationship(self, relationship_id: UUID) -> Relationship:
         return self.repository.get(relationship_id)
 
-    def history(self, relationship_id: UUID) -> cmd.RelationshipHistory:
-        """Every stored event of the relationship, as published, straight from the event store."""
-        entries = []
-        for e in self.repository.event_store.get(relationship_id):
+    def history(
+        self, relationship_id: UUID, after_version: int = 0, limit: int = cmd.PAGE_LIMIT_MAX
+    ) -> cmd.RelationshipHistory:
+        """The relationship's stored events after ``after_version``, as published, straight from
+        the event store: at most ``limit`` of them and ``PAGE_BYTES_MAX`` bytes of entries; a page
+        that stops short names the version to go on after."""
+        entries: list[cmd.RelationshipHistoryEntry] = []
+        size, last, next_after = 0, after_version, None
+        for e in self.repository.event_store.get(relationship_id, gt=after_version or None, limit=limit + 1):
+            if len(entries) >= limit or size >= cmd.PAGE_BYTES_MAX:
+                next_after = last
+                break
             contract = publishing.to_contract(e)
             if isinstance(contract, cmd.Event) and type(contract).__module__ == cmd.__name__:  # audit: its own log
-                entries.append(cmd.RelationshipHistoryEntry(version=e.originator_version, recorded_at=e.timestamp, event=contract))
-        return cmd.RelationshipHistory(relationship_id=relationship_id, entries=entries)
+                entry = cmd.RelationshipHistoryEntry(version=e.originator_version, recorded_at=e.timestamp, event=contract)
+                size += len(encoder.encode(entry))
+                entries.append(entry)
+            last = e.originator_version
+        return cmd.RelationshipHistory(relationship_id=relationship_id, entries=entries, next_after_version=next_after)
 
-    def timeline(self, relationship_id: UUID) -> cmd.Timeline:
+    def timeline(self, relationship_id: UUID, after_version: int = 0, limit: int = cmd.PAGE_LIMIT_MAX) -> cmd.Timeline:
         """The history in v1's terms: the events of v1's kinds, and how many of later kinds were
-        left out."""
-        history = self.history(relationship_id).entries
+        left out (of this page)."""
+        page = self.history(relationship_id, after_version, limit)
         entries = [
             cmd.TimelineEntry(version=h.version, recorded_at=h.recorded_at, event=h.event)  # type: ignore[arg-type]
-            for h in history
+            for h in page.entries
             if type(h.event) in cmd.V1_EVENTS
         ]
-        return cmd.Timeline(relationship_id=relationship_id, entries=entries, omitted=len(history) - len(entries))
+        return cmd.Timeline(
+            relationship_id=relationship_id, entries=entries, omitted=len(page.entries) - len(entries),
+            next_after_version=page.next_after_version,
+        )
 
     @staticmethod
     def state(rel: Relationship) -> cmd.RelationshipState:

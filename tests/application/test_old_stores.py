@@ -115,6 +115,7 @@ def timeline_now(timeline: dict[str, Any]) -> dict[str, Any]:
     return {
         **timeline,
         "omitted": 0,
+        "next_after_version": None,
         "entries": [
             {**entry, "event": {**entry["event"], **EVENTS_ADDED_SINCE_V1.get(entry["event"]["event"], {})}}
             for entry in timeline["entries"]
