@@ -71,7 +71,19 @@ def test_an_old_intake_store_replays_to_the_same_state(tmp_path: Path, settings:
 
 #: what the relationship state gained since v1 (optional fields, README's growth rule): an old
 #: relationship shows their defaults
-STATE_ADDED_SINCE_V1 = {"disappeared_since": None, "recurring": False, "special_support_suspected": False}
+STATE_ADDED_SINCE_V1 = {
+    "disappeared_since": None, "recurring": False, "special_support_suspected": False, "closed_on": None,
+    "close_reason": None,
+}
+
+
+def formed_now(state: dict[str, Any]) -> bool | None:
+    """Whether an old relationship formed a client relationship, as it reads today (seed 000): an
+    end for no service need before a need was found or a plan made did not; a need found or a
+    plan made did; an open one with neither is prospective (None). v1 did not say."""
+    if state["status"] == "ended":
+        return state["end_reason"] != "no_service_need" or bool(state["plans"])
+    return True if state["plans"] or state["assessment_conclusion"] == "service_need" else None
 #: what events gained since v1 (optional fields): an old event shows their defaults
 EVENTS_ADDED_SINCE_V1 = {
     "RelationshipOpened": {"special_support_suspected": False},
@@ -79,13 +91,16 @@ EVENTS_ADDED_SINCE_V1 = {
     # an old decision has no ``outcome`` (``granted`` tells it)
     "DecisionMade": {"outcome": None, "appeal_instructions_given": False, "client_heard": False},
     "RelationshipReopened": {"anew": False},
+    "RelationshipEnded": {"formed": None},  # not carried then: read as ``relationship_formed`` says
 }
 
 
 def timeline_now(timeline: dict[str, Any]) -> dict[str, Any]:
-    """An old timeline as it reads today: each event with the fields its kind gained since v1."""
+    """An old timeline as it reads today: each event with the fields its kind gained since v1
+    (and ``omitted``: v1's store holds only v1's kinds of event)."""
     return {
         **timeline,
+        "omitted": 0,
         "entries": [
             {**entry, "event": {**entry["event"], **EVENTS_ADDED_SINCE_V1.get(entry["event"]["event"], {})}}
             for entry in timeline["entries"]
@@ -95,15 +110,21 @@ def timeline_now(timeline: dict[str, Any]) -> dict[str, Any]:
 
 def summary_now(expected: dict[str, Any]) -> dict[str, Any]:
     """v1's summary as it reads today: by nature (and without one) counts the open relationships
-    only; an ended one counts by its end reason (as it did)."""
+    only; an ended one counts by its end reason (as it did), unless a finding of no need ended
+    it before a client relationship formed: that one counts apart, in ``not_formed``."""
     states = [r["state"] for r in expected["relationships"].values()]
     assert len(states) == expected["summary"]["open"] + expected["summary"]["ended"]  # every relationship
     open_states = [st for st in states if st["status"] == "open"]
     by_nature = Counter(st["nature"] for st in open_states if st["nature"])
+    ended = [st for st in states if st["status"] == "ended" and formed_now(st)]
     return {
         **expected["summary"],
         "by_nature": dict(sorted(by_nature.items())),
         "without_nature": len(open_states) - sum(by_nature.values()),
+        "ended": len(ended),
+        "by_end_reason": dict(sorted(Counter(st["end_reason"] for st in ended).items())),
+        "not_formed": len(states) - len(open_states) - len(ended),
+        "closed": 0,  # v1 recorded no close
     }
 
 
@@ -123,7 +144,9 @@ def test_an_old_casefile_store_replays_to_the_same_state(settings: Settings, tmp
         # Each record, read through the pipeline as a client system reads it (each read logged).
         for rid, expected in EXPECTED["relationships"].items():
             query = cmd.RecordQuery(relationship_id=uuid.UUID(rid), actor=SW1, purpose="client_work")
-            assert as_json(pipeline.ask(query, "relationship")) == {**expected["state"], **STATE_ADDED_SINCE_V1}
+            assert as_json(pipeline.ask(query, "relationship")) == {
+                **expected["state"], **STATE_ADDED_SINCE_V1, "formed": formed_now(expected["state"]),
+            }
             assert as_json(pipeline.ask(query, "timeline")) == timeline_now(expected["timeline"])
         assert app.max_position() == EXPECTED["casefile_events"] + 2 * len(EXPECTED["relationships"])
 

@@ -108,7 +108,7 @@ EXAMPLES: dict[type, tuple[Any, tuple[Any, ...], Any]] = {
     ),
     RelationshipEnded: (
         RelationshipEnded(
-            **_event_base(), relationship_id=uuid4(), client_id=CLIENT, reason="goal_reached"
+            **_event_base(), relationship_id=uuid4(), client_id=CLIENT, reason="goal_reached", formed=True
         ),
         ("reason",),
         "bored",
@@ -357,6 +357,11 @@ EXAMPLES.update(
             ("kind",),
             "everything",
         ),
+        casefile.RelationshipClosed: (
+            casefile.RelationshipClosed(**_casefile_base(), reason="check_in_no_need"),
+            ("reason",),
+            "forgotten",
+        ),
         casefile.RelationshipReopened: (
             casefile.RelationshipReopened(**_casefile_base(), reason="client_returned", anew=True),
             ("reason",),
@@ -491,6 +496,7 @@ EXAMPLES.update(
                     )
                 ],
                 consents=["information_exchange"],
+                formed=True,
             ),
             ("nature",),
             "eternal",
@@ -527,7 +533,7 @@ EXAMPLES.update(
         casefile.CasefileSummary: (
             casefile.CasefileSummary(
                 open=3, ended=2, by_nature={"temporary": 2, "continuous": 1}, without_nature=2,
-                by_end_reason={"no_service_need": 1, "transferred_to_work": 1},
+                by_end_reason={"no_service_need": 1, "transferred_to_work": 1}, not_formed=1, closed=1,
             ),
             ("by_nature", "continuous"),
             "one",

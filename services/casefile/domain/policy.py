@@ -37,6 +37,10 @@ class Policy:
     work_activity_min_hours: float = 4.0
     familiarisation_max_days: int = 14
     check_in_after_days: int = 30
+    #: the end reasons after which no one-month check-in is due (``POLKU_NO_CHECK_IN_REASONS``):
+    #: by default only a client who died. Seed 003 contacts every client a month after the end,
+    #: and nothing in the seeds skips it for a move (the worker calls the client's number).
+    no_check_in_reasons: tuple[str, ...] = ("died",)
 
 
 def add_months(day: date, months: int) -> date:
