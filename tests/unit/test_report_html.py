@@ -184,7 +184,7 @@ def test_every_vocabulary_value_has_a_label_and_an_unknown_one_reads_raw() -> No
     for literal in outcome:
         for value in get_args(literal):
             assert value in VALUE_LABELS["outcome"], value
-    for value in get_args(vocabulary.WorkActivityEndReason):
+    for value in (*get_args(vocabulary.WorkActivityEndReason), *get_args(vocabulary.CloseReason)):
         assert value in VALUE_LABELS["reason"]
     for value in (*get_args(vocabulary.RelationshipNature), "not_determined"):
         assert value in VALUE_LABELS["nature"]
