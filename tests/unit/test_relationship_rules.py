@@ -552,6 +552,22 @@ def test_the_end_is_not_the_close_the_check_in_closes_it() -> None:
     assert (rel.ended, rel.closed_on, rel.close_reason, rel.formed) == (False, None, None, None)
 
 
+def test_an_end_and_its_close_replay_and_an_end_stored_before_formed_was_carried_reads_by_its_reason() -> None:
+    rel = relationship()
+    rel.end(env(), reason="no_service_need", policy=POLICY)
+    events = rel.collect_events()
+    again = None
+    for e in events:
+        again = e.mutate(again)
+    assert (again.formed, again.closed_on, again.close_reason) == (False, TODAY, "not_formed")
+    old = relationship()
+    old._ended(env(), reason="no_service_need", check_in_due=None)  # as stored before ``formed``
+    assert old.formed is False
+    older = relationship()
+    older._ended(env(), reason="goal_reached", check_in_due=TODAY)
+    assert older.formed is True
+
+
 def test_a_replay_of_the_events_gives_the_same_typed_state_and_version() -> None:
     """The ``@event`` methods build the typed values from what the events store; replaying the
     events from the start rebuilds them equal. (Which command an event belongs to, and its
