@@ -553,7 +553,7 @@ def test_the_end_is_not_the_close_the_check_in_closes_it() -> None:
 
 
 def test_an_end_and_its_close_replay_and_an_end_stored_before_formed_was_carried_reads_by_its_reason() -> None:
-    rel = relationship()
+    rel = Relationship.open(uuid.uuid4(), env(), client_id="c" * 32, referral_id=uuid.uuid4())
     rel.end(env(), reason="no_service_need", policy=POLICY)
     events = rel.collect_events()
     again = None
