@@ -40,6 +40,7 @@ from contracts.vocabulary import (
     RecipientAuthority,
     AssessmentConclusion,
     ClientInformedOf,
+    CloseReason,
     ConsentKind,
     ConsultationTopic,
     ConsultedProfession,
@@ -351,6 +352,29 @@ class RelationshipEnded(Event, kw_only=True):
     reason: EndReason
     #: The hook for followup: when the own worker contacts the client again (Aava: one month).
     check_in_due: date | None = None
+    #: Whether a client relationship was formed (seed 000): true once a service need assessment
+    #: found a need or a plan was made, and for an end of any other reason than
+    #: ``no_service_need`` (contact with a worker keeps a relationship active); false when a
+    #: finding of no service need ended it before either, so that no client relationship was
+    #: formed: no check-in is due, and it is counted apart from ended relationships. None:
+    #: recorded before this was carried (read it as :attr:`relationship_formed` does).
+    formed: bool | None = None
+
+    @property
+    def relationship_formed(self) -> bool:
+        """``formed``, or for an end recorded before it was carried: formed unless the reason is
+        ``no_service_need`` (then a finding of no need ended the relationship)."""
+        return self.formed if self.formed is not None else self.reason != "no_service_need"
+
+
+class RelationshipClosed(Event, kw_only=True):
+    """An ended relationship was closed for good: nothing more is due on it (seed 003: the
+    one-month check-in found no need). Why: the check-in's outcome, no check-in due for the end
+    reason, or no client relationship formed."""
+
+    relationship_id: UUID
+    client_id: ClientId
+    reason: CloseReason
 
 
 class RelationshipReopened(Event, kw_only=True):
@@ -477,6 +501,13 @@ class RelationshipState(msgspec.Struct, frozen=True, kw_only=True):
     assessment_family_participates: bool = False
     consents: list[ConsentKind] = []
     end_reason: EndReason | None = None
+    #: a client relationship was formed: an assessment found a service need or a plan was made
+    #: (seed 000); None while the relationship is open without either (prospective); at the end,
+    #: false when a finding of no service need ended it before either, else true
+    formed: bool | None = None
+    #: the day the ended relationship was closed for good (RelationshipClosed), and why
+    closed_on: date | None = None
+    close_reason: CloseReason | None = None
     #: followup counts the client disappeared since this day (None: reachable, as far as known)
     disappeared_since: date | None = None
     #: followup marked the client recurring (relationships keep starting again, or repeat referrals)
@@ -569,6 +600,12 @@ class CasefileSummary(msgspec.Struct, frozen=True, kw_only=True):
     without_nature: int
     #: ended relationships by end reason; ``ended`` is their sum
     by_end_reason: dict[EndReason, int]
+    #: relationships a finding of no service need ended before a client relationship was formed
+    #: (seed 000), counted apart: not in ``ended``, ``by_end_reason`` or ``open``
+    not_formed: int = 0
+    #: of ``ended``, those closed for good (the check-in found no need or could not reach the
+    #: client, or none was due)
+    closed: int = 0
 
 
 # ------------------------------------------------------------------------------ commands

@@ -120,10 +120,16 @@ INDICATORS: dict[str, IndicatorSpec] = {
         _spec("disappeared", (), "clients", True, "stock", "days"),
         _spec("contact_attempts", ("outcome",), "attempts", True, "flow"),
         _spec("end_proposals", (), "relationships", True, "flow"),
-        # Ends within the period by reason; one-month check-ins by outcome; relationships ended
-        # within the period whose client came back within 6 or 12 months (window = 6m, 12m).
+        # Ends within the period by reason; apart from them, the ends by a finding of no service
+        # need before a client relationship was formed (seed 000: none is formed); one-month
+        # check-ins by outcome; ended relationships closed for good within the period, by why
+        # (check_in_no_need, check_in_unreached, need_in_other_relationship, no_check_in_due,
+        # not_formed); relationships ended within the period (formed or not) whose client came
+        # back within 6 or 12 months (window = 6m, 12m).
         _spec("ends_by_reason", ("reason",), "relationships", True, "flow"),
+        _spec("ends_not_formed", (), "relationships", True, "flow"),
         _spec("check_ins", ("outcome",), "check_ins", True, "flow"),
+        _spec("closes_by_reason", ("reason",), "relationships", True, "flow"),
         _spec("returning", ("window",), "clients", False, "flow"),
         # Instrument scores: relationships with two measurements or more, by instrument; the
         # measure is the change in the summed score between the first and the latest.

@@ -261,6 +261,16 @@ AbsenceReason = Literal["illness", "agreed_leave", "unannounced", "other"]
 
 ReopenReason = Literal["client_returned", "check_in_found_need", "new_referral"]
 
+#: Why an ended relationship was closed for good (RelationshipClosed; seed 003: the one-month
+#: check-in closes it when it finds no need): the check-in found no need; it could not reach the
+#: client in its tries; it found a need that the client's other open relationship takes up; no
+#: check-in is due for the end reason (``POLKU_NO_CHECK_IN_REASONS``, by default a client who
+#: died); or the end was a finding of no service need before any was found, so no client
+#: relationship was formed (seed 000) and there is nothing to check in on.
+CloseReason = Literal[
+    "check_in_no_need", "check_in_unreached", "need_in_other_relationship", "no_check_in_due", "not_formed",
+]
+
 # --------------------------------------------------------------------------------- audit
 #: Why a worker read a client's record (the Client Data Act's usage log).
 ViewPurpose = Literal["client_work", "decision_making", "consultation", "supervision", "client_request"]

@@ -68,7 +68,9 @@ def headline_lines(reply: IndicatorsReply) -> list[str]:
         ),
         f"  Meetings held {held}, missed {missed} (no-show rate {missed / max(held + missed, 1):.0%})",
         "  Ends by reason: " + (", ".join(f"{k} {v}" for k, v in _counts(got["ends_by_reason"]).items()) or "none"),
+        f"  Ended without a client relationship (no service need found): {got['ends_not_formed'].total or 0}",
         "  One-month check-ins: " + (", ".join(f"{k} {v}" for k, v in _counts(got["check_ins"]).items()) or "none"),
+        "  Closed for good: " + (", ".join(f"{k} {v}" for k, v in _counts(got["closes_by_reason"]).items()) or "none"),
         f"  Disappeared at the period's end: {disappeared.total} (median {_days(disappeared.cells[0].median)} days); "
         f"end proposals: {got['end_proposals'].total}",
     ]

@@ -286,8 +286,8 @@ async def followup_stage(client: Client, result: DemoResult, prefix: str, *, qui
     await contact(losing[::2], "home_visit", "reached")  # reached again: the waiting is over
     if progress:
         progress.update(1)
-    ended = [*result.carried.get("temporary_advice", []), *result.carried.get("activation_to_work", []),
-             *result.carried.get("no_service_need", [])]
+    # the no_service_need path formed no client relationship (seed 000): no check-in falls due for it
+    ended = [*result.carried.get("temporary_advice", []), *result.carried.get("activation_to_work", [])]
     outcomes = ("no_need", "need_found", "not_reached")
     turn = {str(r): k for k, r in enumerate(ended)}
     recorded: set[tuple[str, int]] = set()  # (relationship, try): each due try is recorded once

@@ -45,7 +45,11 @@ INDICATOR_LABELS: dict[str, Pair] = {
     "contact_attempts": ("Yhteydenottoyritykset tuloksen mukaan", "Contact attempts by outcome"),
     "end_proposals": ("Esitykset asiakkuuden päättämisestä", "Proposals to end the relationship"),
     "ends_by_reason": ("Päättyneet asiakkuudet päättymisen syyn mukaan", "Ended client relationships by reason"),
+    "ends_not_formed": (
+        "Päättyneet ilman asiakkuutta: palvelutarvetta ei todettu", "Ended without a client relationship: no service need found",
+    ),
     "check_ins": ("Seurantayhteydenotot kuukausi päättymisen jälkeen tuloksen mukaan", "Check-ins a month after the end, by outcome"),
+    "closes_by_reason": ("Lopullisesti suljetut asiakkuudet syyn mukaan", "Client relationships closed for good, by why"),
     "returning": ("Asiakkuuden päättymisen jälkeen palanneet asiakkaat", "Clients who came back after the end of their relationship"),
     "score_change": ("Arviointimittarien pistemuutos ensimmäisestä viimeisimpään", "Change in instrument scores, first to latest"),
     "referral_channels": ("Yhteydenotot yhteydenottotavan mukaan", "Referrals by channel"),
@@ -185,6 +189,12 @@ VALUE_LABELS: dict[str, dict[str, Pair]] = {
         "transferred_to_pension": ("Siirtynyt eläkkeelle", "Moved on to a pension"),
         "transferred_to_other_services": ("Siirtynyt muiden palvelujen piiriin", "Moved on to other services"),
         "unreachable": ("Asiakasta ei tavoiteta", "Client unreachable"),
+        # closes of client relationships
+        "check_in_no_need": ("Seurantayhteydenotossa ei tarvetta", "The check-in found no need"),
+        "check_in_unreached": ("Seurantayhteydenotossa ei tavoitettu", "The check-in did not reach the client"),
+        "need_in_other_relationship": ("Tarve toisessa asiakkuudessa", "The need is in another relationship"),
+        "no_check_in_due": ("Ei seurantayhteydenottoa", "No check-in due"),
+        "not_formed": ("Asiakkuutta ei syntynyt", "No client relationship formed"),
         # ends of work activity periods
         "period_completed": ("Jakso päättyi suunnitellusti", "Period completed"),
         "interrupted": ("Jakso keskeytyi", "Interrupted"),

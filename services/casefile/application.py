@@ -370,14 +370,23 @@ class CasefileApplication(ServiceApplication):
         return {"relationship_id": str(e.relationship_id)}
 
     def check_in_completed(self, uow: UnitOfWork, e: CheckInCompleted) -> dict[str, str]:
-        """The check-in a month after the end found a need: the relationship opens again, with
-        its own worker (the Aava model). Not if the client has another open relationship since:
-        the need belongs to that one."""
+        """The check-in a month after the end is done (seed 003). It found no need, or could not
+        reach the client in its tries: the relationship is closed for good (RelationshipClosed).
+        It found a need: the relationship opens again, with its own worker (the Aava model); if
+        the client has another open relationship since, the need belongs to that one, and this
+        one is closed. Nothing happens to a relationship reopened (or closed) since."""
         rel = self._followed_relationship(uow, e.relationship_id)
-        if e.outcome == "need_found" and rel is not None and rel.ended:
+        if rel is None or not rel.ended:
+            return {"relationship_id": str(e.relationship_id)}
+        if e.outcome == "need_found":
             other = self._open_relationship_of(uow, rel.client_id)
             if other is None or other == rel.id:
-                rel.reopen(uow.env, reason="check_in_found_need")
+                if rel.closed_on is None:
+                    rel.reopen(uow.env, reason="check_in_found_need")
+            else:
+                rel.close(uow.env, reason="need_in_other_relationship")
+        else:
+            rel.close(uow.env, reason="check_in_no_need" if e.outcome == "no_need" else "check_in_unreached")
         return {"relationship_id": str(e.relationship_id)}
 
     def client_marked_recurring(self, uow: UnitOfWork, e: ClientMarkedRecurring) -> dict[str, str]:
@@ -538,6 +547,9 @@ class CasefileApplication(ServiceApplication):
             assessment_family_participates=rel.assessment_family_participates,
             consents=sorted(rel.consents),
             end_reason=rel.end_reason,
+            formed=rel.formed,
+            closed_on=rel.closed_on,
+            close_reason=rel.close_reason,
             disappeared_since=rel.disappeared_since,
             recurring=rel.recurring,
             familiarisation_visits=[

@@ -55,7 +55,7 @@ TABLE = Table(
         },
         "followup": {
             # followup's view of the client: shown on the relationship; a check-in that found a
-            # need reopens it
+            # need reopens it, one that found none (or did not reach the client) closes it
             ClientDisappeared: Casefile.client_disappeared,
             ClientReached: Casefile.client_reached,
             CheckInCompleted: Casefile.check_in_completed,

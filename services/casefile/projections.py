@@ -1,5 +1,5 @@
 """Casefile's read model, from its own store: each own worker's caseload of open relationships,
-each client's open relationship, and each relationship's nature and end reason.
+each client's open relationship, and each relationship's nature, end reason and close.
 
 It lives in memory: the application replays its store into it when it starts (``polku rebuild
 casefile`` does the same and reports), then applies every new recording. No personal data: ids,
@@ -27,6 +27,10 @@ class Relationships(Projection):
         self.nature: dict[UUID, str] = {}
         #: the ended relationships, with their reasons
         self.end_reason: dict[UUID, str] = {}
+        #: of those, the ones a finding of no need ended before a relationship formed (seed 000),
+        #: and the ones closed for good
+        self.not_formed: set[UUID] = set()
+        self.closed: set[UUID] = set()
 
     @on(Relationship.Opened)
     def _opened(self, e: Relationship.Opened) -> None:
@@ -52,16 +56,25 @@ class Relationships(Projection):
     def _ended(self, e: Relationship.Ended) -> None:
         rid = e.originator_id
         self.end_reason[rid] = e.reason
+        formed = getattr(e, "formed", None)  # None: stored before it was carried
+        if not (formed if formed is not None else e.reason != "no_service_need"):
+            self.not_formed.add(rid)
         client = self.client.get(rid)
         if client is not None and self.open_by_client.get(client) == rid:
             del self.open_by_client[client]
         if owner := self.owner.get(rid):
             self.caseload[owner] -= 1
 
+    @on(Relationship.Closed)
+    def _closed(self, e: Relationship.Closed) -> None:
+        self.closed.add(e.originator_id)
+
     @on(Relationship.Reopened)
     def _reopened(self, e: Relationship.Reopened) -> None:
         rid = e.originator_id
         self.end_reason.pop(rid, None)
+        self.not_formed.discard(rid)
+        self.closed.discard(rid)
         if getattr(e, "anew", False):  # a returning client's nature is determined again
             self.nature.pop(rid, None)
         if client := self.client.get(rid):
@@ -71,15 +84,21 @@ class Relationships(Projection):
 
     def summary(self) -> CasefileSummary:
         """Open relationships by nature (an ended one is no longer temporary, recurring or
-        continuous: it counts by its end reason), and ended ones by end reason."""
+        continuous: it counts by its end reason), and ended ones by end reason, how many of
+        them are closed. A relationship that a finding of no need ended before it formed counts
+        apart, in ``not_formed`` only (seed 000: no client relationship was formed)."""
         with self.lock:
             total = len(self.client)
-            ended = len(self.end_reason)
+            ended_reasons = [r for rid, r in self.end_reason.items() if rid not in self.not_formed]
+            ended = len(ended_reasons)
+            not_formed = len(self.not_formed)
             open_natures = [n for rid, n in self.nature.items() if rid not in self.end_reason]
             return CasefileSummary(
-                open=total - ended,
+                open=total - ended - not_formed,
                 ended=ended,
                 by_nature=dict(sorted(Counter(open_natures).items())),
-                without_nature=total - ended - len(open_natures),
-                by_end_reason=dict(sorted(Counter(self.end_reason.values()).items())),
+                without_nature=total - ended - not_formed - len(open_natures),
+                by_end_reason=dict(sorted(Counter(ended_reasons).items())),
+                not_formed=not_formed,
+                closed=len(self.closed - self.not_formed),
             )

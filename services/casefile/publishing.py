@@ -198,7 +198,14 @@ def consent_withdrawn(e: Any) -> wire.ConsentWithdrawn:
 
 
 def relationship_ended(e: Any) -> wire.RelationshipEnded:
-    return wire.RelationshipEnded(**_base(e), reason=e.reason, check_in_due=e.check_in_due)
+    return wire.RelationshipEnded(
+        **_base(e), reason=e.reason, check_in_due=e.check_in_due,
+        formed=getattr(e, "formed", None),  # None: stored before it was carried
+    )
+
+
+def relationship_closed(e: Any) -> wire.RelationshipClosed:
+    return wire.RelationshipClosed(**_base(e), reason=e.reason)
 
 
 def relationship_reopened(e: Any) -> wire.RelationshipReopened:
@@ -260,6 +267,7 @@ TABLE: dict[type, Any] = {
     Relationship.ConsentRecorded: consent_recorded,
     Relationship.ConsentWithdrawn: consent_withdrawn,
     Relationship.Ended: relationship_ended,
+    Relationship.Closed: relationship_closed,
     Relationship.Reopened: relationship_reopened,
     Relationship.DataDisclosed: client_data_disclosed,
     RecordView.Viewed: client_record_viewed,

@@ -2,8 +2,8 @@
 
 The policy values (``services.casefile.domain.Policy``): the bounds of rehabilitative work
 activity as the Aava model cites the act (KTTL), the Aava rule of at least two options at the
-first activation meeting, the days to the check-in, and the activity allowance and travel
-compensation a realised day of work activity (in cents). The law has changed since, so they are
+first activation meeting, the days to the check-in and the end reasons that need none, and the
+activity allowance and travel compensation a realised day of work activity (in cents). The law has changed since, so they are
 configuration. What every service runs on (NATS, store, keys, the roster) is the runtime's
 :class:`polku.settings.Settings`.
 """
@@ -12,7 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from polku.settings import env_float, env_int
+import os
+from typing import get_args
+
+from contracts.vocabulary import EndReason
+from polku.settings import SettingsError, env_float, env_int
 from services.casefile.domain import Policy
 
 
@@ -37,5 +41,21 @@ class CasefileSettings:
                 travel_compensation_cents=env_int(
                     "POLKU_TRAVEL_COMPENSATION_CENTS", default.travel_compensation_cents
                 ),
+                no_check_in_reasons=_end_reasons("POLKU_NO_CHECK_IN_REASONS", default.no_check_in_reasons),
             )
         )
+
+
+def _end_reasons(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """End reasons, comma-separated (``none``: no reason skips the check-in), or ``default`` when
+    unset or empty; an unknown reason is a :class:`SettingsError`."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    if raw.strip() == "none":
+        return ()
+    reasons = tuple(dict.fromkeys(r.strip() for r in raw.split(",") if r.strip()))
+    unknown = [r for r in reasons if r not in get_args(EndReason)]
+    if unknown:
+        raise SettingsError(f"{name}: {', '.join(unknown)} is not an end reason ({', '.join(get_args(EndReason))})")
+    return reasons

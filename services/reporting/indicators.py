@@ -57,7 +57,7 @@ ASSESSMENT_DEADLINE_DAYS = 92
 RETURN_WINDOWS = {"6m": 183, "12m": 365}
 MAX_PERIOD_DAYS = 3660
 #: The tables' shape: a database holding another is emptied and filled again from the streams.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA_RECORD = "ri:schema"
 DAY_S = 86400.0
 
@@ -94,7 +94,9 @@ TABLES: dict[str, tuple[str, str | None]] = {
     "meeting": (f"meeting_id TEXT PRIMARY KEY, relationship_id TEXT, outcome TEXT, at {_F}", None),
     "work_activity": (f"relationship_id TEXT, step TEXT, reason TEXT, at {_F}", "relationship_id"),
     "measurement": (f"relationship_id TEXT, instrument TEXT, total INTEGER, at {_F}", "relationship_id"),
-    "ending": (f"relationship_id TEXT, client TEXT, reason TEXT, at {_F}", "relationship_id"),
+    # formed: 0 when a finding of no service need ended it before a relationship formed (seed 000)
+    "ending": (f"relationship_id TEXT, client TEXT, reason TEXT, at {_F}, formed INTEGER", "relationship_id"),
+    "closing": (f"relationship_id TEXT, reason TEXT, at {_F}", "relationship_id"),
     "disappearance": (f"relationship_id TEXT, from_at {_F}, to_at {_F}", "relationship_id"),
     "attempt": (f"relationship_id TEXT, outcome TEXT, at {_F}", "relationship_id"),
     "end_proposal": (f"relationship_id TEXT, at {_F}", "relationship_id"),
@@ -261,8 +263,15 @@ def _ended(cur: Cursor, p: str, e: cf.RelationshipEnded) -> None:
     # the own worker and support stay as casefile keeps them: a reopened relationship has them
     # again (counting looks only at open spells); its nature and plans do not (see _reopened)
     cur.execute(
-        f"INSERT INTO {p}_ending (relationship_id, client, reason, at) VALUES (?, ?, ?, ?)",
-        (rid, e.client_id, e.reason, at),
+        f"INSERT INTO {p}_ending (relationship_id, client, reason, at, formed) VALUES (?, ?, ?, ?, ?)",
+        (rid, e.client_id, e.reason, at, int(e.relationship_formed)),
+    )
+
+
+@applies(cf.RelationshipClosed)
+def _closed(cur: Cursor, p: str, e: cf.RelationshipClosed) -> None:
+    cur.execute(
+        f"INSERT INTO {p}_closing (relationship_id, reason, at) VALUES (?, ?, ?)", (_rid(e), e.reason, _ts(e.occurred_at))
     )
 
 
@@ -787,7 +796,18 @@ def _end_proposals(f: Facts) -> Indicator:
 
 @counts("ends_by_reason")
 def _ends_by_reason(f: Facts) -> Indicator:
-    return _cells("ends_by_reason", Counter((reason,) for _r, reason in f.flows("ending", "reason")))
+    """Ended client relationships: an end that formed no relationship counts apart (seed 000)."""
+    return _cells("ends_by_reason", Counter((reason,) for _r, reason, formed in f.flows("ending", "reason, formed") if formed))
+
+
+@counts("ends_not_formed")
+def _ends_not_formed(f: Facts) -> Indicator:
+    return _single("ends_not_formed", sum(1 for _r, formed in f.flows("ending", "formed") if not formed))
+
+
+@counts("closes_by_reason")
+def _closes_by_reason(f: Facts) -> Indicator:
+    return _cells("closes_by_reason", Counter((reason,) for _r, reason in f.flows("closing", "reason")))
 
 
 @counts("check_ins")

@@ -75,7 +75,8 @@ STATE_ADDED_SINCE_V1 = {
     "disappeared_since": None, "recurring": False, "special_support_suspected": False,
     "health_care_pair_id": None, "health_care_pair_profession": None,
     "relationship_decision": None, "client_informed_of": [], "client_not_yet_informed_of": [], "consultations": 0,
-    "assessment_family_participates": False, "familiarisation_visits": [],
+    "assessment_family_participates": False, "familiarisation_visits": [], "closed_on": None,
+    "close_reason": None,
 }
 #: what a plan's view gained since v1 (optional fields): an old plan shows their defaults
 PLAN_ADDED_SINCE_V1 = {
@@ -88,6 +89,15 @@ PLAN_ADDED_SINCE_V1 = {
 def state_now(state: dict[str, Any]) -> dict[str, Any]:
     """An old relationship's state as it reads today: with the fields gained since v1."""
     return {**state, **STATE_ADDED_SINCE_V1, "plans": [{**p, **PLAN_ADDED_SINCE_V1} for p in state["plans"]]}
+
+
+def formed_now(state: dict[str, Any]) -> bool | None:
+    """Whether an old relationship formed a client relationship, as it reads today (seed 000): an
+    end for no service need before a need was found or a plan made did not; a need found or a
+    plan made did; an open one with neither is prospective (None). v1 did not say."""
+    if state["status"] == "ended":
+        return state["end_reason"] != "no_service_need" or bool(state["plans"])
+    return True if state["plans"] or state["assessment_conclusion"] == "service_need" else None
 
 
 #: what events gained since v1 (optional fields): an old event shows their defaults
@@ -106,6 +116,7 @@ EVENTS_ADDED_SINCE_V1 = {
     "AssessmentStarted": {"family_participates": False},
     "MeetingHeld": {"client_informed_of": []},
     "WorkActivityStarted": {"instructor": None},
+    "RelationshipEnded": {"formed": None},  # not carried then: read as ``relationship_formed`` says
 }
 
 
@@ -125,15 +136,21 @@ def timeline_now(timeline: dict[str, Any]) -> dict[str, Any]:
 
 def summary_now(expected: dict[str, Any]) -> dict[str, Any]:
     """v1's summary as it reads today: by nature (and without one) counts the open relationships
-    only; an ended one counts by its end reason (as it did)."""
+    only; an ended one counts by its end reason (as it did), unless a finding of no need ended
+    it before a client relationship formed: that one counts apart, in ``not_formed``."""
     states = [r["state"] for r in expected["relationships"].values()]
     assert len(states) == expected["summary"]["open"] + expected["summary"]["ended"]  # every relationship
     open_states = [st for st in states if st["status"] == "open"]
     by_nature = Counter(st["nature"] for st in open_states if st["nature"])
+    ended = [st for st in states if st["status"] == "ended" and formed_now(st)]
     return {
         **expected["summary"],
         "by_nature": dict(sorted(by_nature.items())),
         "without_nature": len(open_states) - sum(by_nature.values()),
+        "ended": len(ended),
+        "by_end_reason": dict(sorted(Counter(st["end_reason"] for st in ended).items())),
+        "not_formed": len(states) - len(open_states) - len(ended),
+        "closed": 0,  # v1 recorded no close
     }
 
 
@@ -153,7 +170,9 @@ def test_an_old_casefile_store_replays_to_the_same_state(settings: Settings, tmp
         # Each record, read through the pipeline as a client system reads it (each read logged).
         for rid, expected in EXPECTED["relationships"].items():
             query = cmd.RecordQuery(relationship_id=uuid.UUID(rid), actor=SW1, purpose="client_work")
-            assert as_json(pipeline.ask(query, "relationship")) == state_now(expected["state"])
+            assert as_json(pipeline.ask(query, "relationship")) == {
+                **state_now(expected["state"]), "formed": formed_now(expected["state"]),
+            }
             assert as_json(pipeline.ask(query, "timeline")) == timeline_now(expected["timeline"])
         assert app.max_position() == EXPECTED["casefile_events"] + 2 * len(EXPECTED["relationships"])
 

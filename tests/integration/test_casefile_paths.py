@@ -214,7 +214,9 @@ async def test_temporary_advice_needs_no_assessment(stack: Stack, nc: Client) ->
     assert names == ["RelationshipOpened", "OwnWorkerNamed", "RelationshipNatureDetermined", "RelationshipEnded"]
 
 
-async def test_an_assessment_that_finds_no_need_ends_the_relationship_as_temporary(stack: Stack, nc: Client) -> None:
+async def test_an_assessment_that_finds_no_need_forms_no_client_relationship(stack: Stack, nc: Client) -> None:
+    """Seed 000: no need found, no client relationship formed: it ends without a nature or a
+    check-in, is closed at once, and counts apart from ended relationships."""
     rid, _ = await open_relationship(nc)
     cf = Casefile(nc, rid)
     await cf.ok("start_assessment", SW1)
@@ -223,15 +225,18 @@ async def test_an_assessment_that_finds_no_need_ends_the_relationship_as_tempora
     assert done["version"] == 7
     state = await cf.state()
     assert (state["assessment"], state["assessment_conclusion"], state["nature"], state["status"], state["end_reason"]) == (
-        "completed", "no_service_need", "temporary", "ended", "no_service_need",
+        "completed", "no_service_need", None, "ended", "no_service_need",
     )
+    assert (state["formed"], state["close_reason"]) == (False, "not_formed")
     await cf.refused("start_assessment", SW1, "relationship_ended")
     await wait_for_stream(nc, "CASEFILE", 7)
     events = await relationship_events(nc, rid)
-    assert [type(e).__name__ for e, _ in events][-3:] == ["AssessmentCompleted", "RelationshipNatureDetermined", "RelationshipEnded"]
+    assert [type(e).__name__ for e, _ in events][-3:] == ["AssessmentCompleted", "RelationshipEnded", "RelationshipClosed"]
+    ended = events[-2][0]
+    assert (ended.formed, ended.check_in_due) == (False, None)
     assert all(b"Kela" not in m.data for _, m in events)
     counts = await summary(nc)
-    assert counts["by_end_reason"] == {"no_service_need": 1} and counts["ended"] == 1
+    assert counts["by_end_reason"] == {} and counts["ended"] == 0 and counts["not_formed"] == 1
 
 
 async def test_a_continuous_special_support_relationship_has_a_social_worker_and_shl_46_decisions(stack: Stack, nc: Client) -> None:

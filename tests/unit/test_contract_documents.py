@@ -114,7 +114,7 @@ EXAMPLES: dict[type, tuple[Any, tuple[Any, ...], Any]] = {
     ),
     RelationshipEnded: (
         RelationshipEnded(
-            **_event_base(), relationship_id=uuid4(), client_id=CLIENT, reason="goal_reached"
+            **_event_base(), relationship_id=uuid4(), client_id=CLIENT, reason="goal_reached", formed=True
         ),
         ("reason",),
         "bored",
@@ -402,6 +402,11 @@ EXAMPLES.update(
             ("kind",),
             "everything",
         ),
+        casefile.RelationshipClosed: (
+            casefile.RelationshipClosed(**_casefile_base(), reason="check_in_no_need"),
+            ("reason",),
+            "forgotten",
+        ),
         casefile.RelationshipReopened: (
             casefile.RelationshipReopened(**_casefile_base(), reason="client_returned", anew=True),
             ("reason",),
@@ -588,6 +593,7 @@ EXAMPLES.update(
                 familiarisation_visits=[
                     casefile.FamiliarisationVisitView(option="rehabilitative_work_activity", visited_on=date(2025, 3, 3))
                 ],
+                formed=True,
             ),
             ("nature",),
             "eternal",
@@ -624,7 +630,7 @@ EXAMPLES.update(
         casefile.CasefileSummary: (
             casefile.CasefileSummary(
                 open=3, ended=2, by_nature={"temporary": 2, "continuous": 1}, without_nature=2,
-                by_end_reason={"no_service_need": 1, "transferred_to_work": 1},
+                by_end_reason={"no_service_need": 1, "transferred_to_work": 1}, not_formed=1, closed=1,
             ),
             ("by_nature", "continuous"),
             "one",

@@ -61,6 +61,7 @@ def test_each_service_reads_its_own_settings_with_the_runtime_s_defaults(monkeyp
         (IntakeSettings, "POLKU_REPEAT_REFERRALS_FLAG", "three", "POLKU_REPEAT_REFERRALS_FLAG must be an integer"),
         (CasefileSettings, "POLKU_CHECK_IN_AFTER_DAYS", "soon", "POLKU_CHECK_IN_AFTER_DAYS must be an integer"),
         (CasefileSettings, "POLKU_WORK_ACTIVITY_MIN_HOURS", "four", "POLKU_WORK_ACTIVITY_MIN_HOURS must be a number"),
+        (CasefileSettings, "POLKU_NO_CHECK_IN_REASONS", "died,emigrated", "POLKU_NO_CHECK_IN_REASONS: emigrated is not an end reason"),
     ],
 )
 def test_a_service_setting_it_cannot_use_is_refused_naming_the_variable(
@@ -69,6 +70,15 @@ def test_a_service_setting_it_cannot_use_is_refused_naming_the_variable(
     monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError, match=message):
         reader.from_env()
+
+
+def test_only_a_client_who_died_skips_the_check_in_unless_configured_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("POLKU_NO_CHECK_IN_REASONS", raising=False)
+    assert CasefileSettings.from_env().policy.no_check_in_reasons == ("died",)
+    monkeypatch.setenv("POLKU_NO_CHECK_IN_REASONS", " died, moved ")
+    assert CasefileSettings.from_env().policy.no_check_in_reasons == ("died", "moved")
+    monkeypatch.setenv("POLKU_NO_CHECK_IN_REASONS", "none")
+    assert CasefileSettings.from_env().policy.no_check_in_reasons == ()
 
 
 def test_a_grid_whose_special_support_quadrant_names_a_counsellor_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

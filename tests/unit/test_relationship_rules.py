@@ -192,14 +192,46 @@ def test_an_assessment_is_started_once_and_completed_after_it_started() -> None:
         env(), conclusion="service_need", summary="", policy=POLICY))
 
 
-def test_no_service_need_ends_the_relationship_as_temporary() -> None:
-    rel = relationship()
-    rel.start_assessment(env())
-    rel.collect_events()
-    rel.complete_assessment(env(), conclusion="no_service_need", summary="", policy=POLICY)
-    events = rel.collect_events()
-    assert [type(e).__name__ for e in events] == ["AssessmentCompleted", "RelationshipNatureDetermined", "Ended"]
-    assert (rel.ended, rel.nature, rel.end_reason) == (True, "temporary", "no_service_need")
+def test_no_service_need_found_forms_no_client_relationship_whichever_command_records_it() -> None:
+    """Seed 000: when the start or the assessment finds no need, no client relationship is formed
+    and none needs ending: no nature, no check-in, closed at once, by either command."""
+    by_assessment = relationship()
+    by_assessment.start_assessment(env())
+    assert by_assessment.formed is None  # prospective
+    by_assessment.collect_events()
+    by_assessment.complete_assessment(env(), conclusion="no_service_need", summary="", policy=POLICY)
+    at_the_start, during_the_assessment = relationship(), relationship()
+    during_the_assessment.start_assessment(env())
+    during_the_assessment.collect_events()
+    for rel in (at_the_start, during_the_assessment):
+        rel.end(env(), reason="no_service_need", policy=POLICY)
+    for rel in (by_assessment, at_the_start, during_the_assessment):
+        *_, ended, closed = rel.collect_events()
+        assert (type(ended).__name__, ended.check_in_due, ended.formed) == ("Ended", None, False)
+        assert (type(closed).__name__, closed.reason) == ("Closed", "not_formed")
+        assert (rel.ended, rel.formed, rel.nature, rel.end_reason) == (True, False, None, "no_service_need")
+        assert (rel.closed_on, rel.close_reason) == (TODAY, "not_formed")
+
+
+def test_a_formed_relationship_whose_need_ended_gets_its_check_in_whichever_command_records_it() -> None:
+    """A need found, or a plan made, forms the client relationship: ``no_service_need`` then says
+    the need ended, and the one-month check-in is due like after any other end."""
+    planned = relationship()
+    assessed(planned)
+    assert planned.formed is True
+    plan(planned)
+    planned.collect_events()
+    planned.end(env(), reason="no_service_need", policy=POLICY)
+    mapped_first = relationship()
+    plan(mapped_first, "activation_plan", options_offered=["education", "work_trial"])
+    assert mapped_first.formed is True
+    mapped_first.start_assessment(env())
+    mapped_first.collect_events()
+    mapped_first.complete_assessment(env(), conclusion="no_service_need", summary="", policy=POLICY)
+    for rel in (planned, mapped_first):
+        [*_, ended] = rel.collect_events()
+        assert (type(ended).__name__, ended.check_in_due, ended.formed) == ("Ended", TODAY + timedelta(days=30), True)
+        assert (rel.formed, rel.closed_on) == (True, None)
 
 
 def test_a_service_need_requires_a_client_plan_before_the_goal_is_reached_or_the_relationship_is_continuous() -> None:
@@ -527,14 +559,53 @@ def test_a_returning_clients_nature_is_determined_again_and_the_old_plans_are_no
     refused(rel, d.NoDecisionInForce, "no_decision_in_force", lambda: work(rel))
 
 
-def test_the_end_names_the_check_in_date_for_followup_unless_the_client_died_or_moved() -> None:
+def test_the_end_names_the_check_in_date_for_followup_unless_the_client_died() -> None:
+    """Seed 003 contacts every client a month after the end; nothing in the seeds skips it for a
+    move. Only a client who died gets none (``POLKU_NO_CHECK_IN_REASONS``), and is closed at once."""
+    for reason in ("transferred_to_work", "moved", "client_ended", "unreachable"):
+        rel = relationship()
+        rel.end(env(), reason=reason, policy=POLICY)
+        [ended] = rel.collect_events()
+        assert (ended.check_in_due, ended.formed, rel.closed_on) == (TODAY + timedelta(days=30), True, None), reason
+    died = relationship()
+    died.end(env(), reason="died", policy=POLICY)
+    ended, closed = died.collect_events()
+    assert (ended.check_in_due, closed.reason, died.close_reason) == (None, "no_check_in_due", "no_check_in_due")
+    configured = Policy(no_check_in_reasons=("died", "moved"))
+    moved = relationship()
+    moved.end(env(), reason="moved", policy=configured)
+    ended, closed = moved.collect_events()
+    assert (ended.check_in_due, closed.reason) == (None, "no_check_in_due")
+
+
+def test_the_end_is_not_the_close_the_check_in_closes_it() -> None:
+    """Seed 003: the relationship ends, and is closed only when the one-month call finds no
+    need (or, followup's rule, cannot reach the client). A close is recorded once; a return
+    (closed or not) opens the relationship again, not closed."""
     rel = relationship()
+    assert not rel.close(env(), reason="check_in_no_need")  # open: nothing to close
     rel.end(env(), reason="transferred_to_work", policy=POLICY)
-    [ended] = rel.collect_events()
-    assert ended.check_in_due == TODAY + timedelta(days=30)
-    other = relationship()
-    other.end(env(), reason="died", policy=POLICY)
-    assert other.collect_events()[0].check_in_due is None
+    rel.collect_events()
+    assert (rel.ended, rel.closed_on) == (True, None)
+    assert rel.close(env(), reason="check_in_no_need")
+    [closed] = rel.collect_events()
+    assert (type(closed).__name__, closed.reason, rel.closed_on, rel.close_reason) == (
+        "Closed", "check_in_no_need", TODAY, "check_in_no_need",
+    )
+    assert not rel.close(env(), reason="check_in_unreached") and rel.collect_events() == []
+    rel.reopen(env(), reason="client_returned")
+    assert (rel.ended, rel.closed_on, rel.close_reason, rel.formed) == (False, None, None, None)
+
+
+def test_an_end_and_its_close_replay_to_the_same_state() -> None:
+    rel = Relationship.open(uuid.uuid4(), env(), client_id="c" * 32, referral_id=uuid.uuid4())
+    rel.end(env(), reason="no_service_need", policy=POLICY)
+    events = rel.collect_events()
+    again = None
+    for e in events:
+        again = e.mutate(again)
+    assert (again.formed, again.closed_on, again.close_reason) == (False, TODAY, "not_formed")
+    # an end stored before ``formed`` was carried: tests/application/test_old_stores.py
 
 
 def test_a_replay_of_the_events_gives_the_same_typed_state_and_version() -> None:

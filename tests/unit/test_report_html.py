@@ -187,7 +187,7 @@ def test_every_vocabulary_value_has_a_label_and_an_unknown_one_reads_raw() -> No
     for dimension, literal in (("option", vocabulary.FurtherActivationOption), ("source", vocabulary.FurtherSourceKind)):
         for value in get_args(literal):  # values added since v1, counted with v1's
             assert value in VALUE_LABELS[dimension], (dimension, value)
-    for value in get_args(vocabulary.WorkActivityEndReason):
+    for value in (*get_args(vocabulary.WorkActivityEndReason), *get_args(vocabulary.CloseReason)):
         assert value in VALUE_LABELS["reason"]
     for value in (*get_args(vocabulary.RelationshipNature), "not_determined"):
         assert value in VALUE_LABELS["nature"]

@@ -46,6 +46,10 @@ class Policy:
     #: client attends; the unit's own rate, e.g. a return ticket), 0 until a unit configures it,
     #: so that no amount is made up; the month's ``travel_days`` are counted either way.
     travel_compensation_cents: int = 0
+    #: the end reasons after which no one-month check-in is due (``POLKU_NO_CHECK_IN_REASONS``):
+    #: by default only a client who died. Seed 003 contacts every client a month after the end,
+    #: and nothing in the seeds skips it for a move (the worker calls the client's number).
+    no_check_in_reasons: tuple[str, ...] = ("died",)
 
 
 def add_months(day: date, months: int) -> date:

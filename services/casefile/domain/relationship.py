@@ -1,5 +1,18 @@
 """The client relationship (asiakkuus): opened from a referral, with an own worker, through
-assessment, plans, activation and decisions to its end (and, maybe, a return).
+assessment, plans, activation and decisions to its end, its close after the one-month check-in
+(and, maybe, a return).
+
+Formed, ended, closed. A relationship opened from a referral is *prospective* until a service
+need assessment finds a need or a plan is made: then a client relationship is *formed*. Seed 000:
+when the start of the relationship or the assessment finds no need for services, no client
+relationship is formed and none needs ending. So an end with reason ``no_service_need`` while
+prospective (by ``complete_assessment`` or ``end_relationship``, the same rule) is recorded as
+not formed: no check-in, closed at once, counted apart. An end of a prospective relationship for
+any other reason (the client moved, went to work) ends a relationship all the same: seed 000
+counts a client in contact with a worker as active even without services. An end is not the
+close (seed 003): the own worker calls the client a month after the end, and only a call that
+finds no need closes the relationship for good; followup does the check-in, casefile records
+the close (RelationshipClosed) from its outcome, or at once when no check-in is due.
 
 Each public method takes the :class:`~polku.domain.Envelope` first, checks its rules and raises a
 named error before anything happens; the private ``@event`` methods only assign (building the
@@ -69,6 +82,11 @@ class Relationship(PolkuAggregate):
         self.work_pair_role: str | None = None
         self.ended = False
         self.end_reason: str | None = None
+        #: at the end: whether a client relationship was formed (see :attr:`formed`)
+        self.formed_at_end: bool | None = None
+        #: the day the ended relationship was closed for good, and why
+        self.closed_on: date | None = None
+        self.close_reason: str | None = None
         self.special_support: bool | None = None
         self.support_grounds: list[str] = []
         self.support_grounds_text = ""
@@ -146,6 +164,21 @@ class Relationship(PolkuAggregate):
     def service_need_found(self) -> bool:
         """The service need assessment was completed and found a need."""
         return self.assessment == "completed" and self.assessment_conclusion == "service_need"
+
+    @property
+    def formed(self) -> bool | None:
+        """Whether a client relationship was formed (seed 000): True once the service need
+        assessment found a need or a plan was made, since the relationship last (re)opened;
+        None while open without either (prospective). Decided at the end: False when a finding
+        of no service need ended it while prospective, else True."""
+        if self.ended:
+            return self.formed_at_end
+        return True if self.service_need_found or self.current_plans else None
+
+    def _formed_if_ended_for(self, reason: str) -> bool:
+        """Would an end for ``reason`` now end a formed client relationship? Not when it is the
+        finding of no service need while the relationship is prospective (seed 000)."""
+        return self.formed is True or reason != "no_service_need"
 
     @property
     def current_plans(self) -> list[PlanVersion]:
@@ -278,7 +311,11 @@ class Relationship(PolkuAggregate):
         self.assessment_family_participates = family_participates
 
     def complete_assessment(self, env: Envelope, *, conclusion: str, summary: str, policy: Policy) -> None:
-        """Conclude the assessment. No service need: the relationship was temporary, and ends."""
+        """Conclude the assessment. A service need forms the client relationship. No service
+        need ends it as :meth:`end` with reason ``no_service_need`` does (one rule): while the
+        relationship is prospective, no client relationship was formed (seed 000), so it gets no
+        nature, no check-in and is closed at once; after a plan was made, a formed relationship
+        ends and its check-in is due."""
         self._must_be_open()
         if self.assessment == "not_started":
             raise errors.AssessmentNotStarted("start the service need assessment first")
@@ -288,9 +325,7 @@ class Relationship(PolkuAggregate):
             raise errors.WorkActivityRunning("end the period of rehabilitative work activity first")
         self._assessment_completed(env, conclusion=conclusion, summary=summary, started_at=self.assessment_started_at)
         if conclusion == "no_service_need":
-            if self.nature != "temporary":
-                self._nature_determined(env, nature="temporary")
-            self._ended(env, reason="no_service_need", check_in_due=None)
+            self._end(env, reason="no_service_need", policy=policy)
 
     @event("AssessmentCompleted")
     def _assessment_completed(
@@ -811,22 +846,48 @@ class Relationship(PolkuAggregate):
 
     # ------------------------------------------------------------- end, return
     def end(self, env: Envelope, *, reason: str, policy: Policy) -> None:
-        """End the relationship. The one-month check-in is followup's: ``check_in_due`` is its
-        hook (none when the client died or moved away)."""
+        """End the relationship (see :meth:`_end` for the check-in and the close)."""
         self._must_be_open()
         if self.work_activity is not None:
             raise errors.WorkActivityRunning("end the period of rehabilitative work activity first")
         if reason == "goal_reached" and self.client_plan_required:
             raise errors.ClientPlanRequired("a service need was found: the goal is one of a client plan", "reason")
-        check_in_due = None
-        if reason not in ("died", "moved"):
-            check_in_due = env.occurred_at.date() + timedelta(days=policy.check_in_after_days)
-        self._ended(env, reason=reason, check_in_due=check_in_due)
+        self._end(env, reason=reason, policy=policy)
+
+    def _end(self, env: Envelope, *, reason: str, policy: Policy) -> None:
+        """The end's one rule, whichever command records it. The one-month check-in is
+        followup's (seed 003): ``check_in_due`` is its hook, and the relationship stays ended,
+        not closed, until the check-in's outcome closes it. No check-in is due, and the
+        relationship is closed at once, when no client relationship was formed (a finding of
+        no service need while prospective, seed 000: ``not_formed``) or the reason is one of
+        ``policy.no_check_in_reasons`` (by default a client who died: ``no_check_in_due``)."""
+        formed = self._formed_if_ended_for(reason)
+        close = "not_formed" if not formed else "no_check_in_due" if reason in policy.no_check_in_reasons else None
+        check_in_due = None if close else env.occurred_at.date() + timedelta(days=policy.check_in_after_days)
+        self._ended(env, reason=reason, check_in_due=check_in_due, formed=formed)
+        if close:
+            self._closed(env, reason=close)
 
     @event("Ended")
-    def _ended(self, env: Envelope, *, reason: str, check_in_due: date | None) -> None:
+    def _ended(self, env: Envelope, *, reason: str, check_in_due: date | None, formed: bool | None = None) -> None:
+        # ``formed``: an end stored before it was carried was not formed only when no need was found
         self.ended = True
         self.end_reason = reason
+        self.formed_at_end = formed if formed is not None else reason != "no_service_need"
+
+    def close(self, env: Envelope, *, reason: str) -> bool:
+        """Close the ended relationship for good (followup's check-in: no need found, the client
+        not reached in its tries, or the need taken up by the client's other relationship).
+        False, and nothing recorded, when it is open (reopened since) or closed already."""
+        if not self.ended or self.closed_on is not None:
+            return False
+        self._closed(env, reason=reason)
+        return True
+
+    @event("Closed")
+    def _closed(self, env: Envelope, *, reason: str) -> None:
+        self.closed_on = env.occurred_at.date()
+        self.close_reason = reason
 
     def reopen(self, env: Envelope, *, reason: str) -> None:
         """The client returned: the same relationship opens again, its history kept (in the
@@ -835,7 +896,7 @@ class Relationship(PolkuAggregate):
         longer current, and the earlier decisions are no longer in force."""
         if not self.ended:
             raise errors.RelationshipNotEnded("the relationship is open")
-        self._reopened(env, reason=reason, anew=True)
+        self._reopened(env, reason=reason, anew=True)  # closed or not: a client may always return
 
     @event("Reopened")
     def _reopened(self, env: Envelope, *, reason: str, anew: bool = False) -> None:
@@ -844,6 +905,9 @@ class Relationship(PolkuAggregate):
         self.ended = False
         self.disappeared_since = None
         self.end_reason = None
+        self.formed_at_end = None
+        self.closed_on = None
+        self.close_reason = None
         self.assessment = "not_started"
         self.assessment_started_at = None
         self.assessment_conclusion = None
