@@ -27,7 +27,7 @@ from faststream.security import BaseSecurity, SASLPlaintext
 
 import contracts
 from polku import log as polku_log
-from polku import nats_auth
+from polku import lease, nats_auth
 from polku.bus import connect, wait_for_streams
 from polku.consumer import BatchHandler, EventConsumer
 from polku.pipeline import Pipeline
@@ -110,6 +110,18 @@ async def serve(name: str, settings: Settings, stop: asyncio.Event, ready: Calla
     from polku.registry import service
 
     definition = service(name)
+    # one writer per store: a second instance stops here, before it opens the store (LeaseHeld)
+    held = await asyncio.to_thread(lease.acquire, name, settings)
+    try:
+        await _serve(name, definition, settings, stop, ready)
+    finally:
+        held.release()
+
+
+async def _serve(
+    name: str, definition: ServiceDefinition, settings: Settings, stop: asyncio.Event,
+    ready: Callable[[], None] | None,
+) -> None:
     parts: ServiceParts = await asyncio.to_thread(definition.build, settings)
     url = settings.resolved_nats_url()
     creds = nats_auth.credentials(name, settings.var_dir)
