@@ -545,4 +545,10 @@ class StoreConsumer:
     def commit(self, prepared: Prepared, stream: str, last_seq: int) -> None:
         processing = self.app.processing(prepared.state or (), Tracking(stream, last_seq))
         with self._lock:
-            self.app.record_processed(processing)
+            try:
+                self.app.record_processed(processing)
+            except Exception:
+                # What the batch read may be stale (a conflict: someone else wrote first): read
+                # anew at the retry, instead of failing the same way until the DLQ.
+                self.app.forget([a.id for a in prepared.state or ()])
+                raise
