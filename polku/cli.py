@@ -230,7 +230,15 @@ def cmd_status(_args: argparse.Namespace) -> int:
             for name in registry.names():
                 try:
                     health = await client.health(name, timeout=2)
-                    lines.append(f"  {name:<12} up (pid {health['pid']})")
+                    line = f"  {name:<12} {'up' if health.get('ok', True) else 'TURNING COMMANDS AWAY'} (pid {health['pid']})"
+                    if "relay" in health:
+                        line += f"; relay lag {health['relay']['lag']}"
+                    lags = health.get("consumers", {})
+                    if lags:
+                        line += f"; consumer lag {sum(c['lag'] for c in lags.values())}"
+                        dead = sum(c["dead_lettered"] for c in lags.values())
+                        line += f"; dead-lettered since start {dead}" if dead else ""
+                    lines.append(line)
                 except Exception:  # noqa: BLE001 - no answer is the answer
                     lines.append(f"  {name:<12} NOT ANSWERING")
             js = client.nc.jetstream()

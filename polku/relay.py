@@ -250,9 +250,16 @@ class Relay:
         self.recorded = 0  # recorded in the store
         self.record_every = record_every
         self._recorded_at = 0.0
+        #: since when (monotonic) publishing has failed without a success in between; None
+        #: while it works. A relay failing too long turns commands away (``polku.service``).
+        self.failing_since: float | None = None
         self._wake = asyncio.Event()
         self._loop = asyncio.get_running_loop()
         app.add_listener(self.wake_threadsafe)
+
+    def pending(self, limit: int = 10_000) -> int:
+        """How many stored events wait to be published (counted up to ``limit``): the relay's lag."""
+        return len(self.app.recorder.select_notifications(self.position + 1, limit, topics=self.topics))
 
     def wake_threadsafe(self) -> None:
         self._loop.call_soon_threadsafe(self._wake.set)
@@ -329,9 +336,12 @@ class Relay:
                 if count == 0:
                     await self.record_position(force=True)
                 backoff = 0.2
+                self.failing_since = None
             except asyncio.CancelledError:
                 raise
-            except Exception as e:  # noqa: BLE001 - NATS away, a timeout, a locked store
+            except Exception as e:  # noqa: BLE001 - NATS away, a timeout, a locked store, a full stream
+                if self.failing_since is None:
+                    self.failing_since = time.monotonic()
                 log.warning("relay_retrying", error=type(e).__name__, position=self.position, retry_in_s=backoff)
                 await sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, 5.0)
