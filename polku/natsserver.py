@@ -91,7 +91,10 @@ class EmbeddedNats:
             nats_auth._write_secret(conf, secrets.config(self.store_dir).encode())
             args += ["--config", str(conf)]
         else:
-            args += ["--jetstream", "--store_dir", str(self.store_dir)]
+            # JetStream syncs every write before acknowledging it, as in production (nats.conf)
+            conf = self.store_dir / "nats-server.conf"
+            conf.write_text(json.dumps({"jetstream": {"store_dir": str(self.store_dir), "sync_interval": "always"}}))
+            args += ["--config", str(conf)]
         args += [
             "--addr",
             "127.0.0.1",

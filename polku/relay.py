@@ -28,6 +28,7 @@ from eventsourcing.persistence import Notification
 
 import msgspec
 from nats.aio.client import Client
+from nats.js.errors import NotFoundError
 
 import contracts
 from contracts.base import Actor, Event, encoder
@@ -236,8 +237,11 @@ class Relay:
         idle_wait: float = 0.25,
         record_every: float = 0.2,
         topics: Sequence[str] = (),
+        stream: str | None = None,
     ) -> None:
         self.app = app
+        #: the stream the events land in: checked at start against the recorded position
+        self.stream = stream
         self.mapper = mapper
         #: the topics the mapper publishes (all, when empty): the store is read for these only
         self.topics = tuple(topics)
@@ -309,6 +313,38 @@ class Relay:
         page = list(self.app.recorder.select_notifications(start, self.page_size, stop=stop, topics=self.topics))
         return page, to_outgoing(self.app, self.mapper, page, self._internal)
 
+    async def _check_stream(self, stop: asyncio.Event) -> None:
+        """Does the stream hold what the recorded position says was published? Its last message
+        names the store position it came from (``Polku-Position``). A stream behind the position
+        lost events the relay had moved past (a power cut before JetStream synced, a node lost,
+        the stream recreated): publish again from where the stream ends. Events still in the
+        stream are dropped by JetStream as duplicates (``Nats-Msg-Id``)."""
+        js = self.publisher.nc.jetstream()
+        backoff = 0.2
+        while not stop.is_set():
+            try:
+                state = (await js.stream_info(self.stream)).state
+                held = 0
+                if state.messages:
+                    try:
+                        last = await js.get_msg(self.stream, state.last_seq)
+                    except NotFoundError:  # the last one was deleted: ask for the last there is
+                        last = await js.get_last_msg(self.stream, f"polku.{self.stream.lower()}.>")
+                    held = int((last.headers or {}).get(contracts.H_POSITION, 0))
+                break
+            except Exception as e:  # noqa: BLE001 - NATS away or the stream not there yet: retry
+                log.warning("relay_stream_check_retrying", stream=self.stream, error=type(e).__name__)
+                await sleep_or_stop(stop, backoff)
+                backoff = min(backoff * 2, 5.0)
+        else:
+            return
+        if held < self.position:
+            log.warning(
+                "relay_stream_behind", stream=self.stream, recorded_position=self.position, stream_position=held,
+                action="publishing again from the stream's position",
+            )
+            self.position = held
+
     async def record_position(self, *, force: bool = False) -> None:
         """Record the position in the store, at most every ``record_every`` seconds unless forced.
 
@@ -327,6 +363,8 @@ class Relay:
         self.position = self.recorded = await asyncio.to_thread(
             self.app.tracking_position, RELAY_TRACKING
         )
+        if self.stream is not None:
+            await self._check_stream(stop)
         log.info("relay_started", position=self.position)
         backoff = 0.2
         while not stop.is_set():

@@ -154,7 +154,9 @@ async def _serve(
 
     relay: Relay | None = None
     if parts.app is not None and parts.publishing is not None:
-        relay = Relay(parts.app, parts.publishing, nc, topics=parts.published_topics)
+        relay = Relay(
+            parts.app, parts.publishing, nc, topics=parts.published_topics, stream=contracts.SERVICE_STREAM[name]
+        )
         tasks.append(asyncio.create_task(relay.run(stop), name=f"{name}-relay"))
 
         def stalled() -> str | None:
