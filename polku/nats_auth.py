@@ -150,7 +150,7 @@ class Secrets:
     def passwords(self) -> dict[str, str]:
         return json.loads(self.users_file.read_text())
 
-    def config(self, store_dir: Path) -> str:
+    def config(self, store_dir: Path, *, sync_always: bool = True) -> str:
         """The server's configuration (ports and addresses come from the command line)."""
         users = []
         for user, password in sorted(self.passwords().items()):
@@ -162,7 +162,7 @@ class Secrets:
                 "key": self.jetstream_key.read_text().strip(),
                 # fsync every write before acknowledging it: an acknowledged event survives a
                 # power cut (the default syncs every two minutes)
-                "sync_interval": "always",
+                **({"sync_interval": "always"} if sync_always else {}),
             },
             "tls": {
                 "cert_file": str(self.server_cert),
