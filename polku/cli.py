@@ -147,7 +147,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------- republish
 def cmd_republish(args: argparse.Namespace) -> int:
     import contracts
-    from polku.bus import connect, ensure_streams
+    from polku.bus import connect, ensure_streams, published_position
     from polku.progress import Progress
     from polku.relay import publish_all, to_outgoing
 
@@ -167,11 +167,7 @@ def cmd_republish(args: argparse.Namespace) -> int:
         await ensure_streams(js, settings.stream_replicas)
         start = args.from_position
         if start is None:
-            info = await js.stream_info(stream)
-            start = 1
-            if info.state.messages:
-                last = await js.get_msg(stream, seq=info.state.last_seq)
-                start = int((last.headers or {}).get(contracts.H_POSITION, "0")) + 1
+            start = await published_position(js, stream) + 1
         end = app.max_position()
         total = max(end - start + 1, 0)
         progress = Progress(f"{stream} store positions republished", total)
@@ -342,7 +338,8 @@ def cmd_streams(_args: argparse.Namespace) -> int:
     from polku.stack import create_streams
 
     settings = _settings()
-    create_streams(settings.resolved_nats_url(), settings.var_dir, settings.stream_replicas)
+    for line in create_streams(settings.resolved_nats_url(), settings.var_dir, settings.stream_replicas):
+        print(line)
     print("streams up to date")
     return 0
 

@@ -28,11 +28,10 @@ from eventsourcing.persistence import Notification
 
 import msgspec
 from nats.aio.client import Client
-from nats.js.errors import NotFoundError
 
 import contracts
 from contracts.base import Actor, Event, encoder
-from polku.bus import event_headers
+from polku.bus import event_headers, published_position
 from polku.consumer import sleep_or_stop
 from polku.log import get_logger
 from polku.store import RELAY_TRACKING, ServiceApplication
@@ -323,14 +322,7 @@ class Relay:
         backoff = 0.2
         while not stop.is_set():
             try:
-                state = (await js.stream_info(self.stream)).state
-                held = 0
-                if state.messages:
-                    try:
-                        last = await js.get_msg(self.stream, state.last_seq)
-                    except NotFoundError:  # the last one was deleted: ask for the last there is
-                        last = await js.get_last_msg(self.stream, f"polku.{self.stream.lower()}.>")
-                    held = int((last.headers or {}).get(contracts.H_POSITION, 0))
+                held = await published_position(js, self.stream)
                 break
             except Exception as e:  # noqa: BLE001 - NATS away or the stream not there yet: retry
                 log.warning("relay_stream_check_retrying", stream=self.stream, error=type(e).__name__)

@@ -12,6 +12,7 @@ import msgspec
 from nats.aio.client import Client
 
 import contracts
+from polku.bus import ensure_streams
 from polku.stack import Stack
 from tests.helpers import distinct_referrals, send_referrals, stream_messages, wait_for_projection
 
@@ -65,3 +66,25 @@ async def test_a_relay_whose_stream_lost_its_last_events_publishes_them_again_at
     # ... and what reads them again opens no relationship twice
     await asyncio.sleep(1.0)
     assert (await wait_for_projection(nc, 5)).total == 5
+
+
+async def test_setting_up_the_streams_again_keeps_what_an_operator_tuned_and_sets_back_what_polku_owns(
+    stack: Stack, operator_nc: Client
+) -> None:
+    js = operator_nc.jetstream()
+    config = (await js.stream_info("CASEFILE")).config
+    config.max_age = 3600 * 24 * 365 * 10.0  # ten years
+    config.duplicate_window = 600.0
+    config.subjects = ["polku.casefile.>", "elsewhere.>"]
+    await js.update_stream(config)
+
+    report = await ensure_streams(js, 1)
+
+    after = (await js.stream_info("CASEFILE")).config
+    assert (after.max_age, after.duplicate_window) == (3600 * 24 * 365 * 10.0, 600.0)
+    assert after.subjects == ["polku.casefile.>"]
+    assert "CASEFILE: set back subjects (Polku's events depend on them)" in report
+    assert any(line.startswith("CASEFILE: kept the operator's duplicate_window=600.0 (Polku's default 120.0), max_age=")
+               for line in report), report
+    assert not [line for line in report if not line.startswith("CASEFILE")]  # the others are as Polku made them
+    assert await ensure_streams(js, 1) == [line for line in report if "kept" in line]  # idempotent
