@@ -83,9 +83,11 @@ EVENTS_ADDED_SINCE_V1 = {
 
 
 def timeline_now(timeline: dict[str, Any]) -> dict[str, Any]:
-    """An old timeline as it reads today: each event with the fields its kind gained since v1."""
+    """An old timeline as it reads today: each event with the fields its kind gained since v1, and
+    no event omitted (an old store holds v1's kinds only)."""
     return {
         **timeline,
+        "omitted": 0,
         "entries": [
             {**entry, "event": {**entry["event"], **EVENTS_ADDED_SINCE_V1.get(entry["event"]["event"], {})}}
             for entry in timeline["entries"]
