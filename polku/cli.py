@@ -52,7 +52,10 @@ def _cli_logging(settings: Settings) -> None:
 
     (settings.var_dir / "log").mkdir(parents=True, exist_ok=True)
     # The CLI's own lines go to its log file; the terminal shows progress and the summary.
-    log.configure("cli", fmt="json", level=settings.log_level, file=settings.var_dir / "log" / "cli.jsonl", stream=open("/dev/null", "w"))
+    log.configure(
+        "cli", fmt="json", level=settings.log_level, file=settings.var_dir / "log" / "cli.jsonl",
+        stream=open("/dev/null", "w"), max_bytes=settings.log_max_bytes, backups=settings.log_backups,
+    )
 
 
 # ------------------------------------------------------------------------ up / demo

@@ -293,7 +293,10 @@ def run(name: str) -> None:
         settings = Settings.from_env()
     except SettingsError as e:
         _config_error(name, e)
-    polku_log.configure(name, fmt=settings.log_format, level=settings.log_level, file=settings.log_file)
+    polku_log.configure(
+        name, fmt=settings.log_format, level=settings.log_level, file=settings.log_file,
+        max_bytes=settings.log_max_bytes, backups=settings.log_backups,
+    )
 
     async def main() -> None:
         stop = asyncio.Event()
