@@ -85,14 +85,16 @@ def fresh_var(name: str) -> Iterator[Settings]:
 
 
 @contextmanager
-def own_nats(settings: Settings) -> Iterator[EmbeddedNats]:
+def own_nats(settings: Settings, *, sync_always: bool = True) -> Iterator[EmbeddedNats]:
     """An embedded nats-server on free ports, JetStream under the var dir, secured as `polku up`
-    secures it (users, TLS, encryption at rest): the figures are those of the real thing."""
+    secures it (users, TLS, encryption at rest, each write synced): the figures are those of the
+    real thing. ``sync_always=False`` only to measure what syncing costs."""
     server = EmbeddedNats(
         settings.var_dir / "nats",
         log_file=settings.var_dir / "log" / "nats.log",
         server_name="polku-bench",
         secure_dir=settings.var_dir,
+        sync_always=sync_always,
     )
     server.start()
     try:

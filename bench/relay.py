@@ -110,6 +110,9 @@ def publish_figures(raw_count: int, relay_count: int) -> list[Figure]:
         raw_server = stack.enter_context(own_nats(raw_settings))
         relay_settings = stack.enter_context(fresh_var("relay"))
         relay_server = stack.enter_context(own_nats(relay_settings))
+        # the same raw publishing to a server that does not sync each write: what syncing costs
+        unsynced_settings = stack.enter_context(fresh_var("raw-nats-unsynced"))
+        unsynced_server = stack.enter_context(own_nats(unsynced_settings, sync_always=False))
         # No roster: the store holds referrals and identity records only.
         app = IntakeApplication(store_env(relay_settings, "intake"), pseudonym_key=relay_settings.pseudonym_key)
         stack.callback(app.close)
@@ -117,6 +120,9 @@ def publish_figures(raw_count: int, relay_count: int) -> list[Figure]:
 
         async def run() -> list[Figure]:
             raw_nc = await connect(raw_server.url, name="polku-bench-raw", user="operator", var_dir=raw_settings.var_dir)
+            unsynced_nc = await connect(
+                unsynced_server.url, name="polku-bench-unsynced", user="operator", var_dir=unsynced_settings.var_dir
+            )
             relay_nc = await connect(
                 relay_server.url, name="polku-bench-relay", user="intake", var_dir=relay_settings.var_dir
             )
@@ -125,6 +131,10 @@ def publish_figures(raw_count: int, relay_count: int) -> list[Figure]:
                 raw_js = raw_nc.jetstream(publish_async_max_pending=4000)
                 relay_js = relay_nc.jetstream(publish_async_max_pending=4000)
                 await raw_js.add_stream(stream_config("BENCH", "bench.>", 1))
+                unsynced_js = unsynced_nc.jetstream(publish_async_max_pending=4000)
+                await unsynced_js.add_stream(stream_config("BENCH", "bench.>", 1))
+                await RawPublisher(unsynced_js).publish("bench.warmup", min(raw_count // 10, 2000), headers=False)
+                unsynced = RawPublisher(unsynced_js)
                 await asyncio.to_thread(create_streams, relay_server.url, relay_settings.var_dir, 1)  # the operator
 
                 warm = RawPublisher(raw_js)
@@ -139,6 +149,7 @@ def publish_figures(raw_count: int, relay_count: int) -> list[Figure]:
                     chunk = raw_count // rounds + (1 if r < raw_count % rounds else 0)
                     raw_before = (plain.sent, plain.seconds)
                     await plain.publish("bench.raw", chunk, headers=False)
+                    await unsynced.publish("bench.raw", chunk, headers=False)
                     await headed.publish("bench.hdr", chunk, headers=True)
                     target = positions * (r + 1) // rounds
                     relay_before = (relay.published, relay_seconds)
@@ -170,6 +181,7 @@ def publish_figures(raw_count: int, relay_count: int) -> list[Figure]:
                     )
             finally:
                 await raw_nc.close()
+                await unsynced_nc.close()
                 await relay_nc.close()
             relay_rate = relay_count / relay_seconds
             say(f"  raw {plain.rate:,.0f}/s, raw+headers {headed.rate:,.0f}/s, relay {relay_rate:,.0f}/s")
@@ -178,6 +190,16 @@ def publish_figures(raw_count: int, relay_count: int) -> list[Figure]:
                 "each against its own nats-server in its own var dir, so both see the same load on the machine"
             )
             return [
+                Figure(
+                    "jetstream_sync_kept",
+                    plain.rate / unsynced.rate,
+                    "ratio",
+                    [
+                        "# jetstream_sync_kept = raw_nats_publish_async with each write synced before its "
+                        f"acknowledgement (sync_interval: always, as Polku runs) / the same to a server syncing "
+                        f"every two minutes (NATS's default): {plain.rate:,.0f} / {unsynced.rate:,.0f} msgs/s",
+                    ],
+                ),
                 Figure(
                     "raw_nats_publish_async",
                     plain.rate,

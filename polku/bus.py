@@ -13,7 +13,7 @@ import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import NotFoundError
 
 import contracts
 from polku import nats_auth
@@ -96,16 +96,81 @@ def stream_config(name: str, subjects: str, replicas: int) -> StreamConfig:
     )
 
 
-async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> None:
-    """Create the streams, or bring an existing one's configuration up to date. Idempotent."""
+#: What Polku's correctness rests on: set back if changed (a stream that does not hold every
+#: subject, or drops a message once consumed, would lose events).
+OWNED_FIELDS = ("subjects", "retention", "storage")
+#: What Polku's settings configure (POLKU_STREAM_REPLICAS; the DLQ's POLKU_DLQ_MAX_AGE_DAYS):
+#: applied, and said.
+CONFIGURED_FIELDS = ("num_replicas",)
+#: What an operator may tune on the server (limits, the duplicate window): an existing stream
+#: keeps the operator's values; `polku streams` says which differ from Polku's defaults.
+TUNABLE_FIELDS = ("duplicate_window", "max_msgs", "max_bytes", "max_age", "discard")
+
+
+async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> list[str]:
+    """Create the streams that are missing; on an existing one set back only what Polku owns
+    (:data:`OWNED_FIELDS`) and keep what an operator tuned. Idempotent. Returns one line per
+    stream changed or differing from Polku's defaults (also logged)."""
+    report: list[str] = []
     for name, subjects in contracts.STREAMS.items():
         config = stream_config(name, subjects, replicas)
         try:
+            current = (await js.stream_info(name)).config
+        except NotFoundError:
             await js.add_stream(config)
-        except BadRequestError as e:
-            if e.err_code != 10058:  # stream name already in use with a different configuration
-                raise
-            await js.update_stream(config)
+            log.info("stream_created", stream=name, replicas=replicas)
+            report.append(f"{name}: created")
+            continue
+        configured = CONFIGURED_FIELDS + (("max_age",) if name == "DLQ" else ())
+        owned = [f for f in OWNED_FIELDS if _value(current, f) != _value(config, f)]
+        applied = {f: _value(config, f) for f in configured if _value(current, f) != _value(config, f)}
+        tuned = {
+            f: _value(current, f) for f in TUNABLE_FIELDS
+            if f not in configured and _value(current, f) != _value(config, f)
+        }
+        if owned or applied:
+            for f in (*owned, *applied):
+                setattr(current, f, getattr(config, f))
+            await js.update_stream(current)
+        if owned:
+            log.warning("stream_config_restored", stream=name, fields=owned)
+            report.append(f"{name}: set back {', '.join(owned)} (Polku's events depend on them)")
+        if applied:
+            log.info("stream_config_applied", stream=name, applied=applied)
+            report.append(f"{name}: set " + ", ".join(f"{f}={v}" for f, v in applied.items()) + " (Polku's settings)")
+        if tuned:
+            defaults = {f: _value(config, f) for f in tuned}
+            log.info("stream_config_kept", stream=name, kept=tuned, polku_defaults=defaults)
+            report.append(
+                f"{name}: kept the operator's " + ", ".join(f"{f}={v} (Polku's default {defaults[f]})" for f, v in tuned.items())
+            )
+    return report
+
+
+async def published_position(js: JetStreamContext, stream: str) -> int:
+    """The store position the stream holds up to: the ``Polku-Position`` of its last message
+    (0 when it holds none). The relay checks it at start; ``polku republish`` starts after it."""
+    state = (await js.stream_info(stream)).state
+    if not state.messages:
+        return 0
+    try:
+        last = await js.get_msg(stream, state.last_seq)
+    except NotFoundError:  # the last one was deleted: ask for the last there is
+        last = await js.get_last_msg(stream, f"polku.{stream.lower()}.>")
+    return int((last.headers or {}).get(contracts.H_POSITION, 0))
+
+
+def _value(config: StreamConfig, field: str) -> Any:
+    value = getattr(config, field)
+    if field == "subjects":
+        return sorted(value or [])
+    if field in ("duplicate_window", "max_age"):
+        return float(value or 0)  # seconds; the server answers nanoseconds as seconds
+    if field in ("max_msgs", "max_bytes"):
+        return -1 if value is None else value
+    if field == "num_replicas":
+        return value or 1
+    return getattr(value, "value", value)
 
 
 def event_headers(

@@ -52,7 +52,10 @@ def _cli_logging(settings: Settings) -> None:
 
     (settings.var_dir / "log").mkdir(parents=True, exist_ok=True)
     # The CLI's own lines go to its log file; the terminal shows progress and the summary.
-    log.configure("cli", fmt="json", level=settings.log_level, file=settings.var_dir / "log" / "cli.jsonl", stream=open("/dev/null", "w"))
+    log.configure(
+        "cli", fmt="json", level=settings.log_level, file=settings.var_dir / "log" / "cli.jsonl",
+        stream=open("/dev/null", "w"), max_bytes=settings.log_max_bytes, backups=settings.log_backups,
+    )
 
 
 # ------------------------------------------------------------------------ up / demo
@@ -147,7 +150,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------- republish
 def cmd_republish(args: argparse.Namespace) -> int:
     import contracts
-    from polku.bus import connect, ensure_streams
+    from polku.bus import connect, ensure_streams, published_position
     from polku.progress import Progress
     from polku.relay import publish_all, to_outgoing
 
@@ -167,11 +170,7 @@ def cmd_republish(args: argparse.Namespace) -> int:
         await ensure_streams(js, settings.stream_replicas)
         start = args.from_position
         if start is None:
-            info = await js.stream_info(stream)
-            start = 1
-            if info.state.messages:
-                last = await js.get_msg(stream, seq=info.state.last_seq)
-                start = int((last.headers or {}).get(contracts.H_POSITION, "0")) + 1
+            start = await published_position(js, stream) + 1
         end = app.max_position()
         total = max(end - start + 1, 0)
         progress = Progress(f"{stream} store positions republished", total)
@@ -230,7 +229,15 @@ def cmd_status(_args: argparse.Namespace) -> int:
             for name in registry.names():
                 try:
                     health = await client.health(name, timeout=2)
-                    lines.append(f"  {name:<12} up (pid {health['pid']})")
+                    line = f"  {name:<12} {'up' if health.get('ok', True) else 'TURNING COMMANDS AWAY'} (pid {health['pid']})"
+                    if "relay" in health:
+                        line += f"; relay lag {health['relay']['lag']}"
+                    lags = health.get("consumers", {})
+                    if lags:
+                        line += f"; consumer lag {sum(c['lag'] for c in lags.values())}"
+                        dead = sum(c["dead_lettered"] for c in lags.values())
+                        line += f"; dead-lettered since start {dead}" if dead else ""
+                    lines.append(line)
                 except Exception:  # noqa: BLE001 - no answer is the answer
                     lines.append(f"  {name:<12} NOT ANSWERING")
             js = client.nc.jetstream()
@@ -334,7 +341,8 @@ def cmd_streams(_args: argparse.Namespace) -> int:
     from polku.stack import create_streams
 
     settings = _settings()
-    create_streams(settings.resolved_nats_url(), settings.var_dir, settings.stream_replicas)
+    for line in create_streams(settings.resolved_nats_url(), settings.var_dir, settings.stream_replicas):
+        print(line)
     print("streams up to date")
     return 0
 

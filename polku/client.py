@@ -250,7 +250,10 @@ class Client:
         return await self.query(INDICATORS, q, reply_type=IndicatorsReply, timeout=timeout)
 
     async def health(self, service: str, *, timeout: float = 2.0) -> dict[str, Any]:
-        """A running service's answer on ``polku.ctl.<service>.health``: ``{"ok", "service", "pid"}``."""
+        """A running service's answer on ``polku.ctl.<service>.health``: ``{"ok", "service", "pid"}``,
+        and ``relay`` (``position``, ``lag``: events stored and not yet published, ``failing_for_s``)
+        and ``consumers`` (per durable consumer: ``position``, ``lag`` behind its stream's last
+        message, ``dead_lettered`` since start). ``ok`` is False while it turns commands away."""
         return await self.query(f"polku.ctl.{service}.health", b"", timeout=timeout)
 
     async def stream_counts(self) -> dict[str, int]:

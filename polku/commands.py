@@ -80,6 +80,8 @@ def decode_command(decoder: msgspec.json.Decoder[T], body: bytes) -> T:
         raise CommandRefused(err.message, err.field, err.code) from None
     except msgspec.DecodeError:
         raise CommandRefused("the body is not valid JSON", None, "malformed_json") from None
+    except RecursionError:
+        raise CommandRefused("the body nests too deeply", None, "malformed_json") from None
 
 
 def command_id(headers: dict[str, Any] | None) -> str:

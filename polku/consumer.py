@@ -36,6 +36,16 @@ from polku.log import get_logger
 
 log = get_logger("polku.consumer")
 
+
+def _why(e: Exception) -> str:
+    """Why a message could not be decoded: msgspec's message (it names the field, never a value),
+    or the kind of failure for anything else (a RecursionError from a too deeply nested value)."""
+    if isinstance(e, (msgspec.ValidationError, msgspec.DecodeError)):
+        return str(e)
+    if isinstance(e, RecursionError):
+        return "the message nests too deeply to be decoded"
+    return f"the message could not be decoded ({type(e).__name__})"
+
 T = TypeVar("T")
 
 
@@ -226,9 +236,9 @@ class EventConsumer:
             headers = dict(msg.headers or {})
             try:
                 event = self.decoder.decode(msg.data)
-            except (msgspec.ValidationError, msgspec.DecodeError) as e:
+            except Exception as e:  # noqa: BLE001  # whatever the reason (RecursionError: nesting too deep), the message is dead-lettered and the consumer goes on
                 poison.append(
-                    Failure(Delivery(seq, msg.subject, headers, msg.data, None, msg), contracts.DLQ_UNDECODABLE, str(e))
+                    Failure(Delivery(seq, msg.subject, headers, msg.data, None, msg), contracts.DLQ_UNDECODABLE, _why(e))
                 )
                 continue
             fresh.append(Delivery(seq, msg.subject, headers, msg.data, event, msg))

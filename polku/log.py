@@ -156,6 +156,48 @@ json_renderer = structlog.processors.JSONRenderer(serializer=_json)
 _configured = False
 
 
+class RotatingFile:
+    """A log file that rotates itself by size: ``<file>`` is renamed ``<file>.1`` (and so on,
+    ``backups`` kept) once writing would pass ``max_bytes``. One process writes each file (each
+    service its own), so nothing coordinates."""
+
+    def __init__(self, path: Path, max_bytes: int, backups: int) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self.backups = max(backups, 0)
+        self._file = path.open("a", encoding="utf-8", buffering=1)
+        self.size = self._file.tell()
+
+    def write(self, text: str) -> int:
+        size = len(text.encode("utf-8"))
+        if self.max_bytes > 0 and self.size > 0 and self.size + size > self.max_bytes:
+            self.rotate()
+        self.size += size
+        return self._file.write(text)
+
+    def rotate(self) -> None:
+        self._file.close()
+        if self.backups == 0:
+            self.path.unlink(missing_ok=True)
+        else:
+            for n in range(self.backups - 1, 0, -1):
+                older = self.path.with_name(f"{self.path.name}.{n}")
+                if older.exists():
+                    older.replace(self.path.with_name(f"{self.path.name}.{n + 1}"))
+            self.path.replace(self.path.with_name(f"{self.path.name}.1"))
+        self._file = self.path.open("a", encoding="utf-8", buffering=1)
+        self.size = 0
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self._file.fileno()
+
+
 def configure(
     service: str,
     *,
@@ -163,17 +205,20 @@ def configure(
     level: str = "info",
     file: Path | None = None,
     stream: Any = None,
+    max_bytes: int = 50 * 1024 * 1024,
+    backups: int = 5,
 ) -> None:
     """Configure structlog for this process. Call once, at the start of a process.
 
-    With ``file``, lines go to that file only, as JSON (one sink: each line is rendered once);
-    otherwise to ``stream`` (stdout), pretty in a terminal and JSON elsewhere.
+    With ``file``, lines go to that file only, as JSON (one sink: each line is rendered once),
+    rotated at ``max_bytes`` with ``backups`` kept; otherwise to ``stream`` (stdout), pretty in a
+    terminal and JSON elsewhere.
     """
     global _configured
     stream = stream or sys.stdout
     if file is not None:
         file.parent.mkdir(parents=True, exist_ok=True)
-        stream = file.open("a", encoding="utf-8", buffering=1)
+        stream = RotatingFile(file, max_bytes, backups)
         fmt = "json"
     if fmt == "auto":
         fmt = "console" if stream.isatty() else "json"

@@ -80,7 +80,8 @@ def permissions(user: str) -> dict[str, Any]:
     if user in SERVICE_CONSUMES:
         own = SERVICE_STREAM[user]
         # its events, and the audit events of the reads and disclosures of the data it holds
-        pub = [f"polku.{user}.>", "polku.audit.>", "$JS.API.INFO", f"$JS.API.STREAM.INFO.{own}"]
+        # STREAM.INFO and the last message of its own stream: the relay checks at start what it holds
+        pub = [f"polku.{user}.>", "polku.audit.>", "$JS.API.INFO", f"$JS.API.STREAM.INFO.{own}", f"$JS.API.STREAM.MSG.GET.{own}"]
         sub = [inbox, f"polku.ctl.{user}.>"]
         for stream in SERVICE_CONSUMES[user]:
             consumer = f"{user}-{stream.lower()}"  # polku/consumer.py's durable name
@@ -149,7 +150,7 @@ class Secrets:
     def passwords(self) -> dict[str, str]:
         return json.loads(self.users_file.read_text())
 
-    def config(self, store_dir: Path) -> str:
+    def config(self, store_dir: Path, *, sync_always: bool = True) -> str:
         """The server's configuration (ports and addresses come from the command line)."""
         users = []
         for user, password in sorted(self.passwords().items()):
@@ -159,6 +160,9 @@ class Secrets:
                 "store_dir": str(store_dir),
                 "cipher": "chachapoly",
                 "key": self.jetstream_key.read_text().strip(),
+                # fsync every write before acknowledging it: an acknowledged event survives a
+                # power cut (the default syncs every two minutes)
+                **({"sync_interval": "always"} if sync_always else {}),
             },
             "tls": {
                 "cert_file": str(self.server_cert),

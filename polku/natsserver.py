@@ -55,10 +55,14 @@ class EmbeddedNats:
         log_file: Path | None = None,
         server_name: str = "polku",
         secure_dir: Path | None = None,
+        sync_always: bool = True,
     ) -> None:
         """``secure_dir``: the var dir whose ``nats-auth/`` holds (or gets) users, TLS and the
-        encryption key (polku/nats_auth.py); None: an open server (only the bench's raw baseline)."""
+        encryption key (polku/nats_auth.py); None: an open server (only the bench's raw baseline).
+        ``sync_always``: JetStream syncs each write before acknowledging it (False: NATS's default,
+        every two minutes; only the bench, to measure what syncing costs)."""
         self.store_dir = Path(store_dir)
+        self.sync_always = sync_always
         self.secure_dir = Path(secure_dir) if secure_dir is not None else None
         #: 0 until started when the server is to pick the port.
         self.port = port or 0
@@ -88,10 +92,14 @@ class EmbeddedNats:
 
             secrets = nats_auth.ensure(self.secure_dir)
             conf = secrets.dir / "nats-server.conf"
-            nats_auth._write_secret(conf, secrets.config(self.store_dir).encode())
+            nats_auth._write_secret(conf, secrets.config(self.store_dir, sync_always=self.sync_always).encode())
             args += ["--config", str(conf)]
         else:
-            args += ["--jetstream", "--store_dir", str(self.store_dir)]
+            # JetStream syncs every write before acknowledging it, as in production (nats.conf)
+            conf = self.store_dir / "nats-server.conf"
+            jetstream = {"store_dir": str(self.store_dir), **({"sync_interval": "always"} if self.sync_always else {})}
+            conf.write_text(json.dumps({"jetstream": jetstream}))
+            args += ["--config", str(conf)]
         args += [
             "--addr",
             "127.0.0.1",

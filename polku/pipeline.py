@@ -219,6 +219,9 @@ class Pipeline:
         self.app = app
         self.table = table
         self.routes = _routes(service, table)
+        #: set by the runtime: why commands are turned away now (``unavailable``), or None. A
+        #: relay that cannot publish would otherwise pile up work nobody downstream sees.
+        self.gate: Callable[[], str | None] | None = None
         self.store = store if store is not None else app
         self.committer = GroupCommitter(self.store)
         self._digest_key = derived_key(digest_secret, "command-digest").encode()
@@ -402,6 +405,8 @@ class Pipeline:
         headers = message.headers or {}
         body = message.body
         if route.spec.kind == "cmd":
+            if self.gate is not None and (why := self.gate()) is not None:
+                raise Unavailable(why)
             command_id = read_command_id(headers)
             command = decode_command(route.decoder, body)
             ids.update(_log_ids(command))
@@ -503,6 +508,13 @@ async def handle_request(
 
 
 # ------------------------------------------------------------------------------- consumers
+class Unavailable(RuleBroken):
+    """The service turns commands away for now (its relay cannot publish); retry later with the
+    same command id."""
+
+    code = "unavailable"
+
+
 class StoreConsumer:
     """Another service's events in → this service's policies, stored with the tracking record.
 
@@ -545,4 +557,10 @@ class StoreConsumer:
     def commit(self, prepared: Prepared, stream: str, last_seq: int) -> None:
         processing = self.app.processing(prepared.state or (), Tracking(stream, last_seq))
         with self._lock:
-            self.app.record_processed(processing)
+            try:
+                self.app.record_processed(processing)
+            except Exception:
+                # What the batch read may be stale (a conflict: someone else wrote first): read
+                # anew at the retry, instead of failing the same way until the DLQ.
+                self.app.forget([a.id for a in prepared.state or ()])
+                raise

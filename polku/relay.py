@@ -31,7 +31,7 @@ from nats.aio.client import Client
 
 import contracts
 from contracts.base import Actor, Event, encoder
-from polku.bus import event_headers
+from polku.bus import event_headers, published_position
 from polku.consumer import sleep_or_stop
 from polku.log import get_logger
 from polku.store import RELAY_TRACKING, ServiceApplication
@@ -236,8 +236,11 @@ class Relay:
         idle_wait: float = 0.25,
         record_every: float = 0.2,
         topics: Sequence[str] = (),
+        stream: str | None = None,
     ) -> None:
         self.app = app
+        #: the stream the events land in: checked at start against the recorded position
+        self.stream = stream
         self.mapper = mapper
         #: the topics the mapper publishes (all, when empty): the store is read for these only
         self.topics = tuple(topics)
@@ -250,9 +253,16 @@ class Relay:
         self.recorded = 0  # recorded in the store
         self.record_every = record_every
         self._recorded_at = 0.0
+        #: since when (monotonic) publishing has failed without a success in between; None
+        #: while it works. A relay failing too long turns commands away (``polku.service``).
+        self.failing_since: float | None = None
         self._wake = asyncio.Event()
         self._loop = asyncio.get_running_loop()
         app.add_listener(self.wake_threadsafe)
+
+    def pending(self, limit: int = 10_000) -> int:
+        """How many stored events wait to be published (counted up to ``limit``): the relay's lag."""
+        return len(self.app.recorder.select_notifications(self.position + 1, limit, topics=self.topics))
 
     def wake_threadsafe(self) -> None:
         self._loop.call_soon_threadsafe(self._wake.set)
@@ -302,6 +312,31 @@ class Relay:
         page = list(self.app.recorder.select_notifications(start, self.page_size, stop=stop, topics=self.topics))
         return page, to_outgoing(self.app, self.mapper, page, self._internal)
 
+    async def _check_stream(self, stop: asyncio.Event) -> None:
+        """Does the stream hold what the recorded position says was published? Its last message
+        names the store position it came from (``Polku-Position``). A stream behind the position
+        lost events the relay had moved past (a power cut before JetStream synced, a node lost,
+        the stream recreated): publish again from where the stream ends. Events still in the
+        stream are dropped by JetStream as duplicates (``Nats-Msg-Id``)."""
+        js = self.publisher.nc.jetstream()
+        backoff = 0.2
+        while not stop.is_set():
+            try:
+                held = await published_position(js, self.stream)
+                break
+            except Exception as e:  # noqa: BLE001 - NATS away or the stream not there yet: retry
+                log.warning("relay_stream_check_retrying", stream=self.stream, error=type(e).__name__)
+                await sleep_or_stop(stop, backoff)
+                backoff = min(backoff * 2, 5.0)
+        else:
+            return
+        if held < self.position:
+            log.warning(
+                "relay_stream_behind", stream=self.stream, recorded_position=self.position, stream_position=held,
+                action="publishing again from the stream's position",
+            )
+            self.position = held
+
     async def record_position(self, *, force: bool = False) -> None:
         """Record the position in the store, at most every ``record_every`` seconds unless forced.
 
@@ -320,6 +355,8 @@ class Relay:
         self.position = self.recorded = await asyncio.to_thread(
             self.app.tracking_position, RELAY_TRACKING
         )
+        if self.stream is not None:
+            await self._check_stream(stop)
         log.info("relay_started", position=self.position)
         backoff = 0.2
         while not stop.is_set():
@@ -329,9 +366,12 @@ class Relay:
                 if count == 0:
                     await self.record_position(force=True)
                 backoff = 0.2
+                self.failing_since = None
             except asyncio.CancelledError:
                 raise
-            except Exception as e:  # noqa: BLE001 - NATS away, a timeout, a locked store
+            except Exception as e:  # noqa: BLE001 - NATS away, a timeout, a locked store, a full stream
+                if self.failing_since is None:
+                    self.failing_since = time.monotonic()
                 log.warning("relay_retrying", error=type(e).__name__, position=self.position, retry_in_s=backoff)
                 await sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, 5.0)

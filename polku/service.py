@@ -27,7 +27,7 @@ from faststream.security import BaseSecurity, SASLPlaintext
 
 import contracts
 from polku import log as polku_log
-from polku import nats_auth
+from polku import lease, nats_auth
 from polku.bus import connect, wait_for_streams
 from polku.consumer import BatchHandler, EventConsumer
 from polku.pipeline import Pipeline
@@ -37,6 +37,14 @@ from polku.stack import EXIT_CONFIG
 from polku.store import ServiceApplication
 
 log = polku_log.get_logger("polku.service")
+
+#: the exit code of a service whose relay, consumer or task failed for good (EX_SOFTWARE); not
+#: EXIT_CONFIG, so `polku up` (or the orchestrator) starts the service again
+EXIT_TASK_FAILED = 70
+
+
+class TaskFailed(Exception):
+    """A relay, consumer or task of the service ended while it ran: the service stopped."""
 
 
 @dataclass
@@ -110,6 +118,18 @@ async def serve(name: str, settings: Settings, stop: asyncio.Event, ready: Calla
     from polku.registry import service
 
     definition = service(name)
+    # one writer per store: a second instance stops here, before it opens the store (LeaseHeld)
+    held = await asyncio.to_thread(lease.acquire, name, settings)
+    try:
+        await _serve(name, definition, settings, stop, ready)
+    finally:
+        held.release()
+
+
+async def _serve(
+    name: str, definition: ServiceDefinition, settings: Settings, stop: asyncio.Event,
+    ready: Callable[[], None] | None,
+) -> None:
     parts: ServiceParts = await asyncio.to_thread(definition.build, settings)
     url = settings.resolved_nats_url()
     creds = nats_auth.credentials(name, settings.var_dir)
@@ -119,10 +139,38 @@ async def serve(name: str, settings: Settings, stop: asyncio.Event, ready: Calla
     await wait_for_streams(js, [contracts.SERVICE_STREAM[name], *(c.source.upper() for c in parts.consumers)], stop)
 
     tasks: list[asyncio.Task[None]] = []
+    failed: list[str] = []
+
+    def supervise(task: asyncio.Task[None]) -> None:
+        """A relay, consumer or task of the service that ends while the service runs has failed
+        for good (they retry what is transient themselves): stop the process, so that `polku up`
+        or the orchestrator starts it again, instead of answering health checks without it."""
+        if stop.is_set() or task.cancelled():
+            return
+        error = task.exception()
+        failed.append(task.get_name())
+        log.error("task_failed", task=task.get_name(), error=type(error).__name__ if error else "ended")
+        stop.set()
+
+    relay: Relay | None = None
     if parts.app is not None and parts.publishing is not None:
-        relay = Relay(parts.app, parts.publishing, nc, topics=parts.published_topics)
+        relay = Relay(
+            parts.app, parts.publishing, nc, topics=parts.published_topics, stream=contracts.SERVICE_STREAM[name]
+        )
         tasks.append(asyncio.create_task(relay.run(stop), name=f"{name}-relay"))
+
+        def stalled() -> str | None:
+            since = relay.failing_since if relay is not None else None
+            if since is None or time.monotonic() - since < settings.relay_stall_seconds:
+                return None
+            return (
+                f"{name} cannot publish its events now (for {time.monotonic() - since:.0f}s); "
+                "retry later with the same Polku-Command-Id"
+            )
+
+        parts.pipeline.gate = stalled
     gates: list[EventConsumer] = []
+    consumers: list[EventConsumer] = []
     for spec in parts.consumers:
         consumer = EventConsumer(
             js,
@@ -134,6 +182,7 @@ async def serve(name: str, settings: Settings, stop: asyncio.Event, ready: Calla
             max_attempts=settings.max_deliveries,
         )
         tasks.append(asyncio.create_task(consumer.run(stop), name=consumer.name))
+        consumers.append(consumer)
         if spec.before_commands:
             gates.append(consumer)
     for consumer in gates:
@@ -162,11 +211,30 @@ async def serve(name: str, settings: Settings, stop: asyncio.Event, ready: Calla
     await broker.start()
     for i, work in enumerate(parts.tasks):
         tasks.append(asyncio.create_task(work(stop), name=f"{name}-task-{i}"))
+    for task in tasks:
+        task.add_done_callback(supervise)
 
     async def health(msg: Any) -> None:
-        await msg.respond(
-            msgspec.json.encode({"ok": True, "service": name, "pid": os.getpid()})
-        )
+        answer: dict[str, Any] = {"ok": True, "service": name, "pid": os.getpid()}
+        try:
+            if relay is not None:
+                answer["relay"] = {
+                    "position": relay.position,
+                    "lag": await asyncio.to_thread(relay.pending),
+                    "failing_for_s": None if relay.failing_since is None else round(time.monotonic() - relay.failing_since, 1),
+                }
+                answer["ok"] = parts.pipeline.gate is None or parts.pipeline.gate() is None
+            lags = {}
+            for consumer in consumers:
+                last = (await js.stream_info(consumer.stream)).state.last_seq
+                lags[consumer.name] = {
+                    "position": consumer.position, "lag": max(last - consumer.position, 0),
+                    "dead_lettered": consumer.dead_lettered,
+                }
+            answer["consumers"] = lags
+        except Exception as e:  # noqa: BLE001 - the answer says the service is up, and what it could not tell
+            answer["detail_error"] = type(e).__name__
+        await msg.respond(msgspec.json.encode(answer))
 
     health_sub = await nc.subscribe(f"polku.ctl.{name}.health", cb=health)
     log.info("service_started", nats=url, store=settings.store, pid=os.getpid())
@@ -182,7 +250,7 @@ async def serve(name: str, settings: Settings, stop: asyncio.Event, ready: Calla
         for task in pending:
             task.cancel()
         for task in done:
-            if task.exception():
+            if not task.cancelled() and task.exception() and task.get_name() not in failed:
                 log.error("task_failed", task=task.get_name(), error=type(task.exception()).__name__)
         try:
             # Everything consumed is acked and everything relayed is confirmed by now: flush
@@ -193,6 +261,8 @@ async def serve(name: str, settings: Settings, stop: asyncio.Event, ready: Calla
         await nc.close()
         await asyncio.to_thread(parts.close)
         log.info("service_stopped")
+    if failed:
+        raise TaskFailed(f"{', '.join(failed)} failed for good; stopping so that it is started again")
 
 
 async def _caught_up(consumer: EventConsumer, stop: asyncio.Event) -> None:
@@ -223,7 +293,10 @@ def run(name: str) -> None:
         settings = Settings.from_env()
     except SettingsError as e:
         _config_error(name, e)
-    polku_log.configure(name, fmt=settings.log_format, level=settings.log_level, file=settings.log_file)
+    polku_log.configure(
+        name, fmt=settings.log_format, level=settings.log_level, file=settings.log_file,
+        max_bytes=settings.log_max_bytes, backups=settings.log_backups,
+    )
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -246,6 +319,9 @@ def run(name: str) -> None:
             asyncio.run(main())
         else:
             uvloop.run(main())
+    except TaskFailed as e:
+        print(f"polku serve {name}: {e}", file=sys.stderr, flush=True)
+        raise SystemExit(EXIT_TASK_FAILED) from None
     except Exception as e:
         # A key not configured for what the store holds (polku/keys.py), wherever it was read.
         cause: BaseException | None = e

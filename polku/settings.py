@@ -180,6 +180,11 @@ class Settings:
     demo: bool = False
     #: how far a command's business time and dates may lie from the clock (POLKU_BACKDATE_MAX_DAYS...)
     time_bounds: TimeBounds = TimeBounds()
+    #: a relay that has failed to publish this long turns commands away (``unavailable``)
+    relay_stall_seconds: float = 30.0
+    #: a service's log file rotates at this size, this many earlier files kept
+    log_max_bytes: int = 50 * 1024 * 1024
+    log_backups: int = 5
 
     @classmethod
     def from_env(cls, *, keys: bool = True) -> Settings:
@@ -222,6 +227,9 @@ class Settings:
             max_deliveries=env_int("POLKU_MAX_DELIVERIES", 5),
             aggregate_cache=env_int("POLKU_AGGREGATE_CACHE", 10_000),
             time_bounds=TimeBounds.from_env(),
+            relay_stall_seconds=env_float("POLKU_RELAY_STALL_SECONDS", 30.0),
+            log_max_bytes=env_int("POLKU_LOG_MAX_MB", 50) * 1024 * 1024,
+            log_backups=env_int("POLKU_LOG_BACKUPS", 5),
         )
 
     def resolved_nats_url(self) -> str:

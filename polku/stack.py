@@ -38,8 +38,9 @@ def _last_line(path: Path) -> str:
     return f": {lines[-1]}" if lines else ""
 
 
-def create_streams(url: str, var_dir: Path | None, replicas: int) -> None:
-    """Create or update the streams as the ``operator`` (the only user NATS lets change them).
+def create_streams(url: str, var_dir: Path | None, replicas: int) -> list[str]:
+    """Create or update the streams as the ``operator`` (the only user NATS lets change them):
+    what changed or differs from Polku's defaults, a line each (:func:`polku.bus.ensure_streams`).
 
     Run in a thread of its own so that it works whether or not the caller has an event loop."""
     import asyncio
@@ -50,11 +51,12 @@ def create_streams(url: str, var_dir: Path | None, replicas: int) -> None:
     async def run() -> None:
         nc = await connect(url, name="polku-streams", user="operator", var_dir=var_dir, wait=10)
         try:
-            await ensure_streams(nc.jetstream(), replicas)
+            report.extend(await ensure_streams(nc.jetstream(), replicas))
         finally:
             await nc.close()
 
     errors: list[BaseException] = []
+    report: list[str] = []
 
     def target() -> None:
         try:
@@ -67,6 +69,7 @@ def create_streams(url: str, var_dir: Path | None, replicas: int) -> None:
     t.join()
     if errors:
         raise errors[0]
+    return report
 
 
 @dataclass

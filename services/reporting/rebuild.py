@@ -86,8 +86,8 @@ async def _replay(
             for m in msgs:
                 try:
                     events.append(decoder.decode(m.data))
-                except (msgspec.DecodeError, msgspec.ValidationError):
-                    pass  # the live consumer dead-lettered it too
+                except Exception:  # noqa: BLE001  # undecodable for whatever reason: the live consumer dead-lettered it too
+                    pass
             position = msgs[-1].metadata.sequence.stream
             await asyncio.to_thread(view.apply_next, stream, events, position)
             counted(len(msgs))

@@ -7,6 +7,7 @@ import random
 import uuid
 from datetime import UTC, datetime
 
+import msgspec
 import pytest
 from eventsourcing.persistence import IntegrityError
 
@@ -89,3 +90,37 @@ def test_the_caseload_is_rebuilt_from_the_store_when_casefile_starts_again(setti
         assert build_pipeline(again, settings).consumer("intake").position("INTAKE") == 5
     finally:
         again.close()
+
+
+def test_a_commit_that_failed_on_a_stale_cached_relationship_reads_it_anew_at_the_retry(settings: Settings) -> None:
+    """Another writer stored a newer version than the one consumer's cache holds: the commit
+    fails, the cache forgets what the batch read, and the retry decides on the stored version
+    (without that, every retry fails the same way until the delivery lands in the DLQ)."""
+    from contracts.casefile import StartAssessment
+    from contracts.followup import ClientDisappeared
+
+    app = build_application(settings)
+    other = build_application(settings)
+    consumer = build_pipeline(app, settings).consumer("intake")
+    followup = build_pipeline(app, settings).consumer("followup")
+    try:
+        opened = delivery(1)
+        consumer.commit(consumer.prepare([opened]), "INTAKE", 1)
+        rid = relationship_id_for(opened.event.referral_id, app.id_secret)
+        assert app.get_relationship(rid).version == 2  # cached by `app`
+        build_pipeline(other, settings).execute(
+            msgspec.convert({"actor": {"worker_id": "sw-001", "role": "social_worker", "team": "team-north"}, "relationship_id": str(rid)}, StartAssessment),
+            command_id="elsewhere-1",
+        )
+        disappeared = Delivery(1, "polku.followup.client_disappeared", {}, b"", ClientDisappeared(
+            event_id=uuid.uuid4(), occurred_at=datetime(2026, 11, 24, tzinfo=UTC), relationship_id=rid,
+            client_id=opened.event.client_id, detected_by="missed_meetings",
+        ))
+        with pytest.raises(IntegrityError):  # decided on version 2; the store holds 3
+            followup.commit(followup.prepare([disappeared]), "FOLLOWUP", 1)
+        followup.commit(followup.prepare([disappeared]), "FOLLOWUP", 1)
+        assert [type(e).__name__ for e in app.repository.event_store.get(rid)][-2:] == ["AssessmentStarted", "DisappearanceNoted"]
+        assert followup.position("FOLLOWUP") == 1
+    finally:
+        other.close()
+        app.close()

@@ -112,6 +112,8 @@ def test_polku_bench_quick_measures_every_figure(tmp_path: Path) -> None:
             figures[name] = (float(value), unit)
     assert set(figures) == {
         "raw_nats_publish_async", "relay_events", "relay_ratio", "raw_sqlite_insert", "e2e_referrals",
+        # what syncing each JetStream write costs (the share of raw throughput kept)
+        "jetstream_sync_kept",
         "e2e_ratio", "latency_p50_ms", "latency_p99_ms",
         # reporting: the indicators rebuilt from the three streams, and their query
         "rebuild_rate", "indicators_query_p99_ms",

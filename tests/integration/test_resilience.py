@@ -30,6 +30,14 @@ from tests.helpers import (
 )
 
 
+#: an event with an unknown field nested 1,100 brackets deep (2 KB): msgspec raises RecursionError
+def nested(event: str) -> bytes:
+    return b'{"event":"%s","extra":' % event.encode() + b"[" * 1100 + b"]" * 1100 + b"}"
+
+
+NESTED = nested("ReferralReceived")
+
+
 async def _stream_count(nc: Client, stream: str) -> int:
     return (await nc.jetstream().stream_info(stream)).state.messages
 
@@ -122,27 +130,30 @@ async def test_a_poison_message_goes_to_the_dead_letter_stream_and_the_consumer_
         msgspec.json.encode({"event": "ReferralReceived", "event_id": "not-a-uuid"}),
         headers={contracts.H_MSG_ID: "poison-2", contracts.H_CORRELATION: "corr-poison-2"},
     )
+    # 2 KB that msgspec cannot decode for a reason of its own (RecursionError, not a
+    # ValidationError): an unknown field nested 1,100 brackets deep
+    await js.publish("polku.intake.referral_received", NESTED, headers={contracts.H_MSG_ID: "poison-3"})
+    poison = [b"this is not json", msgspec.json.encode({"event": "ReferralReceived", "event_id": "not-a-uuid"}), NESTED]
     replies = await send_referrals(nc, distinct_referrals(7, 3))
     assert all(r["ok"] for r in replies)
 
     reply = await wait_for_projection(nc, 3)
     assert reply.total == 3
     # dead letters are for the operator; INTAKE's three consumers (casefile's, followup's and
-    # reporting's) each dead-letter the two poison messages and go on
+    # reporting's) each dead-letter the three poison messages and go on
     for _ in range(100):
         everything = await stream_messages(operator_nc, "DLQ")
-        if len(everything) >= 6:
+        if len(everything) >= 9:
             break
         await asyncio.sleep(0.1)
     consumers = ("casefile-intake", "followup-intake", "reporting-intake")
-    assert sorted(m.subject for m in everything) == [f"polku.dlq.{c}" for c in consumers for _ in range(2)]
+    assert sorted(m.subject for m in everything) == [f"polku.dlq.{c}" for c in consumers for _ in range(3)]
     for consumer in consumers[1:]:
-        assert [m.data for m in everything if m.subject.endswith(consumer)] == [
-            b"this is not json", msgspec.json.encode({"event": "ReferralReceived", "event_id": "not-a-uuid"})
-        ]
+        assert [m.data for m in everything if m.subject.endswith(consumer)] == poison
     dead = [m for m in everything if m.subject == "polku.dlq.casefile-intake"]
-    assert [m.data for m in dead] == [b"this is not json", msgspec.json.encode({"event": "ReferralReceived", "event_id": "not-a-uuid"})]
-    for m, seq in zip(dead, (1, 2), strict=True):
+    assert [m.data for m in dead] == poison
+    assert dead[2].headers[contracts.H_DLQ_ERROR] == "the message nests too deeply to be decoded"
+    for m, seq in zip(dead, (1, 2, 3), strict=True):
         assert m.headers[contracts.H_DLQ_CONSUMER] == "casefile-intake"
         assert m.headers[contracts.H_DLQ_STREAM] == "INTAKE"
         assert m.headers[contracts.H_DLQ_SEQUENCE] == str(seq)
@@ -156,7 +167,30 @@ async def test_a_poison_message_goes_to_the_dead_letter_stream_and_the_consumer_
     stack.wait_ready(("casefile",))
     replies = await send_referrals(nc, distinct_referrals(8, 1))
     assert (await wait_for_projection(nc, 4)).total == 4
-    assert await _stream_count(nc, "DLQ") == 6
+    assert await _stream_count(nc, "DLQ") == 9
+
+
+async def test_a_message_too_deeply_nested_to_decode_does_not_keep_intake_from_serving_after_a_restart(
+    stack: Stack, nc: Client, operator_nc: Client
+) -> None:
+    """Intake replays CASEFILE before it takes commands: a message there that no decoder can read
+    is dead-lettered, and intake serves."""
+    await operator_nc.jetstream().publish(
+        "polku.casefile.relationship_opened", nested("RelationshipOpened"), headers={contracts.H_MSG_ID: "poison-nested"}
+    )
+    replies = await send_referrals(nc, distinct_referrals(10, 2))
+    assert all(r["ok"] for r in replies)
+    assert (await wait_for_projection(nc, 2)).total == 2
+
+    stack.stop_service("intake")
+    stack.start_service("intake")
+    stack.wait_ready(("intake",))
+    replies = await send_referrals(nc, distinct_referrals(11, 1))
+    assert all(r["ok"] for r in replies), replies
+    assert (await wait_for_projection(nc, 3)).total == 3
+    dead = await stream_messages(operator_nc, "DLQ")
+    assert {m.subject for m in dead} == {"polku.dlq.intake-casefile", "polku.dlq.followup-casefile", "polku.dlq.reporting-casefile"}
+    assert [m.data for m in dead if m.subject == "polku.dlq.intake-casefile"] == [nested("RelationshipOpened")]
 
 
 def _rebuild(stack: Stack) -> subprocess.CompletedProcess[str]:

@@ -100,3 +100,16 @@ def test_ids_not_shaped_like_identity_codes_pass(worker_id: str) -> None:
 
     body = msgspec.json.encode({"worker_id": worker_id, "role": "social_worker", "team": "team-north"})
     assert decode_command(msgspec.json.Decoder(ActingWorker), body).worker_id == worker_id
+
+
+class _Open(msgspec.Struct):
+    """A body with a field of any shape: msgspec recurses into it."""
+
+    value: list[object]
+
+
+def test_a_body_nested_too_deeply_to_decode_is_refused_malformed_json_not_raised() -> None:
+    body = b'{"value":' + b"[" * 1100 + b"]" * 1100 + b"}"
+    with pytest.raises(CommandRefused) as refused:
+        decode_command(msgspec.json.Decoder(_Open), body)
+    assert (refused.value.code, refused.value.field, str(refused.value)) == ("malformed_json", None, "the body nests too deeply")

@@ -78,3 +78,19 @@ def test_a_service_process_scrubs_its_uncaught_traceback(tmp_path: Path) -> None
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
     assert "131052-308T" not in done.stdout and "010101A123N" not in done.stderr
     assert "[identity-code]" in done.stdout and "[identity-code]" in done.stderr
+
+
+def test_a_service_log_file_rotates_by_size_and_keeps_the_backups_asked_for(tmp_path: Path) -> None:
+    path = tmp_path / "casefile.jsonl"
+    log.configure("casefile", file=path, max_bytes=2_000, backups=2)
+    logger = log.get_logger("polku.test")
+    for n in range(100):
+        logger.info("message_handled", seq=n, outcome="processed")
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["casefile.jsonl", "casefile.jsonl.1", "casefile.jsonl.2"]
+    assert all((tmp_path / f).stat().st_size <= 2_000 for f in files)
+    lines = [json.loads(line) for f in ("casefile.jsonl.2", "casefile.jsonl.1", "casefile.jsonl")
+             for line in (tmp_path / f).read_text().splitlines()]
+    seqs = [line["seq"] for line in lines]
+    assert seqs == list(range(seqs[0], 100))  # the latest lines, whole and in order; the oldest dropped
+    assert seqs[0] > 0
