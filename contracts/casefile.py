@@ -353,7 +353,7 @@ class RelationshipEnded(Event, kw_only=True):
     #: The hook for followup: when the own worker contacts the client again (Aava: one month).
     check_in_due: date | None = None
     #: Whether a client relationship was formed (seed 000): true once a service need assessment
-    #: found a need or a plan was made, and for an end of any other reason than
+    #: found a need, a plan was made or the decision that it begins was made, and for an end of any other reason than
     #: ``no_service_need`` (contact with a worker keeps a relationship active); false when a
     #: finding of no service need ended it before either, so that no client relationship was
     #: formed: no check-in is due, and it is counted apart from ended relationships. None:
@@ -501,9 +501,10 @@ class RelationshipState(msgspec.Struct, frozen=True, kw_only=True):
     assessment_family_participates: bool = False
     consents: list[ConsentKind] = []
     end_reason: EndReason | None = None
-    #: a client relationship was formed: an assessment found a service need or a plan was made
-    #: (seed 000); None while the relationship is open without either (prospective); at the end,
-    #: false when a finding of no service need ended it before either, else true
+    #: a client relationship was formed: an assessment found a service need, a plan was made or
+    #: the decision that it begins was made (seed 000); None while the relationship is open
+    #: without any (prospective); at the end, false when a finding of no service need ended it
+    #: before any, else true
     formed: bool | None = None
     #: the day the ended relationship was closed for good (RelationshipClosed), and why
     closed_on: date | None = None

@@ -54,6 +54,18 @@ def test_the_decision_on_the_relationship_itself_is_made_and_shown(app: Casefile
     assert app.timeline(rid).omitted == 1
 
 
+def test_a_decision_that_the_relationship_begins_forms_it_and_a_refusal_does_not(
+    app: CasefileApplication, pipeline: Pipeline
+) -> None:
+    """Seed 000: a client relationship is formed by a need found, a plan, or the decision that it
+    begins (granted or partly granted); a refused one leaves it prospective."""
+    for n, (outcome, formed) in enumerate((("denied", None), ("partly_granted", True), ("granted", True))):
+        rid = open_relationship(pipeline, client=f"{n:032x}", seq=n + 10)
+        assert relationship_state(pipeline, rid).formed is None
+        decide_on_relationship(pipeline, rid, outcome=outcome, client_heard=True)
+        assert relationship_state(pipeline, rid).formed is formed, outcome
+
+
 def test_the_decision_on_the_relationship_carries_appeal_instructions_granted_or_not(
     app: CasefileApplication, pipeline: Pipeline
 ) -> None:

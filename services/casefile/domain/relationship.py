@@ -3,7 +3,8 @@ assessment, plans, activation and decisions to its end, its close after the one-
 (and, maybe, a return).
 
 Formed, ended, closed. A relationship opened from a referral is *prospective* until a service
-need assessment finds a need or a plan is made: then a client relationship is *formed*. Seed 000:
+need assessment finds a need, a plan is made or the decision that it begins is made: then a
+client relationship is *formed*. Seed 000:
 when the start of the relationship or the assessment finds no need for services, no client
 relationship is formed and none needs ending. So an end with reason ``no_service_need`` while
 prospective (by ``complete_assessment`` or ``end_relationship``, the same rule) is recorded as
@@ -168,12 +169,14 @@ class Relationship(PolkuAggregate):
     @property
     def formed(self) -> bool | None:
         """Whether a client relationship was formed (seed 000): True once the service need
-        assessment found a need or a plan was made, since the relationship last (re)opened;
-        None while open without either (prospective). Decided at the end: False when a finding
-        of no service need ended it while prospective, else True."""
+        assessment found a need, a plan was made or a decision that the relationship begins was
+        made (granted or partly granted), since the relationship last (re)opened; None while
+        open without any (prospective). Decided at the end: False when a finding of no service
+        need ended it while prospective, else True."""
         if self.ended:
             return self.formed_at_end
-        return True if self.service_need_found or self.current_plans else None
+        decided = self.relationship_decision is not None and self.relationship_decision.granted
+        return True if self.service_need_found or self.current_plans or decided else None
 
     def _formed_if_ended_for(self, reason: str) -> bool:
         """Would an end for ``reason`` now end a formed client relationship? Not when it is the
