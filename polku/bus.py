@@ -96,21 +96,22 @@ def stream_config(name: str, subjects: str, replicas: int) -> StreamConfig:
     )
 
 
-#: What Polku's correctness rests on: set back if changed (a stream that does not hold every
-#: subject, or drops a message once consumed, would lose events).
+#: What Polku's correctness rests on (a stream that does not hold every subject, or drops a
+#: message once consumed, would lose events): a difference is reported, set back by ``apply``.
 OWNED_FIELDS = ("subjects", "retention", "storage")
 #: What Polku's settings configure (POLKU_STREAM_REPLICAS; the DLQ's POLKU_DLQ_MAX_AGE_DAYS):
-#: applied, and said.
+#: a difference is reported, applied by ``apply``.
 CONFIGURED_FIELDS = ("num_replicas",)
 #: What an operator may tune on the server (limits, the duplicate window): an existing stream
 #: keeps the operator's values; `polku streams` says which differ from Polku's defaults.
 TUNABLE_FIELDS = ("duplicate_window", "max_msgs", "max_bytes", "max_age", "discard")
 
 
-async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> list[str]:
-    """Create the streams that are missing; on an existing one set back only what Polku owns
-    (:data:`OWNED_FIELDS`) and keep what an operator tuned. Idempotent. Returns one line per
-    stream changed or differing from Polku's defaults (also logged)."""
+async def ensure_streams(js: JetStreamContext, replicas: int = 1, *, apply: bool = False) -> list[str]:
+    """Create the streams that are missing, and check the ones there: one line per difference
+    from Polku's configuration (also logged). Nothing existing changes unless ``apply``; then
+    what Polku owns (:data:`OWNED_FIELDS`) and what its settings configure are set, and what an
+    operator tuned on the server (:data:`TUNABLE_FIELDS`) is kept. Idempotent."""
     report: list[str] = []
     for name, subjects in contracts.STREAMS.items():
         config = stream_config(name, subjects, replicas)
@@ -122,28 +123,35 @@ async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> list[str]:
             report.append(f"{name}: created")
             continue
         configured = CONFIGURED_FIELDS + (("max_age",) if name == "DLQ" else ())
-        owned = [f for f in OWNED_FIELDS if _value(current, f) != _value(config, f)]
-        applied = {f: _value(config, f) for f in configured if _value(current, f) != _value(config, f)}
+        owned = {f: (_value(current, f), _value(config, f)) for f in OWNED_FIELDS if _value(current, f) != _value(config, f)}
+        settings = {f: (_value(current, f), _value(config, f)) for f in configured if _value(current, f) != _value(config, f)}
         tuned = {
-            f: _value(current, f) for f in TUNABLE_FIELDS
+            f: (_value(current, f), _value(config, f)) for f in TUNABLE_FIELDS
             if f not in configured and _value(current, f) != _value(config, f)
         }
-        if owned or applied:
-            for f in (*owned, *applied):
+
+        def said(fields: dict[str, tuple[Any, Any]]) -> str:
+            return ", ".join(f"{f} {now} (Polku's {want})" for f, (now, want) in fields.items())
+
+        if apply and (owned or settings):
+            for f in (*owned, *settings):
                 setattr(current, f, getattr(config, f))
             await js.update_stream(current)
         if owned:
-            log.warning("stream_config_restored", stream=name, fields=owned)
-            report.append(f"{name}: set back {', '.join(owned)} (Polku's events depend on them)")
-        if applied:
-            log.info("stream_config_applied", stream=name, applied=applied)
-            report.append(f"{name}: set " + ", ".join(f"{f}={v}" for f, v in applied.items()) + " (Polku's settings)")
-        if tuned:
-            defaults = {f: _value(config, f) for f in tuned}
-            log.info("stream_config_kept", stream=name, kept=tuned, polku_defaults=defaults)
+            log.warning("stream_config_differs", stream=name, fields=sorted(owned), applied=apply, owned=True)
             report.append(
-                f"{name}: kept the operator's " + ", ".join(f"{f}={v} (Polku's default {defaults[f]})" for f, v in tuned.items())
+                f"{name}: {'set back' if apply else 'differs, Polku depends on it'}: {said(owned)}"
+                + ("" if apply else "; `polku streams --apply` sets it back")
             )
+        if settings:
+            log.warning("stream_config_differs", stream=name, fields=sorted(settings), applied=apply, owned=False)
+            report.append(
+                f"{name}: {'set to Polku settings' if apply else 'differs from Polku settings'}: {said(settings)}"
+                + ("" if apply else "; `polku streams --apply` applies them")
+            )
+        if tuned:
+            log.info("stream_config_tuned", stream=name, fields=sorted(tuned))
+            report.append(f"{name}: kept as tuned on the server: {said(tuned)}")
     return report
 
 

@@ -336,14 +336,19 @@ def cmd_contracts(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------- streams
-def cmd_streams(_args: argparse.Namespace) -> int:
-    """Create or update the streams as the NATS ``operator`` (production: before the services)."""
+def cmd_streams(args: argparse.Namespace) -> int:
+    """Create the missing streams and check the others, as the NATS ``operator`` (production:
+    before the services); ``--apply`` sets back what differs from Polku's configuration (but
+    what an operator tuned on the server: limits, the duplicate window)."""
     from polku.stack import create_streams
 
     settings = _settings()
-    for line in create_streams(settings.resolved_nats_url(), settings.var_dir, settings.stream_replicas):
+    apply = bool(getattr(args, "apply", False))
+    report = create_streams(settings.resolved_nats_url(), settings.var_dir, settings.stream_replicas, apply=apply)
+    for line in report:
         print(line)
-    print("streams up to date")
+    pending = [line for line in report if "`polku streams --apply`" in line]
+    print(f"{len(pending)} difference(s) left as they are; `polku streams --apply` sets them" if pending else "streams as Polku needs them")
     return 0
 
 
@@ -409,7 +414,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", required=True, metavar="FILE", help="the HTML file to write")
     report.set_defaults(func=cmd_report)
 
-    streams = sub.add_parser("streams", help="create or update the streams (as the NATS operator)")
+    streams = sub.add_parser("streams", help="create the streams, check their settings (as the NATS operator)")
+    streams.add_argument("--apply", action="store_true", help="set back the settings that differ from Polku's (limits tuned on the server are kept)")
     streams.set_defaults(func=cmd_streams)
 
     contracts_cmd = sub.add_parser("contracts", help="write asyncapi.json and the JSON Schemas")

@@ -38,7 +38,7 @@ def _last_line(path: Path) -> str:
     return f": {lines[-1]}" if lines else ""
 
 
-def create_streams(url: str, var_dir: Path | None, replicas: int) -> list[str]:
+def create_streams(url: str, var_dir: Path | None, replicas: int, *, apply: bool = False) -> list[str]:
     """Create or update the streams as the ``operator`` (the only user NATS lets change them):
     what changed or differs from Polku's defaults, a line each (:func:`polku.bus.ensure_streams`).
 
@@ -51,7 +51,7 @@ def create_streams(url: str, var_dir: Path | None, replicas: int) -> list[str]:
     async def run() -> None:
         nc = await connect(url, name="polku-streams", user="operator", var_dir=var_dir, wait=10)
         try:
-            report.extend(await ensure_streams(nc.jetstream(), replicas))
+            report.extend(await ensure_streams(nc.jetstream(), replicas, apply=apply))
         finally:
             await nc.close()
 
@@ -126,8 +126,11 @@ class Stack:
         run = self.var / "run"
         run.mkdir(parents=True, exist_ok=True)
         (run / "nats.url").write_text(self.url + "\n")
-        # The operator makes the streams; the services only look them up.
-        create_streams(self.url, self.var, self.settings.stream_replicas)
+        # The operator makes the streams; the services only look them up. A stream set up
+        # otherwise than Polku's configuration is said, not changed (`polku streams --apply`).
+        for line in create_streams(self.url, self.var, self.settings.stream_replicas):
+            if not line.endswith(": created"):
+                print(f"polku: stream {line}", file=sys.stderr, flush=True)
         return self.url
 
     # -------------------------------------------------------------- services

@@ -68,7 +68,7 @@ async def test_a_relay_whose_stream_lost_its_last_events_publishes_them_again_at
     assert (await wait_for_projection(nc, 5)).total == 5
 
 
-async def test_setting_up_the_streams_again_keeps_what_an_operator_tuned_and_sets_back_what_polku_owns(
+async def test_the_streams_are_checked_and_changed_only_by_an_explicit_apply_which_keeps_what_an_operator_tuned(
     stack: Stack, operator_nc: Client
 ) -> None:
     js = operator_nc.jetstream()
@@ -76,15 +76,22 @@ async def test_setting_up_the_streams_again_keeps_what_an_operator_tuned_and_set
     config.max_age = 3600 * 24 * 365 * 10.0  # ten years
     config.duplicate_window = 600.0
     config.subjects = ["polku.casefile.>", "elsewhere.>"]
+    config.num_replicas = 1
     await js.update_stream(config)
 
+    # Checked: said, nothing changed
     report = await ensure_streams(js, 1)
+    assert report == [
+        "CASEFILE: differs, Polku depends on it: subjects ['elsewhere.>', 'polku.casefile.>'] (Polku's "
+        "['polku.casefile.>']); `polku streams --apply` sets it back",
+        "CASEFILE: kept as tuned on the server: duplicate_window 600.0 (Polku's 120.0), max_age 315360000.0 (Polku's 0.0)",
+    ]
+    assert (await js.stream_info("CASEFILE")).config.subjects == ["polku.casefile.>", "elsewhere.>"]
 
+    # Applied: what Polku owns is set back, what the operator tuned is kept
+    applied = await ensure_streams(js, 1, apply=True)
+    assert applied[0].startswith("CASEFILE: set back: subjects")
     after = (await js.stream_info("CASEFILE")).config
-    assert (after.max_age, after.duplicate_window) == (3600 * 24 * 365 * 10.0, 600.0)
     assert after.subjects == ["polku.casefile.>"]
-    assert "CASEFILE: set back subjects (Polku's events depend on them)" in report
-    assert any(line.startswith("CASEFILE: kept the operator's duplicate_window=600.0 (Polku's default 120.0), max_age=")
-               for line in report), report
-    assert not [line for line in report if not line.startswith("CASEFILE")]  # the others are as Polku made them
-    assert await ensure_streams(js, 1) == [line for line in report if "kept" in line]  # idempotent
+    assert (after.max_age, after.duplicate_window) == (3600 * 24 * 365 * 10.0, 600.0)
+    assert await ensure_streams(js, 1) == [report[1]]  # only the tuning is left to say
