@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -13,6 +14,9 @@ from pathlib import Path
 import pytest
 
 from demo.population import demo_referral
+from polku.bus import connect
+from polku.natsserver import EmbeddedNats
+from tests.conformance import check_streams
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
@@ -80,6 +84,25 @@ def test_polku_demo_runs_the_referrals_through_and_leaves_no_identity_code_anywh
             assert code[:6].encode() + code[7:].encode() not in data
         for name in names:
             assert name.encode() not in data, f"a client's name in {path.relative_to(var)}"
+
+    # Every message the demo left on the streams is as the AsyncAPI document describes it:
+    # payload and headers, on a channel it names (the demo's JetStream store, served again).
+    counts = asyncio.run(_conformance(var))
+    assert counts["INTAKE"] == 80 + answered + 2 * routed and counts["CASEFILE"] > 2 * routed
+    assert counts["FOLLOWUP"] > 0 and counts["REPORTING"] > 0, counts  # (the demo reads no record: AUDIT is checked by the Aava path)
+
+
+async def _conformance(var: Path) -> dict[str, int]:
+    nats = EmbeddedNats(var / "nats", secure_dir=var, server_name="polku-conformance")
+    nats.start()
+    try:
+        nc = await connect(nats.url, name="polku-conformance", user="operator", var_dir=var)
+        try:
+            return await check_streams(nc)
+        finally:
+            await nc.close()
+    finally:
+        nats.stop()
 
 
 def test_polku_contracts_writes_the_asyncapi_document_and_schemas(tmp_path: Path) -> None:

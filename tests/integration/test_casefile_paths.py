@@ -24,6 +24,7 @@ from contracts.casefile import casefile_decoder
 from polku.settings import Settings
 from polku.stack import Stack
 from tests.casefile_helpers import OUTSIDER, SC1, SC2, SW1, SW2, Casefile, open_relationship, summary, wait_for_stream
+from tests.conformance import check_streams
 from tests.helpers import stream_messages
 
 
@@ -196,6 +197,10 @@ async def test_the_aava_path_from_contact_to_work_runs_through_the_command_api(s
     assert {m.subject for m in audit} == {"polku.audit.client_record_viewed"}
     assert all(v.relationship_id == rid and v.client_id == client_id for v in views)
 
+    # Everything the path published is as the AsyncAPI document describes it.
+    counts = await check_streams(nc)
+    assert counts["AUDIT"] == 4 and counts["CASEFILE"] == ended["version"]
+
 
 async def test_temporary_advice_needs_no_assessment(stack: Stack, nc: Client) -> None:
     rid, _ = await open_relationship(nc, concerns=["livelihood"])
@@ -304,6 +309,7 @@ async def test_a_continuous_special_support_relationship_has_a_social_worker_and
     assert (begins.outcome, begins.secures_care, begins.maker_role, begins.appealable) == ("granted", True, "social_worker", False)
     counts = await summary(nc)
     assert counts["by_nature"] == {"continuous": 1} and counts["open"] == 1
+    assert (await check_streams(nc))["CASEFILE"] == state["version"]  # as the AsyncAPI document says
 
 
 async def test_a_worker_outside_the_relationship_is_refused_and_the_attempt_is_logged(stack: Stack, nc: Client) -> None:
