@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -64,7 +65,9 @@ def fresh_var(name: str) -> Iterator[Settings]:
     """A new temporary POLKU_VAR_DIR for one benchmark, and Settings read from it.
 
     Settings that would reach a NATS or a var dir other than the benchmark's own are removed
-    for the duration; the rest (POLKU_STORE, POLKU_CIPHER_KEY, ...) are honoured.
+    for the duration; the rest (POLKU_STORE, POLKU_CIPHER_KEY, ...) are honoured. A benchmark
+    only ever writes scratch stores: on PostgreSQL, schemas of a prefix of its own (dropped
+    afterwards), never the configured ones.
     """
     saved = dict(os.environ)
     var = Path(tempfile.mkdtemp(prefix=f"polku-bench-{name}-"))
@@ -73,15 +76,33 @@ def fresh_var(name: str) -> Iterator[Settings]:
     os.environ["POLKU_VAR_DIR"] = str(var)
     # Without keys of its own, a benchmark runs as the demo does: keys made in its var dir.
     os.environ.setdefault("POLKU_DEMO", "1")
+    scratch = None
+    if os.environ.get("POLKU_STORE", "sqlite").strip().lower() == "postgres":
+        scratch = f"polku_bench_{uuid.uuid4().hex[:10]}"
+        os.environ["POLKU_POSTGRES_PREFIX"] = scratch
     try:
         yield Settings.from_env()
     finally:
+        dsn = os.environ.get("POLKU_POSTGRES_DSN")
         os.environ.clear()
         os.environ.update(saved)
+        if scratch and dsn and not saved.get("POLKU_BENCH_KEEP"):
+            drop_schemas(dsn, scratch)
         if not saved.get("POLKU_BENCH_KEEP"):
             shutil.rmtree(var, ignore_errors=True)
         else:
             say(f"  kept {var}")
+
+
+def drop_schemas(dsn: str, prefix: str) -> None:
+    """Drop a benchmark's scratch schemas (``<prefix>_<service>``)."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for (schema,) in conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (prefix.replace("_", "\\_") + "\\_%",)
+        ).fetchall():
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 @contextmanager
