@@ -10,6 +10,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from asyncio import Queue
 from typing import Any
 
 import msgspec
@@ -50,18 +51,18 @@ async def _replay(
     """Apply ``stream`` to the new model from where it stands up to ``target``.
 
     An ordered push consumer reads (JetStream detects gaps and restarts it where it left off);
-    its callback only collects, and what it collected is applied in transactions of ``batch``."""
+    its callback only hands each message on, and what it handed on is applied in transactions of
+    ``batch``. Memory stays bounded whatever the stream's length: the hand-over holds at most
+    four transactions' worth, and while it is full the callback waits, so the subscription's own
+    queue (at most ``batch * 50``) fills and JetStream's flow control holds the rest back."""
     start = view.next_position(stream) + 1
     if start > target:
         return
     decoder = DECODERS[stream]
-    received: list[Any] = []
-    arrived = asyncio.Event()
+    handed: Queue[Any] = Queue(maxsize=batch * 4)
 
     async def collect(msg: Any) -> None:
-        received.append(msg)
-        if len(received) >= batch:
-            arrived.set()
+        await handed.put(msg)
 
     sub = await js.subscribe(
         "polku.>",
@@ -75,13 +76,11 @@ async def _replay(
     try:
         while position < target:
             try:
-                await asyncio.wait_for(arrived.wait(), 0.05)
+                msgs = [await asyncio.wait_for(handed.get(), 0.05)]
             except TimeoutError:
-                pass
-            arrived.clear()
-            if not received:
                 continue
-            msgs, received[:] = received[:], []
+            while len(msgs) < batch and not handed.empty():
+                msgs.append(handed.get_nowait())
             events = []
             for m in msgs:
                 try:
