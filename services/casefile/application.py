@@ -38,6 +38,7 @@ from services.casefile.domain import (
     Policy,
     RecordProbe,
     RecordView,
+    ReferralAttachment,
     Relationship,
     RelationshipNotFound,
     UnknownWorker,
@@ -331,13 +332,18 @@ class CasefileApplication(ServiceApplication):
         relationship_id = relationship_id_for(e.referral_id, self.id_secret)
         if relationship_id in uow:
             return _log_ids(e, relationship_id)  # redelivered: it opened this relationship already
+        attachment_id = keyed_id(self.id_secret, "casefile/referral-attachment", str(e.referral_id))
+        attached = uow.get(ReferralAttachment, attachment_id)
+        if attached is not None:  # redelivered: attached already, maybe to one ended since
+            return _log_ids(e, attached.relationship_id)
         open_id = self._open_relationship_of(uow, e.client_id)
         if open_id is not None:
             relationship = self._relationship(uow, open_id)
-            if e.referral_id not in relationship.referral_ids:  # else redelivered: attached already
+            if e.referral_id not in relationship.referral_ids:  # else attached before attachments were recorded
                 relationship.attach_referral(
                     uow.env, referral_id=e.referral_id, special_support_suspected=e.special_support_suspected
                 )
+                uow.add(ReferralAttachment.record(attachment_id, uow.env, relationship_id=open_id))
             return _log_ids(e, open_id)
         relationship = Relationship.open(
             relationship_id, uow.env, client_id=e.client_id, referral_id=e.referral_id,

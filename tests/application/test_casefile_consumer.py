@@ -124,3 +124,38 @@ def test_a_commit_that_failed_on_a_stale_cached_relationship_reads_it_anew_at_th
     finally:
         other.close()
         app.close()
+
+
+def test_a_referral_attached_to_a_relationship_ended_since_opens_none_when_delivered_again(settings: Settings) -> None:
+    """A second referral about a client with an open relationship is attached to it. Delivered
+    again after that relationship ended (a republished stream, a retried page), it is known by its
+    identity and opens no second relationship."""
+    from contracts.casefile import EndRelationship
+
+    app = build_application(settings)
+    pipeline = build_pipeline(app, settings)
+    consumer = pipeline.consumer("intake")
+    try:
+        first = delivery(1)
+        second = Delivery(2, first.subject, first.headers, b"", msgspec.structs.replace(
+            delivery(2).event, client_id=first.event.client_id,
+        ))
+        consumer.commit(consumer.prepare([first, second]), "INTAKE", 2)
+        rid = relationship_id_for(first.event.referral_id, app.id_secret)
+        assert app.get_relationship(rid).referral_ids == [first.event.referral_id, second.event.referral_id]
+        pipeline.execute(
+            msgspec.convert({"actor": {"worker_id": "sw-001", "role": "social_worker", "team": "team-north"},
+                             "relationship_id": str(rid), "reason": "moved"}, EndRelationship),
+            command_id="end-1",
+        )
+        assert app.open_by_client.get(first.event.client_id) is None
+        position = app.max_position()
+
+        again = Delivery(3, second.subject, second.headers, b"", second.event)
+        prepared = consumer.prepare([again])
+        assert prepared.state == [] and prepared.log_ids[3]["relationship_id"] == str(rid)
+        consumer.commit(prepared, "INTAKE", 3)
+        assert app.max_position() == position  # nothing new stored but the tracking
+        assert app.open_by_client.get(first.event.client_id) is None
+    finally:
+        app.close()

@@ -2,7 +2,7 @@
 
 ``errors``: the named refusals; ``policy``: the configurable bounds; ``values``: plans, meetings,
 periods of work activity, decisions, measurements; ``relationship``: the aggregate;
-``record_view``: a logged read of a client's record.
+``record_view``: a logged read of a client's record (and where an attached referral went).
 
 Stored events name their classes as ``services.casefile.domain:Relationship.<Event>`` and
 ``services.casefile.domain:RecordView.Viewed``: this package exports both classes under those
@@ -69,7 +69,7 @@ from services.casefile.domain.policy import (
     add_months,
     qualifies_for_special_support,
 )
-from services.casefile.domain.record_view import RecordProbe, RecordView
+from services.casefile.domain.record_view import RecordProbe, RecordView, ReferralAttachment
 from services.casefile.domain.relationship import Relationship
 from services.casefile.domain.values import (
     ACTIVATION_KINDS,
@@ -137,6 +137,7 @@ __all__ = [
     "PlanVersion",
     "Policy",
     "RecordProbe",
+    "ReferralAttachment",
     "RecordView",
     "Relationship",
     "RelationshipAlreadyEnded",

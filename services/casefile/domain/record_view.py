@@ -54,3 +54,21 @@ class RecordProbe(PolkuAggregate):
         return cls._create(
             cls.Probed, id=probe_id, env=env, relationship_id=relationship_id, part=part, purpose=purpose
         )
+
+
+class ReferralAttachment(PolkuAggregate):
+    """A routed referral about a client who had an open relationship was attached to it: which
+    relationship. Its id is keyed by the referral (``attachment_id_for``), so a redelivered
+    referral finds where it went even after that relationship ended, and opens none of its own.
+    Internal: never published; read again only by a redelivery, so it stays out of the cache."""
+
+    __module__ = "services.casefile.domain"
+    cached = False
+
+    @event("Attached")
+    def __init__(self, *, env: Envelope, relationship_id: UUID) -> None:
+        self.relationship_id = relationship_id
+
+    @classmethod
+    def record(cls, attachment_id: UUID, env: Envelope, *, relationship_id: UUID) -> ReferralAttachment:
+        return cls._create(cls.Attached, id=attachment_id, env=env, relationship_id=relationship_id)
