@@ -134,6 +134,7 @@ ERROR_CODES: dict[str, str] = {
     "missing_command_id": "the Polku-Command-Id header is missing or not 1-128 visible characters",
     "command_id_reused": "the Polku-Command-Id was used before for a different command",
     "unavailable": "the service could not store the command now; retry with the same command id",
+    "reply_too_large": "the answer would be larger than a reply may be (NATS's payload limit): ask for less (a team, a shorter period, a page)",
     "rule_broken": "the command breaks a rule of the domain; the message says which",
     "unauthenticated": "the Polku-Actor header holds no valid signed token for the acting worker (missing, expired, not yet valid, unsigned, signed by an untrusted key, or for another audience)",
 }

@@ -458,6 +458,10 @@ def command_router() -> NatsRouter:
     return NatsRouter(decoder=_message_decoder)
 
 
+#: the most a reply's body may be: NATS's default payload limit (1 MB) less room for its headers
+MAX_REPLY_BYTES = 1024 * 1024 - 64 * 1024
+
+
 async def handle_request(
     subject: str,
     message: NatsMessage,
@@ -496,6 +500,14 @@ async def handle_request(
                     message="the command could not be carried out now; retry with the same Polku-Command-Id",
                 )
             )
+        if len(result) > MAX_REPLY_BYTES:
+            # NATS would refuse to carry it (its payload limit): say so, with what to do
+            outcome, error_code = "refused", "reply_too_large"
+            result = refused(Error(
+                code="reply_too_large",
+                message=f"the answer is {len(result):,} bytes, more than the {MAX_REPLY_BYTES:,} a reply may be: "
+                        "ask for less (a team, a shorter period, a page)",
+            ))
         log.info(
             "message_handled",
             subject=subject,

@@ -113,3 +113,24 @@ def test_a_body_nested_too_deeply_to_decode_is_refused_malformed_json_not_raised
     with pytest.raises(CommandRefused) as refused:
         decode_command(msgspec.json.Decoder(_Open), body)
     assert (refused.value.code, refused.value.field, str(refused.value)) == ("malformed_json", None, "the body nests too deeply")
+
+
+def test_an_answer_larger_than_a_reply_may_be_is_refused_reply_too_large_saying_what_to_do() -> None:
+    """NATS would not carry it: the caller gets a stable code and is told to ask for less,
+    never a timeout."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from polku.pipeline import MAX_REPLY_BYTES, handle_request
+
+    async def answer(size: int) -> bytes:
+        async def call(ids: dict[str, str], correlation_id: str | None) -> bytes:
+            return b'{"ok":true,"x":"' + b"a" * size + b'"}'
+
+        return await handle_request("polku.qry.test.big", SimpleNamespace(headers={}, correlation_id="c-1"), call)
+
+    fits = asyncio.run(answer(MAX_REPLY_BYTES - 100))
+    assert len(fits) <= MAX_REPLY_BYTES and msgspec.json.decode(fits)["ok"] is True
+    error = msgspec.json.decode(asyncio.run(answer(MAX_REPLY_BYTES)))["error"]
+    assert error["code"] == "reply_too_large" and "ask for less" in error["message"]
+    assert "reply_too_large" in ERROR_CODES
