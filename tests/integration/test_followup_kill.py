@@ -118,11 +118,13 @@ async def check_in_dates(nc: Client, ended: int) -> dict[uuid.UUID, date]:
 
 
 async def consumed(operator_nc: Client) -> None:
-    """Followup has taken in all of CASEFILE (its deadlines are set)."""
+    """Followup has taken in all casefile stored (its deadlines are set): casefile's relay has
+    published everything (its lag is 0), and followup's consumer has nothing left."""
     js = operator_nc.jetstream()
     for _ in range(600):
+        health = msgspec.json.decode((await operator_nc.request("polku.ctl.casefile.health", b"", timeout=5)).data)
         info = await js.consumer_info("CASEFILE", "followup-casefile")
-        if info.num_pending == 0 and info.num_ack_pending == 0:
+        if health["relay"]["lag"] == 0 and info.num_pending == 0 and info.num_ack_pending == 0:
             return
         await asyncio.sleep(0.1)
     raise AssertionError("followup did not consume CASEFILE")
