@@ -107,6 +107,39 @@ CONFIGURED_FIELDS = ("num_replicas",)
 TUNABLE_FIELDS = ("duplicate_window", "max_msgs", "max_bytes", "max_age", "discard")
 
 
+Difference = dict[str, tuple[Any, Any]]  # field: (the stream's value, Polku's)
+
+
+def differences(current: StreamConfig, config: StreamConfig) -> tuple[Difference, Difference, Difference]:
+    """How a stream's configuration differs from Polku's: in what Polku owns, in what its
+    settings configure, and in what an operator may tune."""
+    configured = CONFIGURED_FIELDS + (("max_age",) if config.name == "DLQ" else ())
+
+    def differing(fields: tuple[str, ...]) -> Difference:
+        return {f: (_value(current, f), _value(config, f)) for f in fields if _value(current, f) != _value(config, f)}
+
+    return (
+        differing(OWNED_FIELDS), differing(configured),
+        differing(tuple(f for f in TUNABLE_FIELDS if f not in configured)),
+    )
+
+
+def said(fields: Difference) -> str:
+    return ", ".join(f"{f} {now} (Polku's {want})" for f, (now, want) in fields.items())
+
+
+async def check_stream(js: JetStreamContext, name: str, replicas: int) -> None:
+    """At a service's start: log how its own stream differs from Polku's configuration (a
+    service may not change a stream; `polku streams --apply` does)."""
+    current = (await js.stream_info(name)).config
+    owned, settings, _tuned = differences(current, stream_config(name, contracts.STREAMS[name], replicas))
+    if owned or settings:
+        log.warning(
+            "stream_config_differs", stream=name, differences=said({**owned, **settings}),
+            action="polku streams --apply",
+        )
+
+
 async def ensure_streams(js: JetStreamContext, replicas: int = 1, *, apply: bool = False) -> list[str]:
     """Create the streams that are missing, and check the ones there: one line per difference
     from Polku's configuration (also logged). Nothing existing changes unless ``apply``; then
@@ -122,17 +155,7 @@ async def ensure_streams(js: JetStreamContext, replicas: int = 1, *, apply: bool
             log.info("stream_created", stream=name, replicas=replicas)
             report.append(f"{name}: created")
             continue
-        configured = CONFIGURED_FIELDS + (("max_age",) if name == "DLQ" else ())
-        owned = {f: (_value(current, f), _value(config, f)) for f in OWNED_FIELDS if _value(current, f) != _value(config, f)}
-        settings = {f: (_value(current, f), _value(config, f)) for f in configured if _value(current, f) != _value(config, f)}
-        tuned = {
-            f: (_value(current, f), _value(config, f)) for f in TUNABLE_FIELDS
-            if f not in configured and _value(current, f) != _value(config, f)
-        }
-
-        def said(fields: dict[str, tuple[Any, Any]]) -> str:
-            return ", ".join(f"{f} {now} (Polku's {want})" for f, (now, want) in fields.items())
-
+        owned, settings, tuned = differences(current, config)
         if apply and (owned or settings):
             for f in (*owned, *settings):
                 setattr(current, f, getattr(config, f))

@@ -28,7 +28,7 @@ from faststream.security import BaseSecurity, SASLPlaintext
 import contracts
 from polku import log as polku_log
 from polku import lease, nats_auth
-from polku.bus import connect, wait_for_streams
+from polku.bus import check_stream, connect, wait_for_streams
 from polku.consumer import BatchHandler, EventConsumer
 from polku.pipeline import Pipeline
 from polku.relay import Mapper, Relay
@@ -137,6 +137,10 @@ async def _serve(
     js = nc.jetstream(publish_async_max_pending=4000)
     # only the operator may create or change streams (`polku up` / `polku streams`): wait for them
     await wait_for_streams(js, [contracts.SERVICE_STREAM[name], *(c.source.upper() for c in parts.consumers)], stop)
+    try:
+        await check_stream(js, contracts.SERVICE_STREAM[name], settings.stream_replicas)
+    except Exception as e:  # noqa: BLE001 - a check: it never keeps the service from starting
+        log.warning("stream_check_failed", stream=contracts.SERVICE_STREAM[name], error=type(e).__name__)
 
     tasks: list[asyncio.Task[None]] = []
     failed: list[str] = []

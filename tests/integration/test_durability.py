@@ -95,3 +95,20 @@ async def test_the_streams_are_checked_and_changed_only_by_an_explicit_apply_whi
     assert after.subjects == ["polku.casefile.>"]
     assert (after.max_age, after.duplicate_window) == (3600 * 24 * 365 * 10.0, 600.0)
     assert await ensure_streams(js, 1) == [report[1]]  # only the tuning is left to say
+
+
+async def test_a_service_says_at_start_how_its_stream_differs_from_polkus_configuration(
+    stack: Stack, operator_nc: Client
+) -> None:
+    js = operator_nc.jetstream()
+    config = (await js.stream_info("INTAKE")).config
+    config.subjects = ["polku.intake.>", "elsewhere.>"]
+    await js.update_stream(config)
+    stack.stop_service("intake")
+    stack.start_service("intake")
+    stack.wait_ready(("intake",))
+    lines = [json.loads(line) for line in (stack.var / "log" / "intake.jsonl").read_text().splitlines()]
+    [said] = [line for line in lines if line["event"] == "stream_config_differs"]
+    assert said["stream"] == "INTAKE" and said["action"] == "polku streams --apply"
+    assert said["differences"] == "subjects ['elsewhere.>', 'polku.intake.>'] (Polku's ['polku.intake.>'])"
+    assert (await js.stream_info("INTAKE")).config.subjects == ["polku.intake.>", "elsewhere.>"]  # said, not changed
