@@ -113,3 +113,11 @@ def test_a_body_nested_too_deeply_to_decode_is_refused_malformed_json_not_raised
     with pytest.raises(CommandRefused) as refused:
         decode_command(msgspec.json.Decoder(_Open), body)
     assert (refused.value.code, refused.value.field, str(refused.value)) == ("malformed_json", None, "the body nests too deeply")
+
+
+@pytest.mark.parametrize("body", [b'{"\xff\xfe": 1}', b'{"\xed\xa0\x80": 1}', GOOD[:-1] + b',"\xc3\x28":1}'])
+def test_a_field_name_that_is_not_utf8_is_refused_malformed_json_not_raised(body: bytes) -> None:
+    """msgspec quotes an unknown field's name in its error; one that is not UTF-8 raised
+    UnicodeDecodeError, which the bus answered ``unavailable`` (found by the schema fuzz)."""
+    e = refusal(body)
+    assert (e.code, e.field) == ("malformed_json", None)
