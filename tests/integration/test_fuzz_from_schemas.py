@@ -201,6 +201,7 @@ class Sent:
     headers: dict[str, str]
     must_refuse: bool
     expect: frozenset[str] | None = None  # the codes this case may get, when it is known
+    field: str | None = None  # the error.field it must name, when it is known
     reply: dict[str, Any] | None = None
     problem: str | None = None
     raw: bytes = b""
@@ -238,8 +239,8 @@ class Fuzzer:
         return headers
 
     def add(self, spec: contracts.CommandSpec, case: str, data: bytes, headers: dict[str, str], *,
-            must_refuse: bool, expect: Iterable[str] | None = None) -> None:
-        self.sent.append(Sent(spec.subject, case, data, headers, must_refuse, frozenset(expect) if expect else None))
+            must_refuse: bool, expect: Iterable[str] | None = None, field: str | None = None) -> None:
+        self.sent.append(Sent(spec.subject, case, data, headers, must_refuse, frozenset(expect) if expect else None, field))
 
     async def run(self) -> list[Sent]:
         semaphore = asyncio.Semaphore(CONCURRENCY)
@@ -285,6 +286,8 @@ def problems(sent: Iterable[Sent]) -> list[str]:
                 out.append(f"{where}: an undocumented code: {error}")
             elif s.expect is not None and code not in s.expect:
                 out.append(f"{where}: refused {code}, expected one of {sorted(s.expect)}: {error}")
+            elif s.field is not None and error.get("field") != s.field:
+                out.append(f"{where}: refused naming the field {error.get('field')!r}, expected {s.field!r}: {error}")
             if not isinstance(error.get("message"), str) or not error["message"].strip():
                 out.append(f"{where}: a refusal without a message: {error}")
             if error.get("field") is not None and not isinstance(error.get("field"), str):
@@ -379,6 +382,11 @@ async def anchors_of(nc: Client) -> dict[str, Anchor]:
 
 
 # --------------------------------------------------------------------------- the mutations
+#: a synthetic identity code (valid checksum) for the headers that must never hold one
+IDENTITY_CODE = synthetic_identity_code(random.Random(SEED))
+remember_personal_data({"identity_code": IDENTITY_CODE})
+
+
 def malformed_cases(fuzzer: Fuzzer, spec: contracts.CommandSpec, valid: dict[str, Any]) -> None:
     """Every input to ``spec``'s subject that must be refused whatever the state."""
     add = fuzzer.add
@@ -420,7 +428,7 @@ def malformed_cases(fuzzer: Fuzzer, spec: contracts.CommandSpec, valid: dict[str
         wrong = wrong_value(node)
         if wrong is not None:
             data = json.dumps({name: wrong, **{k: v for k, v in valid.items() if k != name}}).encode()
-            add(spec, f"{name}: a wrong type", data, h(), must_refuse=True, expect={"wrong_type"})
+            add(spec, f"{name}: a wrong type", data, h(), must_refuse=True, expect={"wrong_type"}, field=name)
         if "string" in _types(node) or node.get("format"):
             huge = json.dumps({name: "x" * 100_000, **{k: v for k, v in valid.items() if k != name}}).encode()
             # a huge string in a field: too long, or not the field's format; or (free text
@@ -429,7 +437,8 @@ def malformed_cases(fuzzer: Fuzzer, spec: contracts.CommandSpec, valid: dict[str
                 expect={"invalid_value", "unknown_value", "invalid_identity_code"})
         if node.get("type") == "object" and "properties" in node:
             data = json.dumps({name: {"zz_unknown": 1}, **{k: v for k, v in valid.items() if k != name}}).encode()
-            add(spec, f"{name}: an unknown nested field", data, h(), must_refuse=True, expect={"unknown_field"})
+            add(spec, f"{name}: an unknown nested field", data, h(), must_refuse=True, expect={"unknown_field"},
+                field=f"{name}.zz_unknown")
     # the headers: a body that is valid-shaped, headers that are not
     if spec.kind == "cmd":
         for case, value, expect in [
@@ -439,31 +448,38 @@ def malformed_cases(fuzzer: Fuzzer, spec: contracts.CommandSpec, valid: dict[str
             ("a very long Polku-Command-Id", "c" * 20_000, "missing_command_id"),
             ("a Polku-Command-Id with a space", "fuzz id", "missing_command_id"),
             ("a Polku-Command-Id not in ASCII", "fuzz-ääkkönen", "missing_command_id"),
-            ("an identity code as Polku-Command-Id", synthetic_identity_code(random.Random(SEED)), "invalid_value"),
+            ("an identity code as Polku-Command-Id", IDENTITY_CODE, "invalid_value"),
         ]:
-            add(spec, case, good, h(command_id=value), must_refuse=True, expect={expect})
-        stranger = ed25519.Ed25519PrivateKey.generate()
-        now = int(time.time())
-        claims = {"sub": "sw-001", "aud": fuzzer.issuer.audience, "iat": now, "nbf": now, "exp": now + 300}
-        for case, token in [
-            ("no Polku-Actor", None),
-            ("an empty Polku-Actor", ""),
-            ("a garbage Polku-Actor", "not.a.token"),
-            ("a huge Polku-Actor", "x" * 50_000),
-            ("an unsigned Polku-Actor", jwt.encode(claims, None, algorithm="none")),
-            ("an HS256 Polku-Actor", jwt.encode(claims, "a-shared-secret-of-32-bytes-long!", algorithm="HS256")),
-            ("a stranger's Polku-Actor", jwt.encode(claims, stranger, algorithm="EdDSA")),
-            ("an expired Polku-Actor", fuzzer.issuer.mint("sw-001", ttl_s=-600)),
-            ("a Polku-Actor for another audience", jwt.encode({**claims, "aud": "elsewhere"}, fuzzer.issuer.key, algorithm="EdDSA")),
-            ("a Polku-Actor with no sub", jwt.encode({k: v for k, v in claims.items() if k != "sub"}, fuzzer.issuer.key, algorithm="EdDSA")),
-            ("a Polku-Actor with a number as sub", jwt.encode({**claims, "sub": 7}, fuzzer.issuer.key, algorithm="EdDSA")),
-            ("a Polku-Actor with exp as text", jwt.encode({**claims, "exp": "soon"}, fuzzer.issuer.key, algorithm="EdDSA")),
-        ]:
-            # the body's fields may be refused before the token is read: any code but these
-            add(spec, case, good, h(actor=token), must_refuse=True, expect=None)
+            add(spec, case, good, h(command_id=value), must_refuse=True, expect={expect}, field=COMMAND_ID_HEADER)
+        for case, token in garbage_tokens(fuzzer.issuer):
+            # any refusal: the body's own fields may be refused before the token is read
+            add(spec, case, good, h(actor=token), must_refuse=True)
     code = synthetic_identity_code(random.Random(SEED + 1))
+    remember_personal_data({"identity_code": code})
     add(spec, "an identity code as Polku-Correlation-Id", good, h(correlation=f"corr-{code}"), must_refuse=True,
-        expect={"invalid_value"})
+        expect={"invalid_value"}, field=contracts.H_CORRELATION)
+
+
+def garbage_tokens(issuer: Issuer) -> list[tuple[str, str | None]]:
+    """Polku-Actor headers no request may be carried out with."""
+    stranger = ed25519.Ed25519PrivateKey.generate()
+    now = int(time.time())
+    claims = {"sub": "sw-001", "aud": issuer.audience, "iat": now, "nbf": now, "exp": now + 300}
+    return [
+        ("no Polku-Actor", None),
+        ("an empty Polku-Actor", ""),
+        ("a garbage Polku-Actor", "not.a.token"),
+        ("a huge Polku-Actor", "x" * 50_000),
+        ("an unsigned Polku-Actor", jwt.encode(claims, None, algorithm="none")),
+        ("an HS256 Polku-Actor", jwt.encode(claims, "a-shared-secret-of-32-bytes-long!", algorithm="HS256")),
+        ("a stranger's Polku-Actor", jwt.encode(claims, stranger, algorithm="EdDSA")),
+        ("an expired Polku-Actor", issuer.mint("sw-001", ttl_s=-600)),
+        ("a Polku-Actor for another audience", jwt.encode({**claims, "aud": "elsewhere"}, issuer.key, algorithm="EdDSA")),
+        ("a Polku-Actor with no sub", jwt.encode({k: v for k, v in claims.items() if k != "sub"}, issuer.key, algorithm="EdDSA")),
+        ("a Polku-Actor with a number as sub", jwt.encode({**claims, "sub": 7}, issuer.key, algorithm="EdDSA")),
+        ("a Polku-Actor with exp as text", jwt.encode({**claims, "exp": "soon"}, issuer.key, algorithm="EdDSA")),
+        ("a Polku-Actor not yet valid", jwt.encode({**claims, "nbf": now + 3600}, issuer.key, algorithm="EdDSA")),
+    ]
 
 
 def odd_but_valid_tokens(issuer: Issuer, worker: str) -> list[tuple[str, str]]:
@@ -542,6 +558,12 @@ async def test_bodies_drawn_from_each_schema_get_a_documented_answer_and_refused
                        headers, must_refuse=False)
         if spec.kind == "qry":
             fuzzer.add(spec, "an empty body", b"", fuzzer.headers(spec, {}), must_refuse=False)
+            body, rng = draw_bodies(spec, 1, salt=2000 + i)[0]
+            body = anchored(spec, body, rng, anchor)
+            for case, token in garbage_tokens(issuer):
+                # a query that names a worker is a read of client data: it needs the token
+                fuzzer.add(spec, case, json.dumps(body).encode(), fuzzer.headers(spec, body, actor=token),
+                           must_refuse=isinstance(body.get("actor"), dict))
         else:
             body, rng = draw_bodies(spec, 1, salt=2000 + i)[0]
             body = anchored(spec, body, rng, anchor)
