@@ -435,6 +435,13 @@ def malformed_cases(fuzzer: Fuzzer, spec: contracts.CommandSpec, valid: dict[str
             # bounded at 4000) too long
             add(spec, f"{name}: a huge string", huge, h(), must_refuse=True,
                 expect={"invalid_value", "unknown_value", "invalid_identity_code"})
+        if _types(node) & {"integer", "number"}:
+            rest = json.dumps({k: v for k, v in valid.items() if k != name})[1:]
+            for nan in NAN_ISH:  # not JSON at all, wherever a number goes
+                data = b'{"' + name.encode() + b'": ' + nan + (b", " + rest.encode() if rest != "}" else b"}")
+                # msgspec checks the number it has read ("0" of "0x10") against the field's
+                # bounds before it sees what follows: invalid_value then
+                add(spec, f"{name}: {nan.decode()}", data, h(), must_refuse=True, expect=malformed | {"invalid_value"})
         if node.get("type") == "object" and "properties" in node:
             data = json.dumps({name: {"zz_unknown": 1}, **{k: v for k, v in valid.items() if k != name}}).encode()
             add(spec, f"{name}: an unknown nested field", data, h(), must_refuse=True, expect={"unknown_field"},
@@ -556,6 +563,13 @@ async def test_bodies_drawn_from_each_schema_get_a_documented_answer_and_refused
                 headers = fuzzer.headers(spec, body, correlation=rng.choice(["k" * 4000, None, "ääk ö", "-"]))
             fuzzer.add(spec, f"schema example {j}" + (" with an extreme number" if extreme else ""), extreme or data,
                        headers, must_refuse=False)
+        body, rng = draw_bodies(spec, 1, salt=3000 + i)[0]
+        body = anchored(spec, body, rng, anchor)
+        for name in (n for n, node in properties(spec).items() if _types(node) & {"integer", "number"}):
+            rest = json.dumps({k: v for k, v in body.items() if k != name})[1:]
+            for number in EXTREME_NUMBERS:  # each extreme in each number field, the rest anchored
+                data = b'{"' + name.encode() + b'": ' + number + (b", " + rest.encode() if rest != "}" else b"}")
+                fuzzer.add(spec, f"{name}: {number[:24].decode()}", data, fuzzer.headers(spec, body), must_refuse=False)
         if spec.kind == "qry":
             fuzzer.add(spec, "an empty body", b"", fuzzer.headers(spec, {}), must_refuse=False)
             body, rng = draw_bodies(spec, 1, salt=2000 + i)[0]
