@@ -141,6 +141,11 @@ def _workers_for(spec: contracts.CommandSpec, team: str) -> list[dict[str, str]]
     return [w for w in may if w["team"] == team] or may
 
 
+#: commands that change the roster itself: their worker stays the schema's (a new one), so that
+#: the fuzz does not move or remove the roster's workers under the other subjects
+ROSTER_CHANGES = {"set_roster_worker", "remove_roster_worker"}
+
+
 def anchored(spec: contracts.CommandSpec, body: dict[str, Any], rng: random.Random, anchor: Anchor) -> dict[str, Any]:
     """The body, with what a real integrator would hold: a worker of the roster who may act,
     the ids that exist, business time now and dates near today."""
@@ -153,6 +158,8 @@ def anchored(spec: contracts.CommandSpec, body: dict[str, Any], rng: random.Rand
             workers = _workers_for(spec, anchor.team)
             if workers:
                 body["actor"] = rng.choice(workers)
+        elif name == "worker_id" and name in body and spec.name not in ROSTER_CHANGES:
+            body[name] = rng.choice([w.worker_id for w in ROSTER])
         elif fmt == "uuid" and name in body:
             body[name] = {"relationship_id": anchor.relationship_id, "referral_id": anchor.referral_id}.get(
                 name, rng.choice([anchor.relationship_id, str(uuid.UUID(int=rng.getrandbits(128), version=4))])
