@@ -612,8 +612,6 @@ async def test_bodies_drawn_from_each_schema_get_a_documented_answer_and_refused
         "malformed_json", "missing_field", "wrong_type", "unknown_value", "invalid_value", "unknown_field",
         "unauthenticated", "unknown_worker"}}
     unreached = sorted({spec.subject for spec in SPECS} - reached)
-    if os.environ.get("FUZZ_DEBUG"):
-        print(Counter((s.subject, s.reply["error"]["message"][:80]) for s in sent if refused(s) and s.reply["error"]["code"] == "forbidden"))
     print(f"\nfuzz seed {SEED}: {len(sent)} schema-drawn bodies ({EXAMPLES} a subject) in {elapsed:.1f}s; "
           f"{len(reached)} of {len(SPECS)} subjects reached their rules (not: {unreached}); {carried_out} "
           f"commands carried out: {dict(outcomes)}")
