@@ -19,7 +19,10 @@ timeout. What is refused stores nothing: the malformed batch (every input of whi
 refused) leaves every stream and every service's store as it was, counted after the relays and
 consumers settle (the REPORTING stream and reporting's snapshots are left out: its ticker
 publishes snapshots of its own when the day turns); and for the schema-drawn commands, a
-command's idempotency record exists in its service's store exactly when its reply was ok.
+command's idempotency record exists in its service's store exactly when its reply was ok, and
+each one carried out, sent again under its Polku-Command-Id, gets its first reply (another body
+under that id: ``command_id_reused``) and stores nothing more. An ok reply must match its
+published reply schema. Each extreme number goes in each number field of an anchored body too.
 
 POLKU_FUZZ_EXAMPLES (default 60) sets the schema-drawn bodies per subject; POLKU_FUZZ_SEED
 replays a run (every failure names the seed).
@@ -41,6 +44,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
+import msgspec
 import pytest
 from jsonschema import Draft202012Validator
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -72,9 +76,11 @@ DOCUMENT = asyncapi.build_asyncapi()
 DOCUMENTED_CODES = frozenset(DOCUMENT["components"]["messages"]["Refused"]["x-polku-error-codes"])
 SCHEMAS = asyncapi.json_schemas()
 SPECS = contracts.COMMANDS
+SPEC_BY_SUBJECT = {spec.subject: spec for spec in SPECS}
 #: each subject's ok reply is checked against its published schema
 REPLY_SCHEMAS = {spec.subject: Draft202012Validator(SCHEMAS[spec.reply.__name__]) for spec in SPECS}
 ROSTER = parse_roster(DEFAULT_ROSTER)
+CONFIGURED = {w.worker_id for w in ROSTER}
 SERVICES = ("intake", "casefile", "followup", "reporting")
 #: streams whose counts a refusal must leave alone (REPORTING: see the module's docstring)
 STREAMS = ("INTAKE", "CASEFILE", "FOLLOWUP", "AUDIT", "DLQ")
@@ -216,6 +222,14 @@ class Sent:
     @property
     def command_id(self) -> str | None:
         return self.headers.get(COMMAND_ID_HEADER)
+
+    @property
+    def worker(self) -> str | None:
+        """The worker the Polku-Actor token was signed for (by this module's issuer)."""
+        try:
+            return jwt.decode(self.headers.get(ACTOR_HEADER, ""), options={"verify_signature": False}).get("sub")
+        except jwt.PyJWTError:
+            return None
 
     @property
     def service(self) -> str:
@@ -512,6 +526,33 @@ def _remember(spec: contracts.CommandSpec, body: dict[str, Any]) -> None:
         remember_personal_data(body)
 
 
+async def retry_carried_out(nc: Client, issuer: Issuer, sent: list[Sent]) -> int:
+    """Send every command that was carried out again under its Polku-Command-Id: the same body
+    gets the first reply, another body of the same subject ``command_id_reused``. Only those of
+    the configured roster's workers: a worker the fuzz added to the roster may have been removed
+    by then, and who acts is established before the first reply is looked up."""
+    done = [s for s in sent if s.command_id is not None and not refused(s) and s.worker in CONFIGURED]
+    again = Fuzzer(nc, issuer)
+    canonical: dict[int, bytes] = {}
+    for s in done:
+        spec = SPEC_BY_SUBJECT[s.subject]
+        again.sent.append(Sent(s.subject, f"{s.case}, again", s.data, dict(s.headers), must_refuse=False))
+        canonical[id(s)] = msgspec.json.encode(msgspec.json.decode(s.data, type=spec.request), order="sorted")
+    for s in done:
+        other = next((o for o in done if o.subject == s.subject and canonical[id(o)] != canonical[id(s)]), None)
+        if other is not None:
+            headers = {**other.headers, COMMAND_ID_HEADER: s.command_id or ""}
+            again.add(SPEC_BY_SUBJECT[s.subject], f"{s.case}: another body under its id", other.data, headers,
+                      must_refuse=True, expect={"command_id_reused"}, field=COMMAND_ID_HEADER)
+    replies = await again.run()
+    found = problems(replies)
+    for first, retry in zip(done, replies, strict=False):
+        if retry.reply != first.reply:
+            found.append(f"{first.subject} [{first.case}]: retried, answered {retry.reply} after {first.reply}")
+    assert not found, f"seed {SEED}: {len(found)} retries are wrong:\n" + "\n".join(found[:40])
+    return len(replies)
+
+
 # ------------------------------------------------------------------------------- the tests
 async def test_the_schemas_cover_every_subject_and_the_codes_are_documented() -> None:
     subjects = {spec.subject for spec in SPECS}
@@ -599,14 +640,19 @@ async def test_bodies_drawn_from_each_schema_get_a_documented_answer_and_refused
     await settle(module_stack, module_nc)
     # a command's idempotency record is stored exactly when it was carried out
     carried_out = 0
+    records_after = {service: command_records(module_stack, service) for service in SERVICES}
     for service in SERVICES:
-        records = command_records(module_stack, service)
+        records = records_after[service]
         for s in sent:
             if s.service != service or s.command_id is None:
                 continue
             stored = str(CommandRecord.id_for(s.command_id)) in records
             carried_out += stored
             assert stored == (not refused(s)), f"seed {SEED}: {s.subject} [{s.case}] {s.reply}: stored {stored}"
+    retried = await retry_carried_out(module_nc, issuer, sent)
+    assert {service: command_records(module_stack, service) for service in SERVICES} == records_after, (
+        f"seed {SEED}: a retry stored a command again"
+    )
     outcomes = Counter("ok" if not refused(s) else s.reply["error"]["code"] for s in sent)  # type: ignore[index]
     reached = {s.subject for s in sent if not refused(s) or s.reply["error"]["code"] not in {  # type: ignore[index]
         "malformed_json", "missing_field", "wrong_type", "unknown_value", "invalid_value", "unknown_field",
@@ -614,7 +660,7 @@ async def test_bodies_drawn_from_each_schema_get_a_documented_answer_and_refused
     unreached = sorted({spec.subject for spec in SPECS} - reached)
     print(f"\nfuzz seed {SEED}: {len(sent)} schema-drawn bodies ({EXAMPLES} a subject) in {elapsed:.1f}s; "
           f"{len(reached)} of {len(SPECS)} subjects reached their rules (not: {unreached}); {carried_out} "
-          f"commands carried out: {dict(outcomes)}")
+          f"commands carried out, {retried} retried: {dict(outcomes)}")
     assert carried_out, "no schema-drawn command was carried out: the record check checked nothing"
     # the anchoring works: most subjects get past decoding and authentication to their rules
     assert len(reached) >= len(SPECS) // 2, unreached
