@@ -463,6 +463,13 @@ def malformed_cases(fuzzer: Fuzzer, spec: contracts.CommandSpec, valid: dict[str
                 # msgspec checks the number it has read ("0" of "0x10") against the field's
                 # bounds before it sees what follows: invalid_value then
                 add(spec, f"{name}: {nan.decode()}", data, h(), must_refuse=True, expect=malformed | {"invalid_value"})
+        if "array" in _types(node) and "maxItems" in node:  # past its bound, and far past it
+            item = (valid.get(name) or ["x"])[0]
+            # far past: as many as fit under NATS's payload limit (1 MB), at most 100,000
+            for count in (node["maxItems"] + 1, min(100_000, 800_000 // (len(json.dumps(item)) + 2))):
+                data = json.dumps({name: [item] * count, **{k: v for k, v in valid.items() if k != name}}).encode()
+                add(spec, f"{name}: {count} items", data, h(), must_refuse=True,
+                    expect={"invalid_value", "unknown_value", "wrong_type"}, field=None)
         if node.get("type") == "object" and "properties" in node:
             data = json.dumps({name: {"zz_unknown": 1}, **{k: v for k, v in valid.items() if k != name}}).encode()
             add(spec, f"{name}: an unknown nested field", data, h(), must_refuse=True, expect={"unknown_field"},
