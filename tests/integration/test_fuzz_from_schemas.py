@@ -35,12 +35,14 @@ import json
 import os
 import random
 import sqlite3
+import tempfile
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -72,9 +74,20 @@ CONCURRENCY = 16
 #: a reply later than this is a timeout, and a failure
 TIMEOUT = 30.0
 
-DOCUMENT = asyncapi.build_asyncapi()
+
+
+def _published() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The AsyncAPI document and the JSON Schemas as an integrator gets them: the files
+    ``asyncapi.write`` writes (``polku contracts``)."""
+    with tempfile.TemporaryDirectory() as out:
+        asyncapi.write(Path(out))
+        document = json.loads((Path(out) / "asyncapi.json").read_text(encoding="utf-8"))
+        schemas = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in (Path(out) / "schemas").glob("*.json")}
+    return document, schemas
+
+
+DOCUMENT, SCHEMAS = _published()
 DOCUMENTED_CODES = frozenset(DOCUMENT["components"]["messages"]["Refused"]["x-polku-error-codes"])
-SCHEMAS = asyncapi.json_schemas()
 SPECS = contracts.COMMANDS
 SPEC_BY_SUBJECT = {spec.subject: spec for spec in SPECS}
 #: each subject's ok reply is checked against its published schema
