@@ -1,11 +1,11 @@
 """Every command and query subject, fuzzed from the published JSON Schemas, as an integrator would.
 
 For each subject of the published language (``contracts.COMMANDS``: 43 of them) the bodies come
-from its JSON Schema (``contracts.asyncapi.json_schemas``, the files ``asyncapi.write`` writes)
-through hypothesis-jsonschema: valid-shaped bodies, half of them anchored on what exists (a
-worker of the roster whose role may act, the module's relationship and referral, dates near
-today) so that they reach the domain's rules, some with a number field at the extremes of int64
-and float. Then mutations of every kind: bytes that are not JSON, truncated JSON, invalid UTF-8,
+from its JSON Schema (the files ``contracts.asyncapi.write`` writes) through
+hypothesis-jsonschema: valid-shaped bodies, half of them anchored on what exists (a worker of the
+roster whose role may act, a relationship and referral opened for the subject, dates near today)
+so that they reach the domain's rules, some with a number field at the extremes of int64 and
+float. Then mutations of every kind: bytes that are not JSON, truncated JSON, invalid UTF-8,
 a BOM, JSON that is not an object, deep nesting, huge strings, numbers past int64 and float,
 NaN and Infinity, unknown fields (top level and nested), a wrong JSON type for each field, and
 header oddities (Polku-Command-Id missing, overlong, not ASCII, shaped like an identity code;
