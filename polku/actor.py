@@ -18,6 +18,7 @@ A token is never logged, never stored.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -149,9 +150,19 @@ class Verifier:
             with self._lock:
                 if len(self._verified) >= VERIFIED_CACHE:
                     self._verified.clear()
-                self._verified[token] = (sub, float(claims["exp"]), float(nbf) if isinstance(nbf, int | float) else 0.0)
+                self._verified[token] = (sub, _instant(claims["exp"]), _instant(nbf) if isinstance(nbf, int | float) else 0.0)
             return sub
         raise Unauthenticated("the Polku-Actor token is not signed by a trusted key")
+
+
+def _instant(value: Any) -> float:
+    """A claim's time (PyJWT has checked that it is an integer, or a number or text that makes
+    one) as a float; past float's range it is infinitely far (an ``exp`` of 10**400 never
+    expires, as PyJWT judged it), never an OverflowError answered ``unavailable``."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 def _algorithm_of(key: Any) -> str | None:

@@ -82,6 +82,10 @@ def decode_command(decoder: msgspec.json.Decoder[T], body: bytes) -> T:
         raise CommandRefused("the body is not valid JSON", None, "malformed_json") from None
     except RecursionError:
         raise CommandRefused("the body nests too deeply", None, "malformed_json") from None
+    except UnicodeDecodeError:
+        # msgspec quotes an unknown field's name in its error, and a name that is not UTF-8
+        # fails there: the body is not valid JSON text (RFC 8259 is UTF-8) either way
+        raise CommandRefused("the body is not valid UTF-8", None, "malformed_json") from None
 
 
 def command_id(headers: dict[str, Any] | None) -> str:

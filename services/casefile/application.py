@@ -48,6 +48,8 @@ from services.casefile.projections import Relationships
 
 #: What a client is told, in the vocabulary's order (the state lists them so)
 CLIENT_INFORMED_OF: tuple[str, ...] = get_args(ClientInformedOf)
+#: the largest version a store holds (SQLite's INTEGER and PostgreSQL's bigint: 64-bit signed)
+MAX_VERSION = 2**63 - 1
 
 
 def relationship_id_for(referral_id: UUID, secret: str) -> UUID:
@@ -463,7 +465,10 @@ class CasefileApplication(ServiceApplication):
         that stops short names the version to go on after."""
         entries: list[cmd.RelationshipHistoryEntry] = []
         size, last, next_after = 0, after_version, None
-        for e in self.repository.event_store.get(relationship_id, gt=after_version or None, limit=limit + 1):
+        # A store's versions are 64-bit; a larger after_version (the contract bounds it below
+        # only) is after every event, and the store's driver would overflow on it.
+        after = min(after_version, MAX_VERSION)
+        for e in self.repository.event_store.get(relationship_id, gt=after or None, limit=limit + 1):
             if len(entries) >= limit or size >= cmd.PAGE_BYTES_MAX:
                 next_after = last
                 break

@@ -447,6 +447,13 @@ def period_of(q: IndicatorsQuery, latest: date | None, today: date) -> Period:
     """The query's period; without dates, the 365 days up to the later of today and the latest
     business day seen (so a demo whose clock ran ahead is still covered)."""
     last = q.period_to or max(today, latest or today)
+    # the period's end is the day after it, its default start 364 days before: on the
+    # calendar's edges that arithmetic overflows (it was answered unavailable)
+    if last == date.max or (q.period_from is None and last < date.min + timedelta(days=364)):
+        raise RuleBroken(
+            "`period_to` must lie within the calendar, a day before its end (and, without `period_from`, a year after "
+            "its start)", "period_to", "invalid_value",
+        )
     first = q.period_from or (last - timedelta(days=364))
     if last < first:
         raise RuleBroken("the period ends before it starts", "period_to", "period_reversed")

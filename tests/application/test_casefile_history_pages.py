@@ -93,3 +93,16 @@ def test_a_page_limit_outside_its_bounds_is_refused_by_the_contract() -> None:
             decoder.decode(msgspec.json.encode({**body, "limit": limit}))
     with pytest.raises(msgspec.ValidationError, match="after_version"):
         decoder.decode(msgspec.json.encode({**body, "after_version": -1}))
+
+
+@pytest.mark.parametrize("after", [2**63 - 1, 2**63, 2**64 - 1])
+@pytest.mark.parametrize("name", ["history", "timeline"])
+def test_a_page_after_a_version_past_the_stores_range_is_empty_not_an_overflow(
+    pipeline: Pipeline, name: str, after: int
+) -> None:
+    """after_version has no upper bound in the contract; past 2**63 - 1 SQLite's driver raised
+    OverflowError and the bus answered ``unavailable`` (found by the schema fuzz)."""
+    rid = open_relationship(pipeline)
+    q = cmd.RecordQuery(relationship_id=rid, actor=cmd.ActingWorker(**SC1), purpose="client_work", after_version=after)
+    reply = pipeline.ask(q, name)
+    assert reply.entries == [] and reply.next_after_version is None

@@ -365,6 +365,9 @@ def test_the_streams_in_any_order_and_batches_redelivered_give_the_same_answer(v
         (IndicatorsQuery(period_from=date(2026, 3, 2), period_to=date(2026, 3, 1)), "period_reversed", "period_to"),
         (IndicatorsQuery(period_from=date(2000, 1, 1), period_to=date(2026, 3, 1)), "period_too_long", "period_from"),
         (IndicatorsQuery(names=["active_by_nature", "happiness"]), "unknown_indicator", "names"),
+        # the calendar's edges: the date arithmetic overflowed, answered unavailable (the schema fuzz)
+        (IndicatorsQuery(period_from=date(9999, 12, 1), period_to=date.max), "invalid_value", "period_to"),
+        (IndicatorsQuery(period_to=date(1, 3, 1)), "invalid_value", "period_to"),
     ],
 )
 def test_a_wrong_query_is_refused_with_its_code(view: IndicatorsView, query: IndicatorsQuery, code: str, field: str) -> None:

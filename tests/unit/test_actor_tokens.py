@@ -90,3 +90,15 @@ def test_a_token_verified_before_is_still_refused_once_it_has_expired(monkeypatc
     later = time.time() + 120
     monkeypatch.setattr(time, "time", lambda: later)
     assert _code(verifier, token) == "unauthenticated"
+
+
+@pytest.mark.parametrize("claims", [{"exp": 10**400}, {"nbf": -(10**400)}])
+def test_a_token_with_a_time_past_floats_range_is_judged_not_raised(claims: dict[str, int]) -> None:
+    """PyJWT accepts an integer ``exp`` or ``nbf`` of any size; remembering it as a float raised
+    OverflowError, which the bus answered ``unavailable`` (found by the schema fuzz)."""
+    key = ed25519.Ed25519PrivateKey.generate()
+    verifier = Verifier([key.public_key()])
+    now = int(time.time())
+    token = jwt.encode({"sub": "sw-001", "aud": "polku", "nbf": now, "exp": now + 60, **claims}, key, algorithm="EdDSA")
+    assert verifier.verify(token) == "sw-001"
+    assert verifier.verify(token) == "sw-001"  # and again, from what it remembered

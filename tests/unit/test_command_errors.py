@@ -134,3 +134,11 @@ def test_an_answer_larger_than_a_reply_may_be_is_refused_reply_too_large_saying_
     error = msgspec.json.decode(asyncio.run(answer(MAX_REPLY_BYTES)))["error"]
     assert error["code"] == "reply_too_large" and "ask for less" in error["message"]
     assert "reply_too_large" in ERROR_CODES
+
+
+@pytest.mark.parametrize("body", [b'{"\xff\xfe": 1}', b'{"\xed\xa0\x80": 1}', GOOD[:-1] + b',"\xc3\x28":1}'])
+def test_a_field_name_that_is_not_utf8_is_refused_malformed_json_not_raised(body: bytes) -> None:
+    """msgspec quotes an unknown field's name in its error; one that is not UTF-8 raised
+    UnicodeDecodeError, which the bus answered ``unavailable`` (found by the schema fuzz)."""
+    e = refusal(body)
+    assert (e.code, e.field) == ("malformed_json", None)
