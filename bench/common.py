@@ -19,6 +19,7 @@ from pathlib import Path
 from polku.natsserver import EmbeddedNats
 from polku.progress import Progress
 from polku.settings import Settings
+from polku.store import drop_postgres_schemas
 
 #: Settings that would point a benchmark away from its own var dir and its own NATS.
 _ISOLATE = (
@@ -87,22 +88,11 @@ def fresh_var(name: str) -> Iterator[Settings]:
         os.environ.clear()
         os.environ.update(saved)
         if scratch and dsn and not saved.get("POLKU_BENCH_KEEP"):
-            drop_schemas(dsn, scratch)
+            drop_postgres_schemas(dsn, scratch)
         if not saved.get("POLKU_BENCH_KEEP"):
             shutil.rmtree(var, ignore_errors=True)
         else:
             say(f"  kept {var}")
-
-
-def drop_schemas(dsn: str, prefix: str) -> None:
-    """Drop a benchmark's scratch schemas (``<prefix>_<service>``)."""
-    import psycopg
-
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        for (schema,) in conn.execute(
-            "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (prefix.replace("_", "\\_") + "\\_%",)
-        ).fetchall():
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 @contextmanager

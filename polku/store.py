@@ -60,6 +60,16 @@ def ensure_postgres_schema(settings: Settings, service: str) -> None:
         conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{postgres_schema(settings, service)}"')
 
 
+def drop_postgres_schemas(dsn: str, prefix: str) -> None:
+    """Drop the schemas of a prefix (``<prefix>_<service>``): a test's or a benchmark's scratch."""
+    import psycopg
+
+    pattern = prefix.replace("_", "\\_") + "\\_%"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for (schema,) in conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (pattern,)).fetchall():
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
 def store_env(settings: Settings, service: str) -> dict[str, str]:
     """The ``eventsourcing`` environment for a service's store."""
     env: dict[str, str] = {}

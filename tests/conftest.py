@@ -23,6 +23,7 @@ from polku.client import bind_issuer
 from polku.settings import Settings
 from polku.natsserver import EmbeddedNats
 from polku.stack import Stack, create_streams
+from polku.store import drop_postgres_schemas
 
 #: the tests' master secret (32 bytes in base64); real ones come from os.urandom
 TEST_KEY = "dGVzdC1wc2V1ZG9ueW0ta2V5LW9mLTMyLWJ5dGVzLi4="
@@ -177,10 +178,4 @@ def postgres_env(postgres_dsn: str, polku_env: dict[str, str], monkeypatch: pyte
     monkeypatch.setenv("POLKU_POSTGRES_DSN", postgres_dsn)
     monkeypatch.setenv("POLKU_POSTGRES_PREFIX", prefix)
     yield prefix
-    import psycopg
-
-    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
-        for (schema,) in conn.execute(
-            "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (prefix + "\\_%",)
-        ).fetchall():
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    drop_postgres_schemas(postgres_dsn, prefix)

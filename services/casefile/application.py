@@ -59,6 +59,12 @@ def relationship_id_for(referral_id: UUID, secret: str) -> UUID:
     return keyed_id(secret, "casefile/relationship", str(referral_id))
 
 
+def attachment_id_for(referral_id: UUID, secret: str) -> UUID:
+    """Where a referral attached to another's relationship records that it went there
+    (:class:`ReferralAttachment`), keyed like :func:`relationship_id_for`."""
+    return keyed_id(secret, "casefile/referral-attachment", str(referral_id))
+
+
 class CasefileApplication(ServiceApplication):
     name = "casefile"
 
@@ -334,7 +340,7 @@ class CasefileApplication(ServiceApplication):
         relationship_id = relationship_id_for(e.referral_id, self.id_secret)
         if relationship_id in uow:
             return _log_ids(e, relationship_id)  # redelivered: it opened this relationship already
-        attachment_id = keyed_id(self.id_secret, "casefile/referral-attachment", str(e.referral_id))
+        attachment_id = attachment_id_for(e.referral_id, self.id_secret)
         attached = uow.get(ReferralAttachment, attachment_id)
         if attached is not None:  # redelivered: attached already, maybe to one ended since
             return _log_ids(e, attached.relationship_id)

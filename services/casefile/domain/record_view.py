@@ -58,7 +58,7 @@ class RecordProbe(PolkuAggregate):
 
 class ReferralAttachment(PolkuAggregate):
     """A routed referral about a client who had an open relationship was attached to it: which
-    relationship. Its id is keyed by the referral (``attachment_id_for``), so a redelivered
+    relationship. Its id is keyed by the referral (``services.casefile.application.attachment_id_for``), so a redelivered
     referral finds where it went even after that relationship ended, and opens none of its own.
     Internal: never published; read again only by a redelivery, so it stays out of the cache."""
 
