@@ -63,6 +63,7 @@ from polku.bus import connect, stream_counts
 from polku.pipeline import CommandRecord
 from polku.settings import DEFAULT_ROSTER, parse_roster
 from polku.stack import Stack
+from services.intake.identity import InvalidIdentityCode, validate
 from demo.main import route_through
 from tests.casefile_helpers import relationship_of
 from tests.helpers import RECEIVE_REFERRAL, referral_body, remember_personal_data, request, synthetic_identity_code
@@ -542,11 +543,17 @@ def odd_but_valid_tokens(issuer: Issuer, worker: str) -> list[tuple[str, str]]:
 
 
 def _remember(spec: contracts.CommandSpec, body: dict[str, Any]) -> None:
-    """The identity code a drawn referral carries is searched for in everything Polku wrote
-    (tests/test_personal_data.py). Its drawn contact details are not: a drawn "name" is any
-    string, as short as "os", which every search would find in ordinary words."""
-    if spec.request.__name__ == "ReceiveReferral":
-        remember_personal_data({"identity_code": body.get("identity_code")})
+    """A drawn referral's identity code, when it is one (a real date, its check character), is
+    searched for in everything Polku wrote (tests/test_personal_data.py). A code of the right
+    shape only, such as 000000-0000, and the drawn contact details are not: "0000000000" or a
+    "name" as short as "os" turn up in any file (a screenshot, ordinary words)."""
+    if spec.request.__name__ != "ReceiveReferral":
+        return
+    try:
+        validate(str(body.get("identity_code")))
+    except InvalidIdentityCode:
+        return
+    remember_personal_data({"identity_code": body["identity_code"]})
 
 
 async def retry_carried_out(nc: Client, issuer: Issuer, sent: list[Sent]) -> int:
