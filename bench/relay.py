@@ -141,8 +141,10 @@ def publish_figures(raw_count: int, relay_count: int) -> list[Figure]:
                 await warm.publish("bench.warmup", min(raw_count // 10, 2000), headers=False)
                 plain = RawPublisher(raw_js)
                 headed = RawPublisher(raw_js)
-                relay = Relay(app, publishing.to_contract, relay_nc, page_size=page, topics=publishing.TOPICS)
+                # as a service runs it: its own stream, each page one committed atomic batch
+                relay = Relay(app, publishing.to_contract, relay_nc, page_size=page, topics=publishing.TOPICS, stream="INTAKE")
                 relay.position = await asyncio.to_thread(app.tracking_position, RELAY_TRACKING)
+                await relay._check_stream()
                 relay_seconds = 0.0
                 round_ratios: list[float] = []
                 for r in range(rounds):

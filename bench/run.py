@@ -33,11 +33,14 @@ class Sizes:
     timer_check: tuple[int, ...] = (10_000, 100_000, 1_000_000)
     low_rate: float = 20
     low_seconds: float = 5
+    #: commands per round, and rounds, of the metrics on / off comparison
+    metrics_commands: int = 2_000
+    metrics_rounds: int = 3
 
 
 FULL = Sizes(raw_nats=50_000, relay=20_000, raw_sqlite=6_000, e2e=2_000, latency_rate=200, latency_seconds=10, rebuild=1_000_000)
 QUICK = Sizes(raw_nats=5_000, relay=2_000, raw_sqlite=1_500, e2e=300, latency_rate=200, latency_seconds=3, rebuild=20_000, low_seconds=3,
-              scheduler_due=5_000, timer_check=(1_000, 10_000, 100_000))
+              scheduler_due=5_000, timer_check=(1_000, 10_000, 100_000), metrics_commands=300, metrics_rounds=1)
 
 #: (name, ratio or figure, goal, comparison): met when value >= goal ("min") or <= goal ("max")
 GOALS = (
@@ -75,7 +78,7 @@ def main(args: argparse.Namespace) -> int:
     sizes = QUICK if quick else FULL
     _configure_logging()
 
-    from bench import e2e, raw, rebuild, relay, scheduler
+    from bench import e2e, metrics_cost, raw, rebuild, relay, scheduler
 
     started = time.perf_counter()
     store = os.environ.get("POLKU_STORE", "sqlite")
@@ -129,6 +132,9 @@ def main(args: argparse.Namespace) -> int:
     measure("rebuild_rate", lambda: rebuild.rebuild_rate(sizes.rebuild))
     measure("scheduler_fire_rate", lambda: scheduler.fire_rate(sizes.scheduler_due))
     measure("timer_check", lambda: scheduler.timer_check(sizes.timer_check))
+    measure("metrics_counting_us", metrics_cost.counting_us)
+    measure("tracing_us", metrics_cost.tracing_us)
+    measure("metrics on and off", lambda: metrics_cost.on_and_off(sizes.metrics_commands, sizes.metrics_rounds))
 
     lines = ["#", "# goals"]
     for name, goal, kind, what in GOALS:

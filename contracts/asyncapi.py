@@ -44,7 +44,7 @@ _DLQ_HEADERS: dict[str, str] = {
     "Polku-Dlq-Stream": "the stream the message came from",
     "Polku-Dlq-Sequence": "its sequence in that stream",
     "Polku-Dlq-Subject": "the subject it was published on",
-    "Polku-Dlq-Error-Code": "why: `undecodable` or `handler_failed`",
+    "Polku-Dlq-Error-Code": "why: `undecodable`, `no_position` (not from a Polku store) or `handler_failed`",
     "Polku-Dlq-Error": "the error, at most 500 characters, without the values it may quote",
 }
 
@@ -121,9 +121,23 @@ def _event_headers(spec: contracts.EventSpec) -> dict[str, Any]:
             ),
             contracts.H_CAUSATION: _header("The id of the message that caused this event."),
             contracts.H_POSITION: _header(
-                "The producer store's notification id (its position in the store).",
+                "The producer store's notification id (its position in the store): the event's "
+                "identity and its order. A consumer applies each position once, in order.",
                 pattern="^[0-9]+$",
             ),
+            contracts.H_TRACEPARENT: _header(
+                "The W3C trace context of the span that stored the event: the command's handling, "
+                "or the consumer's handling of the event that caused it.",
+                pattern="^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
+            ),
+            "Nats-Expected-Last-Sequence": _header(
+                "Set by the relay on the first event of a batch: the stream sequence it must "
+                "follow (JetStream refuses the batch otherwise).",
+                pattern="^[0-9]+$",
+            ),
+            "Nats-Batch-Id": _header("The relay's atomic batch the event came in (all of it was stored at once)."),
+            "Nats-Batch-Sequence": _header("The event's number in its batch.", pattern="^[1-9][0-9]*$"),
+            "Nats-Batch-Commit": _header("On the last event of a batch: the batch's commit."),
         },
         "required": [contracts.H_MSG_ID, contracts.H_EVENT, contracts.H_SCHEMA, contracts.H_POSITION],
     }
@@ -142,6 +156,11 @@ def _command_headers(spec: contracts.CommandSpec) -> dict[str, Any]:
             ),
             contracts.H_CORRELATION: _header(
                 "Optional: the caller's correlation id, carried into the events that follow."
+            ),
+            contracts.H_TRACEPARENT: _header(
+                "Optional: the caller's W3C trace context. The command's handling, the events it "
+                "stores and everything that follows from them across the services join its trace.",
+                pattern="^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
             ),
         },
         "required": required,

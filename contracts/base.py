@@ -164,6 +164,8 @@ H_SCHEMA = "Polku-Schema"
 H_CORRELATION = "Polku-Correlation-Id"
 H_CAUSATION = "Polku-Causation-Id"
 H_POSITION = "Polku-Position"
+#: the W3C trace context (https://www.w3.org/TR/trace-context/): on commands and events alike
+H_TRACEPARENT = "traceparent"
 
 # Headers a dead letter carries besides the original message's own.
 H_DLQ_CONSUMER = "Polku-Dlq-Consumer"
@@ -172,9 +174,11 @@ H_DLQ_SEQUENCE = "Polku-Dlq-Sequence"
 H_DLQ_SUBJECT = "Polku-Dlq-Subject"
 H_DLQ_ERROR_CODE = "Polku-Dlq-Error-Code"
 H_DLQ_ERROR = "Polku-Dlq-Error"
-#: Why a message was dead-lettered: it could not be decoded, or its handling kept failing;
-#: a service's own rule codes (e.g. ``relationship_ended``) appear here too.
+#: Why a message was dead-lettered: it could not be decoded, it names no store position (it
+#: did not come from a Polku store), or its handling kept failing; a service's own rule codes
+#: (e.g. ``relationship_ended``) appear here too.
 DLQ_UNDECODABLE = "undecodable"
+DLQ_NO_POSITION = "no_position"
 DLQ_HANDLER_FAILED = "handler_failed"
 
 

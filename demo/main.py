@@ -88,16 +88,27 @@ GUIDANCE = {"worker_id": "sg-001", "role": "service_guidance_worker", "team": "t
 DISTRIBUTION = {"worker_id": "sw-001", "role": "social_worker", "team": "team-north"}
 
 
+def routing_commands(referral_id: str, *, special: bool, prefix: str) -> list[tuple[str, dict[str, Any], str]]:
+    """``(command, body, command id)`` of screening (service need assessment needed), triage
+    and routing of a received referral, in order: what :func:`route_through` sends, for a
+    caller that sends them itself (retrying each with its command id)."""
+    return [
+        ("intake.screen_referral", {"actor": GUIDANCE, "referral_id": referral_id,
+                                    "outcome": "assessment_needed", "motivation": "motivated"}, f"{prefix}-s"),
+        ("intake.triage_support_need", {"actor": DISTRIBUTION, "referral_id": referral_id, "positions": {
+            "seeks_help": "unable" if special else "able", "needs": "multiple" if special else "single"}}, f"{prefix}-t"),
+        ("intake.route_referral", {"actor": DISTRIBUTION, "referral_id": referral_id}, f"{prefix}-r"),
+    ]
+
+
 async def route_through(client: Any, referral_id: str, *, special: bool, prefix: str) -> ReferralRoutedReply:
     """Screen (service need assessment needed), triage and route a received referral
     (``client``: a :class:`Client` or a NATS connection). A refusal is raised as :class:`Refusal`."""
     client = as_client(client)
-    await client.command("intake.screen_referral", {"actor": GUIDANCE, "referral_id": referral_id,
-                                                    "outcome": "assessment_needed", "motivation": "motivated"}, f"{prefix}-s")
-    await client.command("intake.triage_support_need", {"actor": DISTRIBUTION, "referral_id": referral_id, "positions": {
-        "seeks_help": "unable" if special else "able", "needs": "multiple" if special else "single"}}, f"{prefix}-t")
-    return await client.command("intake.route_referral", {"actor": DISTRIBUTION, "referral_id": referral_id},
-                                f"{prefix}-r", reply_type=ReferralRoutedReply)
+    (screen, triage, route) = routing_commands(referral_id, special=special, prefix=prefix)
+    await client.command(*screen)
+    await client.command(*triage)
+    return await client.command(*route, reply_type=ReferralRoutedReply)
 
 
 WANTED = ("RelationshipOpened", "ReferralAttached")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from polku import metrics
 from polku.domain import Envelope
 from polku.log import get_logger
 from polku.store import ServiceApplication
@@ -44,6 +45,8 @@ class _Item:
 class GroupCommitter:
     def __init__(self, app: ServiceApplication, *, max_batch: int = 256) -> None:
         self.app = app
+        #: the service, as the metrics name it
+        self.service = getattr(app, "name", "")
         self.max_batch = max_batch
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -116,10 +119,12 @@ class GroupCommitter:
                     batch[aggregate.id] = aggregate
                 outcomes.append((True, result))
             if not batch:
+                metrics.group_committed(self.service, len(items), 0)
                 return outcomes
             try:
                 self.app.save(*batch.values())
                 self.batches += 1
+                metrics.group_committed(self.service, len(items), 1)
                 return outcomes
             except Exception as e:  # noqa: BLE001
                 log.warning("group_commit_split", size=len(items), error=type(e).__name__)
@@ -127,14 +132,17 @@ class GroupCommitter:
                 self.app.forget(list(batch))
             # The batch failed as a whole: decide and store each command alone.
             single: list[tuple[bool, Any]] = []
+            syncs = 0
             for item in items:
                 changed: list[Any] = []
                 try:
                     result, changed = self._decide(item, {}, frozenset())
                     if changed:
                         self.app.save(*changed)
+                        syncs += 1
                     single.append((True, result))
                 except Exception as e:  # noqa: BLE001
                     self.app.forget([a.id for a in changed])
                     single.append((False, e))
+            metrics.group_committed(self.service, len(items), syncs)
             return single

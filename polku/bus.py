@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import ssl
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -93,12 +94,14 @@ def stream_config(name: str, subjects: str, replicas: int) -> StreamConfig:
         max_msgs=-1,
         max_bytes=-1,
         max_age=dlq_max_age_s() if name == "DLQ" else 0,
+        # the relay publishes each page as one atomic batch: all of it lands, or none
+        allow_atomic=True,
     )
 
 
 #: What Polku's correctness rests on (a stream that does not hold every subject, or drops a
 #: message once consumed, would lose events): a difference is reported, set back by ``apply``.
-OWNED_FIELDS = ("subjects", "retention", "storage")
+OWNED_FIELDS = ("subjects", "retention", "storage", "allow_atomic")
 #: What Polku's settings configure (POLKU_STREAM_REPLICAS; the DLQ's POLKU_DLQ_MAX_AGE_DAYS):
 #: a difference is reported, applied by ``apply``.
 CONFIGURED_FIELDS = ("num_replicas",)
@@ -178,17 +181,119 @@ async def ensure_streams(js: JetStreamContext, replicas: int = 1, *, apply: bool
     return report
 
 
-async def published_position(js: JetStreamContext, stream: str) -> int:
-    """The store position the stream holds up to: the ``Polku-Position`` of its last message
-    (0 when it holds none). The relay checks it at start; ``polku republish`` starts after it."""
-    state = (await js.stream_info(stream)).state
-    if not state.messages:
-        return 0
+@dataclass(frozen=True)
+class StreamEnd:
+    """Where a service's stream ends: its last sequence, and the store position of the last
+    event in it that came from the store (a message without ``Polku-Position`` did not)."""
+
+    last_seq: int
+    position: int
+    #: the stream takes atomic batches (``allow_atomic``)
+    atomic: bool = False
+
+
+#: JetStream takes a message only if the stream's last sequence is this one (polku/relay.py)
+H_EXPECTED_LAST_SEQUENCE = "Nats-Expected-Last-Sequence"
+#: an atomic batch (ADR-50): its id, each message's number in it, and the commit on its last
+H_BATCH_ID = "Nats-Batch-Id"
+H_BATCH_SEQUENCE = "Nats-Batch-Sequence"
+H_BATCH_COMMIT = "Nats-Batch-Commit"
+
+#: how far back from a stream's end, or forward from a sequence, a message that came from a
+#: store is looked for among ones that did not (an operator's, a poison message)
+_LOOK_AROUND = 200
+
+
+def position_of(msg: Any) -> int | None:
+    """The store position a message names, or None: it did not come from a Polku store."""
     try:
-        last = await js.get_msg(stream, state.last_seq)
-    except NotFoundError:  # the last one was deleted: ask for the last there is
-        last = await js.get_last_msg(stream, f"polku.{stream.lower()}.>")
-    return int((last.headers or {}).get(contracts.H_POSITION, 0))
+        value = int((msg.headers or {}).get(contracts.H_POSITION, ""))
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+async def stream_end(js: JetStreamContext, stream: str) -> StreamEnd:
+    """The stream's last sequence and the store position it holds up to: the highest position
+    among its last messages, back to the last one the relay put there (a copy of an older event,
+    or a message from no store, put there by someone else since, does not hide it)."""
+    info = await js.stream_info(stream)
+    state = info.state
+    highest = 0
+    seq = state.last_seq
+    while state.messages and seq >= max(state.first_seq, state.last_seq - _LOOK_AROUND):
+        try:
+            msg = await js.get_msg(stream, seq)
+        except NotFoundError:  # deleted: the one before
+            seq -= 1
+            continue
+        position = position_of(msg)
+        if position is not None:
+            highest = max(highest, position)
+            headers = msg.headers or {}
+            if H_BATCH_ID in headers or H_EXPECTED_LAST_SEQUENCE in headers:
+                break  # the relay's own: everything before it came before it
+        seq -= 1
+    return StreamEnd(state.last_seq, highest, bool(info.config.allow_atomic))
+
+
+async def published_position(js: JetStreamContext, stream: str) -> int:
+    """The store position the stream holds up to: the ``Polku-Position`` of its last event from
+    the store (0 when it holds none). ``polku republish`` starts after it."""
+    return (await stream_end(js, stream)).position
+
+
+async def _positioned_from(js: JetStreamContext, stream: str, seq: int, stop: int) -> tuple[int, int] | None:
+    """The first message at or after ``seq`` (before ``stop``) that names a store position:
+    (its sequence, the position); None if there is none."""
+    for _ in range(_LOOK_AROUND):
+        if seq >= stop:
+            return None
+        try:
+            msg = await js.get_msg(stream, seq, subject=contracts.STREAMS[stream], next=True)
+        except NotFoundError:
+            return None
+        position = position_of(msg)
+        if msg.seq is not None and msg.seq >= stop:
+            return None
+        if position is not None:
+            return msg.seq or seq, position
+        seq = (msg.seq or seq) + 1
+    return None
+
+
+async def position_at(js: JetStreamContext, stream: str, seq: int) -> int | None:
+    """The store position of the last event from the store at or before ``seq``: what a consumer
+    that handled up to ``seq`` has seen. None when the stream no longer holds that message."""
+    for back in range(_LOOK_AROUND):
+        if seq - back < 1:
+            return 0
+        try:
+            position = position_of(await js.get_msg(stream, seq - back))
+        except NotFoundError:
+            return None
+        if position is not None:
+            return position
+    return None
+
+
+async def first_after(js: JetStreamContext, stream: str, position: int) -> int:
+    """The first stream sequence from which every event of the store comes after ``position``:
+    where a consumer that has applied up to ``position`` goes on, whatever sequence numbers the
+    stream gave them (a recreated stream, one that lost its last messages and got them again).
+
+    A binary search over the stream: the relay publishes in store order (each message expects
+    the stream's last sequence), so positions grow with the sequence."""
+    state = (await js.stream_info(stream)).state
+    low, high = max(state.first_seq, 1), state.last_seq + 1
+    while low < high:
+        middle = (low + high) // 2
+        found = await _positioned_from(js, stream, middle, high)
+        if found is None or found[1] > position:
+            high = middle
+        else:
+            low = found[0] + 1
+    return low
 
 
 def _value(config: StreamConfig, field: str) -> Any:
@@ -201,6 +306,8 @@ def _value(config: StreamConfig, field: str) -> Any:
         return -1 if value is None else value
     if field == "num_replicas":
         return value or 1
+    if field == "allow_atomic":
+        return bool(value)
     return getattr(value, "value", value)
 
 
@@ -212,6 +319,7 @@ def event_headers(
     position: int,
     correlation_id: str | None,
     causation_id: str | None,
+    traceparent: str | None = None,
 ) -> dict[str, str]:
     headers = {
         contracts.H_MSG_ID: msg_id,
@@ -223,6 +331,8 @@ def event_headers(
         headers[contracts.H_CORRELATION] = correlation_id
     if causation_id:
         headers[contracts.H_CAUSATION] = causation_id
+    if traceparent:
+        headers[contracts.H_TRACEPARENT] = traceparent
     return headers
 
 

@@ -21,7 +21,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from polku.settings import Settings, SettingsError
 
@@ -61,6 +61,7 @@ def _cli_logging(settings: Settings) -> None:
 # ------------------------------------------------------------------------ up / demo
 def cmd_up(args: argparse.Namespace, *, exit_after_demo: bool = False) -> int:
     from polku import registry
+    from polku.endpoints import readiness
     from polku.stack import Stack
 
     if args.demo or exit_after_demo:
@@ -98,13 +99,16 @@ def cmd_up(args: argparse.Namespace, *, exit_after_demo: bool = False) -> int:
         stack.wait_ready(
             timeout=None,
             waiting=lambda name, seconds: print(
-                f"  still waiting for {name} ({seconds:.0f}s): it replays its read models first; "
+                f"  still waiting for {name} ({seconds:.0f}s): "
+                f"{(readiness(settings.var_dir, name) or {}).get('why') or 'starting'}; "
                 f"see {settings.var_dir / 'log' / (name + '.jsonl')}",
                 flush=True,
             ),
             cancelled=lambda: stopping,
         )
         print(f"  ready in {time.perf_counter() - started:.1f}s; logs in {settings.var_dir / 'log'}", flush=True)
+        urls = ", ".join(f"{name} {stack.http_url(name)}" for name in stack.services)
+        print(f"  /metrics, /healthz, /readyz: {urls}", flush=True)
 
         if run_demo is not None:
             # The demo is a client of the published API, found through the entry point group
@@ -212,6 +216,36 @@ def cmd_republish(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------ status
+async def _service_line(client: Any, settings: Settings, name: str) -> str:
+    """One service for `polku status`: its readiness from its ``/readyz`` (what an orchestrator
+    probes), its lags from its health answer on NATS; either one alone when the other is silent."""
+    from polku.endpoints import readiness, service_url
+
+    ready = await asyncio.to_thread(readiness, settings.var_dir, name)
+    try:
+        health: dict[str, Any] | None = await client.health(name, timeout=2)
+    except Exception:  # noqa: BLE001 - no answer is the answer
+        health = None
+    if ready is None and health is None:
+        return f"  {name:<12} NOT ANSWERING"
+    if ready is not None:
+        state = "ready" if ready.get("ready") else f"NOT READY: {ready.get('why')}"
+    else:  # no /readyz (an older service, or its port not reachable from here): NATS says it
+        state = "up" if health.get("ok", True) else "TURNING COMMANDS AWAY"
+    line = f"  {name:<12} {state}"
+    if health is not None:
+        line += f" (pid {health['pid']})"
+        if "relay" in health:
+            line += f"; relay lag {health['relay']['lag']}"
+        lags = health.get("consumers", {})
+        if lags:
+            line += f"; consumer lag {sum(c['lag'] for c in lags.values())}"
+            dead = sum(c["dead_lettered"] for c in lags.values())
+            line += f"; dead-lettered since start {dead}" if dead else ""
+    url = service_url(settings.var_dir, name)
+    return line + (f"; {url}/metrics" if url else "")
+
+
 def cmd_status(_args: argparse.Namespace) -> int:
     """For operations staff: is each service up, how far behind is each consumer, what do the
     streams hold, and the open relationships per own worker. Names no client."""
@@ -227,19 +261,7 @@ def cmd_status(_args: argparse.Namespace) -> int:
         lines: list[str] = ["Services:"]
         try:
             for name in registry.names():
-                try:
-                    health = await client.health(name, timeout=2)
-                    line = f"  {name:<12} {'up' if health.get('ok', True) else 'TURNING COMMANDS AWAY'} (pid {health['pid']})"
-                    if "relay" in health:
-                        line += f"; relay lag {health['relay']['lag']}"
-                    lags = health.get("consumers", {})
-                    if lags:
-                        line += f"; consumer lag {sum(c['lag'] for c in lags.values())}"
-                        dead = sum(c["dead_lettered"] for c in lags.values())
-                        line += f"; dead-lettered since start {dead}" if dead else ""
-                    lines.append(line)
-                except Exception:  # noqa: BLE001 - no answer is the answer
-                    lines.append(f"  {name:<12} NOT ANSWERING")
+                lines.append(await _service_line(client, settings, name))
             js = client.nc.jetstream()
             counts = await client.stream_counts()
             lines += ["", "Streams (messages):", *(f"  {name:<10} {count:>8}" for name, count in counts.items())]

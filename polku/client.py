@@ -41,6 +41,7 @@ from nats.aio.client import Client as Nats
 import contracts
 from contracts.base import ACTOR_HEADER, COMMAND_ID_HEADER, Error
 from contracts.reporting import IndicatorsQuery, IndicatorsReply, OpenRelationshipsReply
+from polku import tracing
 from polku.actor import Issuer  # re-exported: a client system signs with it
 from polku.bus import connect, stream_counts
 
@@ -147,6 +148,10 @@ class Client:
                 token = self.issuer.token(worker)
         if token is not None:
             headers[ACTOR_HEADER] = token
+        # the caller's trace, if it is in one: the command's handling and all that follows
+        # from it join it (polku/tracing.py)
+        if (traceparent := tracing.current_traceparent()) is not None:
+            headers[contracts.H_TRACEPARENT] = traceparent
 
     async def close(self) -> None:
         """Let what is in flight finish, then close the connection."""

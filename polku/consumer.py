@@ -1,17 +1,31 @@
 """From bus to service: durable consumers with exactly-once effect.
 
 A consumer named ``<service>-<source>`` (e.g. ``casefile-intake``) fetches messages in batches
-from a durable pull consumer, with explicit acks. The batch's effect and the tracking record
-``(stream, last sequence)`` are committed in one transaction in the service's own store, and the
-messages are acknowledged only after that commit. A redelivered message therefore changes
-nothing: its sequence is at or below the tracking record.
+from a durable pull consumer, with explicit acks. The batch's effect and the consumer's cursor
+are committed in one transaction in the service's own store, and the messages are acknowledged
+only after that commit.
 
-The tracking record, not JetStream's ack floor, is the cursor: at start the durable consumer is
-(re)created to deliver from the tracked position + 1, so messages delivered but unacknowledged
-before a crash come back first and in order. Messages are processed strictly in stream order;
-a transient fault (a locked database, a lost connection) is retried in place, never skipped.
+The cursor is (the stream sequence of the last message handled, the store position of the last
+event applied): each event names the position it has in its producer's store
+(``Polku-Position``), which is its identity (one aggregate id and version) and its order. The
+relay puts a producer's events in its stream in position order, each once (polku/relay.py), so:
 
-A message that cannot be decoded, or whose handling keeps failing, goes to
+- an event at or below the cursor's position is one already applied, whatever its sequence (a
+  redelivery, or the same event published again): it is acknowledged and passed over;
+- each aggregate's events are applied in version order;
+- at start the cursor is checked against the stream: the message at the tracked sequence must
+  still be the event at the tracked position. If it is not (the stream was recreated, or lost
+  its last messages and got them again, so sequences were reused), the consumer says so and
+  resynchronises by identity: it goes on from the first event after its position
+  (``polku.bus.first_after``). It never skips by a sequence number it cannot trust.
+
+The cursor, not JetStream's ack floor, is where a consumer starts: the durable consumer is
+(re)created to deliver from there, so messages delivered but unacknowledged before a crash come
+back first and in order. A transient fault (a locked database, a lost connection) is retried in
+place, never skipped.
+
+A message that cannot be decoded, that names no store position (it did not come from a Polku
+store), or whose handling keeps failing, goes to
 ``polku.dlq.<consumer>`` with its headers and the error, and is then acknowledged and tracked:
 one poison message never stops a consumer.
 """
@@ -32,6 +46,8 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 import contracts
+from polku import tracing
+from polku.bus import first_after, position_at, position_of
 from polku.log import get_logger
 
 log = get_logger("polku.consumer")
@@ -59,6 +75,8 @@ class Delivery(Generic[T]):
     data: bytes
     event: T
     msg: Any = field(repr=False, default=None)
+    #: the trace context its effect is stored with: the consumer's span for it (polku/tracing.py)
+    trace: str | None = None
 
     @property
     def event_name(self) -> str | None:
@@ -67,6 +85,12 @@ class Delivery(Generic[T]):
     @property
     def correlation_id(self) -> str | None:
         return self.headers.get(contracts.H_CORRELATION)
+
+    @property
+    def source_position(self) -> int | None:
+        """The event's position in its producer's store (``Polku-Position``): its identity and
+        its order; None for a message that did not come from a Polku store."""
+        return position_of(self)
 
 
 @dataclass
@@ -90,14 +114,16 @@ class Prepared:
 class BatchHandler(Protocol):
     """A service's side of a consumer. Both methods are synchronous; they run in a thread."""
 
-    def position(self, stream: str) -> int:
-        """The tracked position: the last stream sequence whose effect is committed."""
+    def cursor(self, stream: str) -> tuple[int, int | None]:
+        """The committed cursor: (the last stream sequence handled, the source position of the
+        last event applied); the position is None where it was never recorded (a store of
+        before positions were tracked)."""
 
     def prepare(self, deliveries: list[Delivery[Any]]) -> Prepared:
         """Decide each delivery's effect; a delivery that breaks a rule becomes a Failure."""
 
-    def commit(self, prepared: Prepared, stream: str, last_seq: int) -> None:
-        """Commit the prepared effect with the tracking record (stream, last_seq), atomically."""
+    def commit(self, prepared: Prepared, stream: str, last_seq: int, source_position: int | None = None) -> None:
+        """Commit the prepared effect with the cursor (last_seq, source_position), atomically."""
 
 
 class TransientError(Exception):
@@ -153,16 +179,25 @@ class EventConsumer:
         self.max_attempts = max_attempts
         self.ack_wait = ack_wait
         self.on_committed = on_committed
+        #: the cursor: the stream sequence last handled, the source position last applied
         self.position = 0
+        self.source_position = 0
         self.processed = 0
         self.dead_lettered = 0
+        #: events passed over because they were applied already (the same position again)
+        self.repeated = 0
+        #: times the stream was found not to be the one tracked, and the cursor resynchronised
+        self.resynchronised = 0
+        self._stored = (0, 0)
         #: set once everything the stream held when the consumer started has been handled
         self.caught_up = asyncio.Event()
         self._catch_up_to = 0
 
     # ------------------------------------------------------------------ setup
     async def _bind(self) -> Any:
-        self.position = await asyncio.to_thread(self.handler.position, self.stream)
+        seq, source = await asyncio.to_thread(self.handler.cursor, self.stream)
+        self._stored = (seq, source or 0)
+        self.position, self.source_position = await self._checked(seq, source)
         try:
             await self.js.delete_consumer(self.stream, self.name)
         except NotFoundError:
@@ -189,6 +224,26 @@ class EventConsumer:
             pending=info.num_pending,
         )
         return sub
+
+    async def _checked(self, seq: int, source: int | None) -> tuple[int, int]:
+        """The cursor to go on from: the committed one if the stream still holds, at its
+        sequence, the event of its position; else the stream is not the one tracked, and the
+        consumer goes on from the first event after its position (resynchronised by identity)."""
+        if seq == 0:
+            return 0, 0
+        there = await position_at(self.js, self.stream, seq)
+        if source is None:  # a cursor of before positions were tracked: take the stream's word
+            return seq, there or 0
+        if there == source:
+            return seq, source
+        resume = await first_after(self.js, self.stream, source)
+        self.resynchronised += 1
+        log.warning(
+            "consumer_stream_changed", consumer=self.name, stream=self.stream, tracked_seq=seq,
+            tracked_position=source, position_there=there, resume_seq=resume,
+            action="resynchronised by position: going on from the first event after the tracked one",
+        )
+        return resume - 1, source
 
     def _check_caught_up(self) -> None:
         if not self.caught_up.is_set() and self.position >= self._catch_up_to:
@@ -228,6 +283,8 @@ class EventConsumer:
         fresh: list[Delivery[Any]] = []
         poison: list[Failure] = []
         duplicates: list[Any] = []
+        repeated: list[Delivery[Any]] = []
+        source = self.source_position
         for msg in msgs:
             seq = msg.metadata.sequence.stream
             if seq <= self.position:
@@ -241,7 +298,15 @@ class EventConsumer:
                     Failure(Delivery(seq, msg.subject, headers, msg.data, None, msg), contracts.DLQ_UNDECODABLE, _why(e))
                 )
                 continue
-            fresh.append(Delivery(seq, msg.subject, headers, msg.data, event, msg))
+            delivery = Delivery(seq, msg.subject, headers, msg.data, event, msg)
+            position = delivery.source_position
+            if position is None:
+                poison.append(Failure(delivery, contracts.DLQ_NO_POSITION, NO_POSITION))
+            elif position <= source:
+                repeated.append(delivery)  # this event was applied already: the same identity again
+            else:
+                source = position
+                fresh.append(delivery)
         for msg in duplicates:
             await msg.ack()
             log.info("message_handled", consumer=self.name, subject=msg.subject, seq=msg.metadata.sequence.stream, outcome="duplicate", duration_ms=0.0)
@@ -249,12 +314,29 @@ class EventConsumer:
         last_seq = max((m.metadata.sequence.stream for m in msgs), default=0)
         if last_seq <= self.position:
             return
-        prepared = await self._commit_with_retries(fresh, poison, last_seq)
-        self.position = last_seq
-        for d in fresh + [f.delivery for f in poison]:
+        spans = {d.seq: self._span(d) for d in fresh}
+        if not fresh and last_seq <= self._stored[0] and source <= self._stored[1]:
+            # resynchronised into lower sequences, and nothing here is new: the stored cursor
+            # is not moved back for it (it is ahead on both counts already)
+            prepared = Prepared([])
+            await self._dead_letter(poison)
+        else:
+            prepared = await self._commit_with_retries(fresh, poison, last_seq, source)
+            self._stored = (last_seq, source)
+        self.position, self.source_position = last_seq, source
+        for d in fresh + repeated + [f.delivery for f in poison]:
             await d.msg.ack()
         duration_ms = round((time.perf_counter() - started) * 1000, 2)
         failed = {f.delivery.seq: f for f in prepared.failures + poison}
+        for seq, span in spans.items():
+            if seq in failed:
+                span.set_status(tracing.Status(tracing.StatusCode.ERROR, failed[seq].code))
+            span.end()
+        for d in repeated:
+            log.info(
+                "message_handled", consumer=self.name, subject=d.subject, event_name=d.event_name, seq=d.seq,
+                source_position=d.source_position, outcome="repeated", duration_ms=duration_ms,
+            )
         for d in sorted(fresh + [f.delivery for f in poison], key=lambda d: d.seq):
             failure = failed.get(d.seq)
             log.info(
@@ -268,14 +350,27 @@ class EventConsumer:
                 error_code=failure.code if failure else None,
                 duration_ms=duration_ms,
                 **prepared.log_ids.get(d.seq, {}),
+                **(tracing.span_ids(spans[d.seq]) if d.seq in spans else {}),
             )
         self.processed += len(fresh) - len(prepared.failures)
         self.dead_lettered += len(failed)
+        self.repeated += len(repeated)
         if self.on_committed:
             self.on_committed(self.position)
 
+    def _span(self, d: Delivery[Any]) -> Any:
+        """The span of one event's handling, child of the trace it came with; what the event
+        causes is stored with this span's context (``Delivery.trace``)."""
+        span = tracing.start_span(
+            f"{self.name} process", d.headers.get(contracts.H_TRACEPARENT),
+            **{"messaging.system": "nats", "messaging.destination.name": d.subject,
+               "messaging.consumer.group.name": self.name, "polku.event": d.event_name, "polku.seq": d.seq},
+        )
+        d.trace = tracing.traceparent_of(span)
+        return span
+
     async def _commit_with_retries(
-        self, fresh: list[Delivery[Any]], poison: list[Failure], last_seq: int
+        self, fresh: list[Delivery[Any]], poison: list[Failure], last_seq: int, source: int
     ) -> Prepared:
         """Prepare and commit a batch; isolate a delivery that keeps failing and dead-letter it."""
         attempt = 0
@@ -284,7 +379,7 @@ class EventConsumer:
             try:
                 prepared = await asyncio.to_thread(self.handler.prepare, fresh)
                 await self._dead_letter(poison + prepared.failures)
-                await asyncio.to_thread(self.handler.commit, prepared, self.stream, last_seq)
+                await asyncio.to_thread(self.handler.commit, prepared, self.stream, last_seq, source)
                 return prepared
             except Exception as e:  # noqa: BLE001
                 if is_transient(e):
@@ -296,28 +391,28 @@ class EventConsumer:
                 if len(fresh) > 1:
                     # Something in the batch breaks the commit: go one by one to find it.
                     log.warning("consumer_batch_split", consumer=self.name, error=type(e).__name__, size=len(fresh))
-                    return await self._one_by_one(fresh, poison, last_seq)
+                    return await self._one_by_one(fresh, poison, last_seq, source)
                 if attempt < self.max_attempts:
                     await asyncio.sleep(min(0.1 * 2**attempt, 5.0))
                     continue
                 failures = [Failure(d, contracts.DLQ_HANDLER_FAILED, type(e).__name__) for d in fresh]
                 await self._dead_letter(poison + failures)
                 await asyncio.to_thread(
-                    self.handler.commit, Prepared([], failures), self.stream, last_seq
+                    self.handler.commit, Prepared([], failures), self.stream, last_seq, source
                 )
                 return Prepared([], failures)
 
     async def _one_by_one(
-        self, fresh: list[Delivery[Any]], poison: list[Failure], last_seq: int
+        self, fresh: list[Delivery[Any]], poison: list[Failure], last_seq: int, source: int
     ) -> Prepared:
         result = Prepared([])
         await self._dead_letter(poison)
         for d in fresh:
-            single = await self._commit_with_retries([d], [], d.seq)
+            single = await self._commit_with_retries([d], [], d.seq, d.source_position or source)
             result.failures += single.failures
             result.log_ids.update(single.log_ids)
-        if not fresh or fresh[-1].seq < last_seq:  # the batch ended with poison: track it too
-            await asyncio.to_thread(self.handler.commit, Prepared([]), self.stream, last_seq)
+        if not fresh or fresh[-1].seq < last_seq:  # the batch ended with poison or repeats: track it too
+            await asyncio.to_thread(self.handler.commit, Prepared([]), self.stream, last_seq, source)
         return result
 
     async def _dead_letter(self, failures: list[Failure]) -> None:
@@ -353,6 +448,11 @@ async def _unsubscribe(sub: Any) -> None:
         await sub.unsubscribe()
     except Exception:  # noqa: BLE001 - the connection may be gone already
         pass
+
+
+NO_POSITION = (
+    "the message names no store position (Polku-Position): it did not come from a Polku store's relay"
+)
 
 
 def _without_values(message: str) -> str:

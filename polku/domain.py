@@ -55,6 +55,8 @@ class Envelope:
     #: the command id, or the id of the event that caused this one
     causation_id: str | None = None
     client_id: str | None = None
+    #: the W3C trace context of the span that stored the event (polku/tracing.py)
+    traceparent: str | None = None
 
     @classmethod
     def now(cls, **fields: Any) -> Envelope:

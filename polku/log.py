@@ -153,6 +153,16 @@ def _json(obj: Any, **_kw: Any) -> str:
 json_renderer = structlog.processors.JSONRenderer(serializer=_json)
 
 
+def add_trace_ids(logger: Any, name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """``trace_id`` and ``span_id`` of the span current where the line is written (a command's
+    handling), unless the line names its own (a consumer's line names its event's span)."""
+    if "trace_id" not in event_dict:
+        from polku import tracing
+
+        event_dict.update(tracing.ids())
+    return event_dict
+
+
 _configured = False
 
 
@@ -224,6 +234,7 @@ def configure(
         fmt = "console" if stream.isatty() else "json"
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        add_trace_ids,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         mask_personal_data,

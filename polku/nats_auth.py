@@ -28,7 +28,10 @@ import secrets
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from polku.natsserver import Cluster
 
 #: the services' users; each consumes exactly these streams (their ConsumerSpec sources)
 SERVICE_CONSUMES: dict[str, tuple[str, ...]] = {
@@ -86,7 +89,8 @@ def permissions(user: str) -> dict[str, Any]:
         for stream in SERVICE_CONSUMES[user]:
             consumer = f"{user}-{stream.lower()}"  # polku/consumer.py's durable name
             # (a NATS wildcard is a whole token: "intake-*" would match nothing)
-            pub += [*_read_stream(stream, consumer), f"polku.dlq.{consumer}"]
+            # and its messages by sequence: a consumer checks its cursor against the stream
+            pub += [*_read_stream(stream, consumer), f"$JS.API.STREAM.MSG.GET.{stream}", f"polku.dlq.{consumer}"]
         return {
             "publish": {"allow": sorted(set(pub))},
             # commands and queries only in the service's queue group (NATS: "subject queue")
@@ -150,8 +154,9 @@ class Secrets:
     def passwords(self) -> dict[str, str]:
         return json.loads(self.users_file.read_text())
 
-    def config(self, store_dir: Path, *, sync_always: bool = True) -> str:
-        """The server's configuration (ports and addresses come from the command line)."""
+    def config(self, store_dir: Path, *, sync_always: bool = True, cluster: Cluster | None = None) -> str:
+        """The server's configuration (ports and addresses come from the command line);
+        ``cluster``: the node's cluster and routes."""
         users = []
         for user, password in sorted(self.passwords().items()):
             users.append({"user": user, "password": password, "permissions": permissions(user)})
@@ -172,6 +177,7 @@ class Secrets:
                 "timeout": 5,
             },
             "authorization": {"users": users},
+            **({"cluster": cluster.config()} if cluster is not None else {}),
         }
         # the NATS config format accepts JSON
         return json.dumps(conf, indent=2)

@@ -18,7 +18,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 
@@ -45,6 +47,32 @@ def port_in_use(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def free_port() -> int:
+    """A port free now (the kernel's choice). Only for what must be known before a server
+    starts, a cluster's route ports, which every node lists."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """A node's place in a JetStream cluster on this machine: the cluster's name, the port this
+    node's routes listen on and every node's route port (a node skips the route to itself), as
+    ``deploy/nats/nats.conf`` lists ``nats-1..3``."""
+
+    name: str
+    port: int
+    route_ports: tuple[int, ...]
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "listen": f"127.0.0.1:{self.port}",
+            "routes": [f"nats-route://127.0.0.1:{p}" for p in self.route_ports],
+        }
+
+
 class EmbeddedNats:
     def __init__(
         self,
@@ -56,11 +84,14 @@ class EmbeddedNats:
         server_name: str = "polku",
         secure_dir: Path | None = None,
         sync_always: bool = True,
+        cluster: Cluster | None = None,
     ) -> None:
         """``secure_dir``: the var dir whose ``nats-auth/`` holds (or gets) users, TLS and the
         encryption key (polku/nats_auth.py); None: an open server (only the bench's raw baseline).
         ``sync_always``: JetStream syncs each write before acknowledging it (False: NATS's default,
-        every two minutes; only the bench, to measure what syncing costs)."""
+        every two minutes; only the bench, to measure what syncing costs). ``cluster``: a node of a
+        cluster on loopback ports (the tests of the production shape); None: a single server."""
+        self.cluster = cluster
         self.store_dir = Path(store_dir)
         self.sync_always = sync_always
         self.secure_dir = Path(secure_dir) if secure_dir is not None else None
@@ -91,14 +122,17 @@ class EmbeddedNats:
             from polku import nats_auth
 
             secrets = nats_auth.ensure(self.secure_dir)
-            conf = secrets.dir / "nats-server.conf"
-            nats_auth._write_secret(conf, secrets.config(self.store_dir, sync_always=self.sync_always).encode())
+            # the nodes of a cluster share the secrets, each has a configuration of its own
+            conf = secrets.dir / ("nats-server.conf" if self.cluster is None else f"nats-server-{self.server_name}.conf")
+            config = secrets.config(self.store_dir, sync_always=self.sync_always, cluster=self.cluster)
+            nats_auth._write_secret(conf, config.encode())
             args += ["--config", str(conf)]
         else:
             # JetStream syncs every write before acknowledging it, as in production (nats.conf)
             conf = self.store_dir / "nats-server.conf"
             jetstream = {"store_dir": str(self.store_dir), **({"sync_interval": "always"} if self.sync_always else {})}
-            conf.write_text(json.dumps({"jetstream": jetstream}))
+            clustering = {"cluster": self.cluster.config()} if self.cluster is not None else {}
+            conf.write_text(json.dumps({"jetstream": jetstream, **clustering}))
             args += ["--config", str(conf)]
         args += [
             "--addr",

@@ -21,7 +21,8 @@ service:
 5. stores the reply with the idempotency record in the same transaction, replies with the typed
    reply struct, or with the refusal of a :class:`~polku.domain.RuleBroken`;
 6. logs one ``message_handled`` line: subject, outcome, error code, duration, the ids worth
-   logging, the correlation id. Never a payload.
+   logging, the correlation id. Never a payload. The same outcome and duration are counted in
+   ``polku_commands_total`` and ``polku_command_duration_seconds`` (:mod:`polku.metrics`).
 
 Between decoding a command and establishing who acts, its business time and dates are checked
 against the service's clock (:mod:`polku.bounds`): an ``occurred_at`` more than
@@ -50,13 +51,15 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 import msgspec
 import structlog
 from eventsourcing.domain import event
-from eventsourcing.persistence import Tracking
+
 from faststream.nats import NatsMessage, NatsRouter
 
 import contracts
 from contracts.base import COMMAND_ID_HEADER, Error
 from polku import bounds as polku_bounds
 from polku import log as polku_log
+from polku import metrics as polku_metrics
+from polku import tracing
 from polku.actor import ACTOR_HEADER, ActorForbidden, RosterLookup, Unauthenticated, UnknownActor, Verifier
 from polku.batching import GroupCommitter
 from polku.commands import command_id as read_command_id
@@ -66,7 +69,7 @@ from polku.consumer import Delivery, Failure, Prepared
 from polku.domain import Envelope, PolkuAggregate, RuleBroken
 from polku.keys import legacy_key
 from polku.settings import TimeBounds
-from polku.store import ServiceApplication, derived_key
+from polku.store import ConsumerCursor, ServiceApplication, derived_key
 from polku.unit_of_work import UnitOfWork
 
 log = polku_log.get_logger("polku.pipeline")
@@ -250,6 +253,7 @@ class Pipeline:
             actor=actor,
             correlation_id=correlation_id,
             causation_id=command_id,
+            traceparent=tracing.current_traceparent(),
         )
 
     def check_bounds(self, command: Any) -> None:
@@ -508,12 +512,14 @@ async def handle_request(
                 message=f"the answer is {len(result):,} bytes, more than the {MAX_REPLY_BYTES:,} a reply may be: "
                         "ask for less (a team, a shorter period, a page)",
             ))
+        seconds = time.perf_counter() - started
+        polku_metrics.command_answered(subject, error_code or "ok", seconds)
         log.info(
             "message_handled",
             subject=subject,
             outcome=outcome,
             error_code=error_code,
-            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            duration_ms=round(seconds * 1000, 2),
             **ids,
         )
     return result
@@ -541,7 +547,10 @@ class StoreConsumer:
         self._lock = threading.Lock()
 
     def position(self, stream: str) -> int:
-        return self.app.tracking_position(stream)
+        return self.cursor(stream)[0]
+
+    def cursor(self, stream: str) -> tuple[int, int | None]:
+        return self.app.cursor(stream)
 
     def prepare(self, deliveries: list[Delivery[Any]]) -> Prepared:
         prepared = Prepared(deliveries)
@@ -551,7 +560,8 @@ class StoreConsumer:
             if policy is None:
                 continue
             env = Envelope(
-                occurred_at=d.event.occurred_at, correlation_id=d.correlation_id, causation_id=str(d.event.event_id)
+                occurred_at=d.event.occurred_at, correlation_id=d.correlation_id, causation_id=str(d.event.event_id),
+                traceparent=d.trace,
             )
             uow = UnitOfWork(self.app, batch, env)
             try:
@@ -566,8 +576,9 @@ class StoreConsumer:
         prepared.state = list(batch.values())
         return prepared
 
-    def commit(self, prepared: Prepared, stream: str, last_seq: int) -> None:
-        processing = self.app.processing(prepared.state or (), Tracking(stream, last_seq))
+    def commit(self, prepared: Prepared, stream: str, last_seq: int, source_position: int | None = None) -> None:
+        cursor = ConsumerCursor(stream, last_seq, source_position or 0)
+        processing = self.app.processing(prepared.state or (), cursor)
         with self._lock:
             try:
                 self.app.record_processed(processing)

@@ -69,13 +69,13 @@ class ProjectionConsumer:
     def __init__(self, projection: Projection) -> None:
         self.projection = projection
 
-    def position(self, stream: str) -> int:
-        return 0
+    def cursor(self, stream: str) -> tuple[int, int | None]:
+        return 0, 0
 
     def prepare(self, deliveries: list[Delivery[Any]]) -> Prepared:
         return Prepared(deliveries)
 
-    def commit(self, prepared: Prepared, stream: str, last_seq: int) -> None:
+    def commit(self, prepared: Prepared, stream: str, last_seq: int, source_position: int | None = None) -> None:
         failed = {f.delivery.seq for f in prepared.failures}
         with self.projection.lock:
             for d in prepared.deliveries:

@@ -3,9 +3,20 @@
 Never "save, then publish": a crash between the two would lose an event. The relay follows the
 service's own notification log, maps each stored event to its contract event (the service's
 ``publishing.py``), publishes it to JetStream with ``Nats-Msg-Id = <aggregate id>:<version>``,
-and records the position it reached in the service's own store. After a crash or while NATS is
-away it starts again from that position; JetStream's duplicate window and idempotent consumers
-absorb the overlap.
+and records the position it reached in the service's own store.
+
+The service's own stream holds its events in store order, each once. The relay publishes a
+page's events for it as one atomic batch (JetStream's ``Nats-Batch-*``, ADR-50: all of the batch
+is stored, or none of it), whose first message expects the stream's last sequence to be the one
+the relay knows (``Nats-Expected-Last-Sequence``), and the next page only once that batch is
+committed. So no event ever lands after one that did not, whether a page fails midway, NATS
+goes away, or someone else puts a message in the stream meanwhile (the next batch is refused as
+a whole, and the relay looks again). At start, and after any failure, the
+relay asks the stream where it ends (the ``Polku-Position`` of its last event) and goes on from
+there: what the stream lost (a power cut before JetStream synced, a node lost, the stream
+recreated) is published again, and what it holds is not sent twice. Consumers therefore see each
+producer's events in position order, which is each aggregate's version order, and resume by
+position (polku/consumer.py).
 
 Publishing is asynchronous, a page at a time: every message of a page is sent with a reply
 subject of one subscription, and the page is settled when JetStream has acknowledged all of
@@ -22,7 +33,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.persistence import Notification
 
@@ -31,7 +42,7 @@ from nats.aio.client import Client
 
 import contracts
 from contracts.base import Actor, Event, encoder
-from polku.bus import event_headers, published_position
+from polku.bus import H_BATCH_COMMIT, H_BATCH_ID, H_BATCH_SEQUENCE, H_EXPECTED_LAST_SEQUENCE, event_headers, stream_end
 from polku.consumer import sleep_or_stop
 from polku.log import get_logger
 from polku.store import RELAY_TRACKING, ServiceApplication
@@ -110,6 +121,7 @@ def to_outgoing(
                     position=notification.id,
                     correlation_id=env.correlation_id,
                     causation_id=env.causation_id,
+                    traceparent=env.traceparent,
                 ),
                 position=notification.id,
             )
@@ -132,13 +144,16 @@ _ack_decoder = msgspec.json.Decoder(_PubAck)
 
 
 class _Page:
-    __slots__ = ("done", "duplicates", "error", "remaining", "size")
+    __slots__ = ("done", "duplicates", "error", "last_seq", "messages", "remaining", "size")
 
-    def __init__(self, size: int, done: asyncio.Future[None]) -> None:
-        self.size = size
+    def __init__(self, size: int, done: asyncio.Future[None], messages: int | None = None) -> None:
+        self.size = size  # acknowledgements awaited (one for an atomic batch: its commit's)
+        self.messages = size if messages is None else messages
         self.remaining = size
         self.duplicates = 0
         self.error: str | None = None
+        #: the highest stream sequence acknowledged
+        self.last_seq = 0
         self.done = done
         if size == 0:
             done.set_result(None)
@@ -158,11 +173,29 @@ class PagePublisher:
         self._next = 0
         self._waiting: dict[int, _Page] = {}
 
-    async def publish(self, messages: Sequence[Outgoing]) -> _Page:
+    async def publish(self, messages: Sequence[Outgoing], *, atomic: bool = False) -> _Page:
+        """Send ``messages``; ``atomic``: as one atomic batch of one stream (at most 1000), of
+        which only the commit, on the last message, is acknowledged."""
         if self._sub is None:
             self._sub = await self.nc.subscribe(self._prefix + ".*", cb=self._on_ack)
-        page = _Page(len(messages), asyncio.get_running_loop().create_future())
+        loop = asyncio.get_running_loop()
         prefix = self._prefix + "."
+        if atomic and messages:
+            page = _Page(1, loop.create_future(), len(messages))
+            batch = uuid4().hex
+            last = len(messages) - 1
+            for i, m in enumerate(messages):
+                headers = {**m.headers, H_BATCH_ID: batch, H_BATCH_SEQUENCE: str(i + 1)}
+                if i < last:
+                    await self.nc.publish(m.subject, m.payload, headers=headers)
+                    continue
+                n = self._next
+                self._next += 1
+                self._waiting[n] = page
+                headers[H_BATCH_COMMIT] = "1"
+                await self.nc.publish(m.subject, m.payload, reply=prefix + str(n), headers=headers)
+            return page
+        page = _Page(len(messages), loop.create_future())
         for m in messages:
             n = self._next
             self._next += 1
@@ -211,6 +244,7 @@ class PagePublisher:
                     page.error = page.error or f"JetStream refused a message: {ack.error.get('description', ack.error)}"
                 elif ack.duplicate:
                     page.duplicates += 1
+                page.last_seq = max(page.last_seq, ack.seq)
         page.remaining -= 1
         if page.remaining == 0 and not page.done.done():
             page.done.set_result(None)
@@ -239,8 +273,15 @@ class Relay:
         stream: str | None = None,
     ) -> None:
         self.app = app
-        #: the stream the events land in: checked at start against the recorded position
+        #: the service's own stream: its events land there in store order, each once
         self.stream = stream
+        self._own_prefix = contracts.STREAMS[stream].rstrip(">") if stream else None
+        #: what the stream holds: up to this store position, and its last sequence (None: ask
+        #: it); whether it takes atomic batches
+        self._held = 0
+        self._last_seq: int | None = None
+        self._atomic = False
+        self._atomic_told = False
         self.mapper = mapper
         #: the topics the mapper publishes (all, when empty): the store is read for these only
         self.topics = tuple(topics)
@@ -270,11 +311,14 @@ class Relay:
     async def catch_up_once(self, until: int | None = None) -> int:
         """Publish everything stored after our position (up to ``until``); return how many.
 
-        Pages are pipelined: the next page is read and published while the previous one's
-        acknowledgements are on their way. The position moves only over acknowledged pages.
+        Pages are pipelined where the stream's order does not depend on it (no own stream: the
+        next page is read and published while the previous one's acknowledgements are on their
+        way); with its own stream, the next page goes once the previous one's batch is committed.
+        The position moves only over acknowledged pages.
         """
         total = 0
-        inflight: deque[tuple[int, int, _Page, float]] = deque()
+        inflight: deque[tuple[int, int, list[_Page], float]] = deque()
+        depth = 1 if self._last_seq is not None else 2
         read_position = self.position
         try:
             while True:
@@ -285,13 +329,16 @@ class Relay:
                     else ([], [])
                 )
                 if page:
-                    published = await self.publisher.publish(messages)
-                    inflight.append((page[-1].id, len(page), published, started))
+                    inflight.append((page[-1].id, len(page), await self._publish(messages), started))
                     read_position = page[-1].id
-                if inflight and (not page or len(inflight) >= 2):
+                if inflight and (not page or len(inflight) >= depth):
                     last, count, published, started = inflight.popleft()
-                    duplicates = await self.publisher.settle(published)
-                    self.published += published.size
+                    duplicates = 0
+                    for part in published:
+                        duplicates += await self.publisher.settle(part)
+                        self.published += part.messages
+                    if self._last_seq is not None and len(published) > 1 and published[1].last_seq:
+                        self._last_seq = published[1].last_seq  # the own batch's last message
                     self.position = last
                     total += count
                     log.info(
@@ -304,38 +351,63 @@ class Relay:
                     await self.record_position()
                 if not page and not inflight:
                     return total
+        except BaseException:
+            self._last_seq = None  # where the stream ends is no longer known: ask it again
+            raise
         finally:
             for _last, _count, published, _started in inflight:
-                self.publisher.forget(published)
+                for part in published:
+                    self.publisher.forget(part)
+
+    async def _publish(self, messages: list[Outgoing]) -> list[_Page]:
+        """Send a page: what goes to other streams (the audit stream several services write) as
+        it comes, and the events for the own stream that it does not hold yet in store order, as
+        one atomic batch whose first message expects the stream's last sequence. A stream that
+        does not take atomic batches (set up before them: ``polku streams --apply``) gets them
+        one by one, each expecting the sequence before it."""
+        if self._own_prefix is None or self._last_seq is None:
+            return [await self.publisher.publish(messages)]
+        own: list[Outgoing] = []
+        others: list[Outgoing] = []
+        for m in messages:
+            if not m.subject.startswith(self._own_prefix):
+                others.append(m)
+            elif m.position > self._held:
+                own.append(m)
+        # an atomic batch's first message expects for all of it; else each message for itself
+        for i in range(min(len(own), 1) if self._atomic else len(own)):
+            m = own[i]
+            own[i] = Outgoing(m.subject, m.payload, {**m.headers, H_EXPECTED_LAST_SEQUENCE: str(self._last_seq + i)}, m.position)
+        if own:
+            self._held = own[-1].position
+        return [await self.publisher.publish(others), await self.publisher.publish(own, atomic=self._atomic)]
 
     def _read(self, start: int, stop: int | None) -> tuple[list[Notification], list[Outgoing]]:
         page = list(self.app.recorder.select_notifications(start, self.page_size, stop=stop, topics=self.topics))
         return page, to_outgoing(self.app, self.mapper, page, self._internal)
 
-    async def _check_stream(self, stop: asyncio.Event) -> None:
-        """Does the stream hold what the recorded position says was published? Its last message
-        names the store position it came from (``Polku-Position``). A stream behind the position
-        lost events the relay had moved past (a power cut before JetStream synced, a node lost,
-        the stream recreated): publish again from where the stream ends. Events still in the
-        stream are dropped by JetStream as duplicates (``Nats-Msg-Id``)."""
-        js = self.publisher.nc.jetstream()
-        backoff = 0.2
-        while not stop.is_set():
-            try:
-                held = await published_position(js, self.stream)
-                break
-            except Exception as e:  # noqa: BLE001 - NATS away or the stream not there yet: retry
-                log.warning("relay_stream_check_retrying", stream=self.stream, error=type(e).__name__)
-                await sleep_or_stop(stop, backoff)
-                backoff = min(backoff * 2, 5.0)
-        else:
-            return
-        if held < self.position:
+    async def _check_stream(self) -> None:
+        """Where does the stream end? Its last event from the store names the store position it
+        came from (``Polku-Position``). A stream behind the relay's position lost events the relay
+        had moved past (a power cut before JetStream synced, a node lost, the stream recreated):
+        publish again from where the stream ends. Events the stream holds beyond the position (a
+        position recorded late) are not sent again (:meth:`_in_order`)."""
+        assert self.stream is not None
+        end = await stream_end(self.publisher.nc.jetstream(), self.stream)
+        if end.position < self.position:
             log.warning(
-                "relay_stream_behind", stream=self.stream, recorded_position=self.position, stream_position=held,
+                "relay_stream_behind", stream=self.stream, recorded_position=self.position, stream_position=end.position,
                 action="publishing again from the stream's position",
             )
-            self.position = held
+            self.position = end.position
+        self._held, self._last_seq = end.position, end.last_seq
+        if not end.atomic and not self._atomic_told:
+            log.warning(
+                "relay_stream_not_atomic", stream=self.stream,
+                action="polku streams --apply (the stream was made before atomic batches)",
+            )
+            self._atomic_told = True
+        self._atomic = end.atomic
 
     async def record_position(self, *, force: bool = False) -> None:
         """Record the position in the store, at most every ``record_every`` seconds unless forced.
@@ -355,13 +427,13 @@ class Relay:
         self.position = self.recorded = await asyncio.to_thread(
             self.app.tracking_position, RELAY_TRACKING
         )
-        if self.stream is not None:
-            await self._check_stream(stop)
         log.info("relay_started", position=self.position)
         backoff = 0.2
         while not stop.is_set():
             self._wake.clear()
             try:
+                if self.stream is not None and self._last_seq is None:
+                    await self._check_stream()
                 count = await self.catch_up_once()
                 if count == 0:
                     await self.record_position(force=True)
@@ -372,7 +444,10 @@ class Relay:
             except Exception as e:  # noqa: BLE001 - NATS away, a timeout, a locked store, a full stream
                 if self.failing_since is None:
                     self.failing_since = time.monotonic()
-                log.warning("relay_retrying", error=type(e).__name__, position=self.position, retry_in_s=backoff)
+                log.warning(
+                    "relay_retrying", error=type(e).__name__, position=self.position, retry_in_s=backoff,
+                    detail=str(e)[:200] if isinstance(e, PublishFailed) else None,  # JetStream's words
+                )
                 await sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue

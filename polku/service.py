@@ -23,13 +23,18 @@ from typing import Any, NoReturn
 
 import msgspec
 from faststream.nats import NatsBroker
+from faststream.nats.opentelemetry import NatsTelemetryMiddleware
+from faststream.nats.prometheus import NatsPrometheusMiddleware
 from faststream.security import BaseSecurity, SASLPlaintext
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 import contracts
+from polku import tracing
 from polku import log as polku_log
-from polku import lease, nats_auth
+from polku import lease, metrics, nats_auth
 from polku.bus import check_stream, connect, wait_for_streams
 from polku.consumer import BatchHandler, EventConsumer
+from polku.endpoints import Endpoints, Reply, json_reply
 from polku.pipeline import Pipeline
 from polku.relay import Mapper, Relay
 from polku.settings import Settings, SettingsError
@@ -73,6 +78,9 @@ class ServiceParts:
     #: the service's own background work (a scheduler), each run as ``task(stop)`` once the
     #: service serves its commands, until ``stop`` is set
     tasks: list[Callable[[asyncio.Event], Awaitable[None]]] = field(default_factory=list)
+    #: the service's own figures for ``/metrics``, read at each scrape: metric name → (help,
+    #: read()) (followup's pending and overdue deadlines)
+    gauges: dict[str, tuple[str, Callable[[], float]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -120,21 +128,134 @@ async def serve(name: str, settings: Settings, stop: asyncio.Event, ready: Calla
     definition = service(name)
     # one writer per store: a second instance stops here, before it opens the store (LeaseHeld)
     held = await asyncio.to_thread(lease.acquire, name, settings)
+    tracing.setup(name, settings.tracing_exporter(name))
     try:
         await _serve(name, definition, settings, stop, ready)
     finally:
         held.release()
+        tracing.shutdown()
+
+
+#: how long the health answer waits for the streams' ends (the consumers' lag) before it says
+#: what it could not tell (``detail_error``)
+HEALTH_DETAIL_SECONDS = 3.0
+
+
+class Running:
+    """What a running service says about itself, the same everywhere: to NATS
+    (``polku.ctl.<service>.health``, for ``polku status``), over HTTP (``/readyz``, ``/metrics``).
+
+    Ready means caught up and accepting commands: the store replayed, the read models the
+    commands decide by caught up, the command handlers subscribed, and no gate turning commands
+    away (a relay that cannot publish)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        #: what the service is doing while it is not serving yet (said by /readyz)
+        self.phase = "replaying its store"
+        self.serving = False
+        self.pipeline: Pipeline | None = None
+        self.relay: Relay | None = None
+        self.consumers: list[EventConsumer] = []
+        self.js: Any = None
+
+    def ready(self) -> tuple[bool, str | None]:
+        """Whether the service is ready, and why not."""
+        if not self.serving:
+            if self.phase == "replaying its store" and (progress := metrics.replay_state.get(self.name)):
+                return False, f"replaying its store ({progress[0]} of {progress[1]} events)"
+            return False, self.phase
+        gate = self.pipeline.gate if self.pipeline is not None else None
+        why = gate() if gate is not None else None
+        return why is None, why
+
+    async def health(self) -> dict[str, Any]:
+        """The health answer: readiness, the relay's position and lag, each consumer's lag."""
+        ready, why = self.ready()
+        answer: dict[str, Any] = {"ok": ready, "service": self.name, "pid": os.getpid()}
+        if why is not None:
+            answer["why"] = why
+        try:
+            relay = self.relay
+            if relay is not None:
+                answer["relay"] = {
+                    "position": relay.position,
+                    "published": relay.published,
+                    "lag": await asyncio.to_thread(relay.pending),
+                    "failing_for_s": None if relay.failing_since is None else round(time.monotonic() - relay.failing_since, 1),
+                }
+            # bounded: NATS away must not hold a probe or a scrape longer than Prometheus waits
+            answer["consumers"] = await asyncio.wait_for(self._consumer_lags(), HEALTH_DETAIL_SECONDS)
+        except Exception as e:  # noqa: BLE001 - the answer says the service is up, and what it could not tell
+            answer["detail_error"] = type(e).__name__
+        return answer
+
+    async def _consumer_lags(self) -> dict[str, dict[str, int]]:
+        lags = {}
+        for consumer in self.consumers:
+            last = (await self.js.stream_info(consumer.stream)).state.last_seq
+            lags[consumer.name] = {
+                "position": consumer.position, "lag": max(last - consumer.position, 0),
+                "processed": consumer.processed, "dead_lettered": consumer.dead_lettered,
+                "repeated": consumer.repeated, "resynchronised": consumer.resynchronised,
+            }
+        return lags
+
+    # ------------------------------------------------------------------- over HTTP
+    def endpoints(self, settings: Settings, observed: metrics.Observed) -> Endpoints:
+        async def healthz() -> Reply:
+            return json_reply(200, {"alive": True, "service": self.name, "pid": os.getpid()})
+
+        async def readyz() -> Reply:
+            ready, why = self.ready()
+            return json_reply(200 if ready else 503, {"ready": ready, "service": self.name, "why": why})
+
+        async def scrape() -> Reply:
+            health = await self.health()
+            observed.update(health, bool(health["ok"]))
+            return 200, CONTENT_TYPE_LATEST, generate_latest(REGISTRY)
+
+        return Endpoints(
+            {"/healthz": healthz, "/readyz": readyz, "/metrics": scrape},
+            host=settings.http_host, port=settings.http_port, url_file=settings.var_dir / "run" / f"{self.name}.http",
+        )
 
 
 async def _serve(
     name: str, definition: ServiceDefinition, settings: Settings, stop: asyncio.Event,
     ready: Callable[[], None] | None,
 ) -> None:
+    metrics.enabled = settings.metrics
+    running = Running(name)
+    observed = metrics.observed(name)
+    endpoints = running.endpoints(settings, observed)
+    # before the store is opened: /readyz says "not ready" through the replay
+    try:
+        await endpoints.start()
+    except OSError as e:  # the port is taken: a setting to change, not a crash to restart
+        raise SettingsError(
+            f"POLKU_HTTP_HOST/POLKU_HTTP_PORT: cannot listen on {settings.http_host}:{settings.http_port} ({e.strerror})"
+        ) from None
+    try:
+        await _serve_running(name, definition, settings, stop, ready, running, observed)
+    finally:
+        await endpoints.close()
+
+
+async def _serve_running(
+    name: str, definition: ServiceDefinition, settings: Settings, stop: asyncio.Event,
+    ready: Callable[[], None] | None, running: Running, observed: metrics.Observed,
+) -> None:
     parts: ServiceParts = await asyncio.to_thread(definition.build, settings)
+    running.pipeline = parts.pipeline
+    observed.gauges = dict(parts.gauges)
+    running.phase = "connecting to NATS"
     url = settings.resolved_nats_url()
     creds = nats_auth.credentials(name, settings.var_dir)
     nc = await connect(url, name=f"polku-{name}", user=name, var_dir=settings.var_dir)
     js = nc.jetstream(publish_async_max_pending=4000)
+    running.js = js
+    running.phase = "waiting for its streams"
     # only the operator may create or change streams (`polku up` / `polku streams`): wait for them
     await wait_for_streams(js, [contracts.SERVICE_STREAM[name], *(c.source.upper() for c in parts.consumers)], stop)
     try:
@@ -162,6 +283,7 @@ async def _serve(
             parts.app, parts.publishing, nc, topics=parts.published_topics, stream=contracts.SERVICE_STREAM[name]
         )
         tasks.append(asyncio.create_task(relay.run(stop), name=f"{name}-relay"))
+        running.relay = relay
 
         def stalled() -> str | None:
             since = relay.failing_since if relay is not None else None
@@ -189,8 +311,11 @@ async def _serve(
         consumers.append(consumer)
         if spec.before_commands:
             gates.append(consumer)
+    running.consumers = consumers
     for consumer in gates:
+        running.phase = f"catching up on {consumer.stream} ({consumer.name})"
         await _caught_up(consumer, stop)
+    running.phase = "starting its command handlers"
 
     # apply_types=False: handlers take the message itself, so no dependency injection is needed.
     options = creds.nats_options()
@@ -210,6 +335,12 @@ async def _serve(
         apply_types=False,
         security=security,
         inbox_prefix=options.get("inbox_prefix", "_INBOX"),
+        middlewares=[
+            # the span of each command's handling, child of the caller's ``traceparent``
+            NatsTelemetryMiddleware(),
+            # FastStream's own metrics of the messages it handles (faststream_received_*)
+            *([NatsPrometheusMiddleware(registry=REGISTRY, app_name=name)] if settings.metrics else []),
+        ],
     )
     broker.include_router(parts.pipeline.router())
     await broker.start()
@@ -219,28 +350,10 @@ async def _serve(
         task.add_done_callback(supervise)
 
     async def health(msg: Any) -> None:
-        answer: dict[str, Any] = {"ok": True, "service": name, "pid": os.getpid()}
-        try:
-            if relay is not None:
-                answer["relay"] = {
-                    "position": relay.position,
-                    "lag": await asyncio.to_thread(relay.pending),
-                    "failing_for_s": None if relay.failing_since is None else round(time.monotonic() - relay.failing_since, 1),
-                }
-                answer["ok"] = parts.pipeline.gate is None or parts.pipeline.gate() is None
-            lags = {}
-            for consumer in consumers:
-                last = (await js.stream_info(consumer.stream)).state.last_seq
-                lags[consumer.name] = {
-                    "position": consumer.position, "lag": max(last - consumer.position, 0),
-                    "dead_lettered": consumer.dead_lettered,
-                }
-            answer["consumers"] = lags
-        except Exception as e:  # noqa: BLE001 - the answer says the service is up, and what it could not tell
-            answer["detail_error"] = type(e).__name__
-        await msg.respond(msgspec.json.encode(answer))
+        await msg.respond(msgspec.json.encode(await running.health()))
 
     health_sub = await nc.subscribe(f"polku.ctl.{name}.health", cb=health)
+    running.serving = True
     log.info("service_started", nats=url, store=settings.store, pid=os.getpid())
     if ready:
         ready()
@@ -248,6 +361,7 @@ async def _serve(
         await stop.wait()
     finally:
         log.info("service_stopping")
+        running.serving, running.phase = False, "stopping"
         await health_sub.unsubscribe()
         await broker.stop()
         done, pending = await asyncio.wait(tasks, timeout=10) if tasks else (set(), set())

@@ -55,6 +55,13 @@ def env_int(name: str, default: int) -> int:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _port(name: str) -> int:
+    port = env_int(name, 0)
+    if not 0 <= port <= 65535:
+        raise SettingsError(f"{name} must be a TCP port (0 for a free one), got {port}")
+    return port
+
+
 def _cipher_key(raw: str | None, name: str = "POLKU_CIPHER_KEY") -> str | None:
     if raw is None:
         return None
@@ -185,6 +192,16 @@ class Settings:
     #: a service's log file rotates at this size, this many earlier files kept
     log_max_bytes: int = 50 * 1024 * 1024
     log_backups: int = 5
+    #: where a service serves /metrics, /healthz and /readyz (POLKU_HTTP_HOST, POLKU_HTTP_PORT;
+    #: port 0: a free one, written to var/run/<service>.http)
+    http_host: str = "127.0.0.1"
+    http_port: int = 0
+    #: `polku up` gives its i-th service POLKU_HTTP_BASE_PORT + i (0: each a free port)
+    http_base_port: int = 0
+    #: the hot path's counters and histograms (POLKU_METRICS=0 turns them off; polku bench)
+    metrics: bool = True
+    #: where spans go (POLKU_TRACES): none, otlp, or file:<path> ("{service}" in it: the service)
+    traces: str = "none"
 
     @classmethod
     def from_env(cls, *, keys: bool = True) -> Settings:
@@ -230,7 +247,15 @@ class Settings:
             relay_stall_seconds=env_float("POLKU_RELAY_STALL_SECONDS", 30.0),
             log_max_bytes=env_int("POLKU_LOG_MAX_MB", 50) * 1024 * 1024,
             log_backups=env_int("POLKU_LOG_BACKUPS", 5),
+            http_host=os.environ.get("POLKU_HTTP_HOST", "").strip() or "127.0.0.1",
+            http_port=_port("POLKU_HTTP_PORT"),
+            http_base_port=_port("POLKU_HTTP_BASE_PORT"),
+            metrics=os.environ.get("POLKU_METRICS", "1").strip() != "0",
+            traces=_traces(),
         )
+
+    def tracing_exporter(self, service: str) -> str:
+        return self.traces.replace("{service}", service)
 
     def resolved_nats_url(self) -> str:
         """The URL to reach NATS: the setting, else what `polku up` wrote, else the default port."""
@@ -243,3 +268,10 @@ class Settings:
 
     def sqlite_path(self, service: str) -> Path:
         return self.var_dir / "store" / f"{service}.db"
+
+
+def _traces() -> str:
+    value = os.environ.get("POLKU_TRACES", "").strip() or "none"
+    if value not in ("none", "otlp") and not value.startswith("file:"):
+        raise SettingsError(f"POLKU_TRACES must be none, otlp or file:<path>, not {value!r}")
+    return value

@@ -44,11 +44,16 @@ class Cursor:
 
     # --- tracking, in the caller's transaction
     def position(self, name: str, *, for_update: bool = False) -> int:
+        found = self.recorded(name, for_update=for_update)
+        return 0 if found is None else found
+
+    def recorded(self, name: str, *, for_update: bool = False) -> int | None:
+        """The position recorded under ``name``, None if none is."""
         sql = "SELECT position FROM view_tracking WHERE name = ?"
         if for_update and self.postgres:
             sql += " FOR UPDATE"
         row = self.execute(sql, (name,)).fetchone()
-        return int(row[0]) if row else 0
+        return int(row[0]) if row else None
 
     def set_position(self, name: str, position: int) -> None:
         self.execute(
@@ -68,15 +73,13 @@ class SqlDatabase:
         self.postgres = settings.store == "postgres"
         self._lock = threading.RLock()
         if self.postgres:
-            import psycopg
-
             assert settings.postgres_dsn
             ensure_postgres_schema(settings, service)
-            self._conn: Any = psycopg.connect(settings.postgres_dsn, autocommit=True)
-            self._conn.execute(f'SET search_path TO "{postgres_schema(settings, service)}"')
-            if snapshot_reads:
-                self._conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            self.where = f"postgres schema {postgres_schema(settings, service)}"
+            self._dsn = settings.postgres_dsn
+            self._schema = postgres_schema(settings, service)
+            self._snapshot_reads = snapshot_reads
+            self._conn: Any = self._connect_postgres()
+            self.where = f"postgres schema {self._schema}"
         else:
             path = settings.var_dir / "store" / f"{service}-views.db"
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -89,11 +92,32 @@ class SqlDatabase:
         with self.transaction() as cur:
             cur.execute(TRACKING_DDL)
 
+    def _connect_postgres(self) -> Any:
+        import psycopg
+
+        conn = psycopg.connect(self._dsn, autocommit=True)
+        conn.execute(f'SET search_path TO "{self._schema}"')
+        if self._snapshot_reads:
+            conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        return conn
+
+    def _postgres_connection(self) -> Any:
+        """The connection, made anew if the last one broke (PostgreSQL restarted, a network
+        cut, an administrator's ``pg_terminate_backend``): the transaction that found it broken
+        failed, and its caller retries; without this every later one would fail too, for as
+        long as the process lives."""
+        if self._conn.closed or self._conn.broken:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = self._connect_postgres()
+        return self._conn
+
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
         with self._lock:
             if self.postgres:
-                with self._conn.transaction():
+                with self._postgres_connection().transaction():
                     yield Cursor(self._conn.cursor(), True)
             else:
                 cur = self._conn.cursor()
@@ -110,7 +134,7 @@ class SqlDatabase:
     def reading(self) -> Iterator[Cursor]:
         with self._lock:
             if self.postgres:
-                with self._conn.transaction():
+                with self._postgres_connection().transaction():
                     yield Cursor(self._conn.cursor(), True)
             else:
                 cur = self._conn.cursor()

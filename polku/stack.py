@@ -17,6 +17,7 @@ from pathlib import Path
 
 from polku import registry
 from polku.actor import ensure_demo_issuer
+from polku.endpoints import readiness, service_url
 from polku.natsserver import EmbeddedNats
 from polku.settings import Settings
 
@@ -137,11 +138,22 @@ class Stack:
     def _ready_file(self, name: str) -> Path:
         return self.var / "run" / f"{name}.ready"
 
+    def http_port(self, name: str) -> int:
+        """The port of a service's HTTP endpoints: POLKU_HTTP_BASE_PORT + its place, else a free one."""
+        base = self.settings.http_base_port
+        names = list(self.services)
+        return base + (names.index(name) if name in names else len(names)) if base else 0
+
+    def http_url(self, name: str) -> str | None:
+        """Where a started service serves /metrics, /healthz and /readyz (from var/run/<name>.http)."""
+        return service_url(self.var, name)
+
     def start_service(self, name: str) -> ServiceProcess:
         (self.var / "log").mkdir(parents=True, exist_ok=True)
         (self.var / "run").mkdir(parents=True, exist_ok=True)
         ready = self._ready_file(name)
         ready.unlink(missing_ok=True)
+        (self.var / "run" / f"{name}.http").unlink(missing_ok=True)
         env = {
             **os.environ,
             **self.env,
@@ -150,6 +162,7 @@ class Stack:
             "POLKU_LOG_FILE": str(self.var / "log" / f"{name}.jsonl"),
             "POLKU_LOG_FORMAT": "json",
             "POLKU_READY_FILE": str(ready),
+            "POLKU_HTTP_PORT": str(self.http_port(name)),
         }
         out = (self.var / "log" / f"{name}.out").open("ab")
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
@@ -173,14 +186,14 @@ class Stack:
         waiting: Callable[[str, float], None] | None = None,
         cancelled: Callable[[], bool] = lambda: False,
     ) -> None:
-        """Wait until each service says it is ready. ``timeout`` None: as long as it lives (a
-        service replaying a long history takes its time); ``waiting(name, seconds)`` is called
-        every 5 s meanwhile; ``cancelled()`` true stops the wait."""
+        """Wait until each service's ``/readyz`` says it is ready. ``timeout`` None: as long as it
+        lives (a service replaying a long history takes its time); ``waiting(name, seconds)`` is
+        called every 5 s meanwhile; ``cancelled()`` true stops the wait."""
         started = time.monotonic()
         told = started
         for name in names or tuple(self.processes):
             sp = self.processes[name]
-            while not self._ready_file(name).exists():
+            while not (readiness(self.var, name) or {}).get("ready"):
                 if sp.process.poll() is not None:
                     raise StackError(
                         f"service {name} exited with {sp.process.returncode}; see {self.var / 'log' / (name + '.out')}"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import threading
+from dataclasses import dataclass
 from datetime import date
 from collections.abc import Callable
 from typing import Any
@@ -24,10 +25,11 @@ from urllib.parse import unquote, urlparse
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
-from eventsourcing.persistence import JSONTranscoder, MapperDeserialisationError, ProcessRecorder, Recording, Tracking, Transcoding
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, MapperDeserialisationError, ProcessRecorder, Recording, Tracking, Transcoding
 from eventsourcing.postgres import PostgresAggregateRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder
 
+from polku import metrics
 from polku.domain import EnvelopeAsDict
 from polku.keys import UnknownKey, derive, legacy_key
 from polku.settings import Settings, SettingsError
@@ -124,6 +126,78 @@ def keyed_id(secret: str, kind: str, *parts: str) -> UUID:
 RELAY_TRACKING = "relay"
 
 
+@dataclass(frozen=True)
+class ConsumerCursor(Tracking):
+    """A consumer's cursor in a stream (``application_name``), recorded with its effect: the
+    sequence of the last message handled (``notification_id``) and the store position of the
+    last event applied (``source_position``: the producer's ``Polku-Position``).
+
+    The library's tracking record only moves its one number forward; a cursor moves when either
+    of its numbers does: its sequence goes back when the stream was recreated and gave the same
+    events lower sequences. It is kept in a table of its own
+    (``polku_cursors``), in the same transaction as the events."""
+
+    source_position: int = 0
+
+
+class _Cursors:
+    """``polku_cursors``: (name, seq, source_position), beside the library's tables."""
+
+    TABLE = "polku_cursors"
+
+    def __init__(self, recorder: ProcessRecorder) -> None:
+        self.recorder = recorder
+        self.postgres = isinstance(recorder, PostgresAggregateRecorder)
+        if self.postgres:
+            from psycopg.sql import SQL, Identifier
+
+            table = SQL("{}.{}").format(Identifier(recorder.datastore.schema), Identifier(self.TABLE))  # type: ignore[attr-defined]
+            self._create = SQL("CREATE TABLE IF NOT EXISTS {} (name text PRIMARY KEY, seq bigint NOT NULL, source_position bigint NOT NULL)").format(table)
+            self._write = SQL(
+                "INSERT INTO {0} AS c VALUES (%s, %s, %s) ON CONFLICT (name) DO UPDATE "
+                "SET seq = excluded.seq, source_position = excluded.source_position "
+                "WHERE c.seq < excluded.seq OR c.source_position < excluded.source_position RETURNING seq"
+            ).format(table)
+            self._read = SQL("SELECT seq, source_position FROM {} WHERE name = %s").format(table)
+        else:
+            self._create = f"CREATE TABLE IF NOT EXISTS {self.TABLE} (name TEXT PRIMARY KEY, seq INTEGER NOT NULL, source_position INTEGER NOT NULL)"
+            self._write = (
+                f"INSERT INTO {self.TABLE} VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE "
+                "SET seq = excluded.seq, source_position = excluded.source_position "
+                f"WHERE {self.TABLE}.seq < excluded.seq OR {self.TABLE}.source_position < excluded.source_position "
+                "RETURNING seq"
+            )
+            self._read = f"SELECT seq, source_position FROM {self.TABLE} WHERE name = ?"
+        self._query(self._create, (), commit=True)
+
+    def write(self, c: Any, cursor: ConsumerCursor) -> None:
+        """Move the cursor; refused (IntegrityError, as the library's tracking record) if it moves
+        neither its sequence nor its position: the same batch committed twice."""
+        c.execute(self._write, (cursor.application_name, cursor.notification_id, cursor.source_position))
+        if c.fetchone() is None:
+            raise IntegrityError(
+                f"cursor {cursor.application_name} at {cursor.notification_id}, {cursor.source_position} is not ahead of the one recorded"
+            )
+
+    def read(self, name: str) -> tuple[int, int] | None:
+        row = self._query(self._read, (name,))
+        return None if row is None else (int(row[0]), int(row[1]))
+
+    def _query(self, statement: Any, params: tuple[Any, ...], *, commit: bool = False) -> Any:
+        datastore = self.recorder.datastore  # type: ignore[attr-defined]
+        if self.postgres:
+            with datastore.get_connection() as conn, conn.cursor() as curs:
+                curs.execute(statement, params)
+                row = curs.fetchone() if curs.description else None
+                if commit:
+                    conn.commit()
+                return None if row is None else tuple(row.values()) if isinstance(row, dict) else row
+        with datastore.transaction(commit=commit) as c:
+            c.execute(statement, params)
+            row = c.fetchone()
+            return None if row is None else tuple(row)
+
+
 class DateAsISO(Transcoding):
     type = date
     name = "date_iso"
@@ -208,6 +282,7 @@ class ServiceApplication(Application[Any]):
         recording; ``progress(replayed, last position)`` after each page read."""
         end = self.max_position()
         start = 1
+        metrics.replay_progress(self.name, 0, end)
         while page := self.recorder.select_notifications(start, 1000):
             try:
                 events = [self.mapper.to_domain_event(n) for n in page]
@@ -221,12 +296,33 @@ class ServiceApplication(Application[Any]):
                         projection.apply(event)
             self.replayed += len(page)
             start = page[-1].id + 1
+            metrics.replay_progress(self.name, self.replayed, max(end, start - 1))
             if progress is not None:
                 progress(self.replayed, max(end, start - 1))
         self._projections.extend(projections)
 
     def construct_recorder(self) -> ProcessRecorder:
-        return self.factory.process_recorder()
+        recorder = self.factory.process_recorder()
+        self._cursors: _Cursors | None = None
+        if not hasattr(recorder, "datastore"):  # in memory (handler tests): the library's record
+            return recorder
+        self._cursors = cursors = _Cursors(recorder)
+        library_insert = recorder._insert_tracking  # type: ignore[attr-defined]
+
+        def insert_tracking(c: Any, tracking: Tracking) -> None:
+            if isinstance(tracking, ConsumerCursor):
+                cursors.write(c, tracking)
+            else:
+                library_insert(c, tracking)
+
+        recorder._insert_tracking = insert_tracking  # type: ignore[attr-defined]
+        return recorder
+
+    def cursor(self, stream: str) -> tuple[int, int | None]:
+        """A consumer's cursor in ``stream``: (sequence, source position); the position is None
+        for a store of before cursors (the library's tracking record holds the sequence)."""
+        found = self._cursors.read(stream) if self._cursors is not None else None
+        return found if found is not None else (self.tracking_position(stream), None)
 
     @property
     def process_recorder(self) -> ProcessRecorder:
@@ -275,6 +371,11 @@ class ServiceApplication(Application[Any]):
                 cache.get(aggregate_id, evict=True)
             except KeyError:
                 pass
+
+    def cached(self, aggregate_id: Any) -> bool:
+        """Whether the aggregate cache holds ``aggregate_id``: a read of it costs no query."""
+        cache = self.repository.cache
+        return cache is not None and aggregate_id in cache.cache
 
     def max_position(self) -> int:
         return self.recorder.max_notification_id() or 0

@@ -14,6 +14,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
+from polku import metrics
 from polku.domain import Envelope
 from polku.store import ServiceApplication
 
@@ -43,6 +44,8 @@ class UnitOfWork:
         if aggregate is None:
             if aggregate_id in self.absent:
                 return None
+            if metrics.enabled:
+                metrics.aggregate_read(self.app.name, self.app.cached(aggregate_id))
             try:
                 aggregate = self.app.repository.get(aggregate_id)
             except AggregateNotFoundError:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import msgspec
 import nats.errors
+import nats.js.errors
 from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
@@ -44,15 +47,19 @@ def remember_personal_data(body: dict[str, Any]) -> None:
 def distinct_referrals(seed: int, n: int) -> list[dict[str, Any]]:
     """``n`` referrals about ``n`` different clients. Casefile attaches a referral about a client
     with an open relationship to that relationship, so each of these opens one of its own."""
+    return list(itertools.islice(referrals_of_distinct_clients(seed), n))
+
+
+def referrals_of_distinct_clients(seed: int) -> Iterator[dict[str, Any]]:
+    """Referrals about different clients, drawn as they are taken (a load that sends as many
+    as it has time for; only what is drawn is remembered as sent)."""
     rng = random.Random(seed)
-    bodies: list[dict[str, Any]] = []
     codes: set[str] = set()
-    while len(bodies) < n:
+    while True:
         body = referral_body(rng)
         if body["identity_code"] not in codes:
             codes.add(body["identity_code"])
-            bodies.append(body)
-    return bodies
+            yield body
 
 
 async def request(nc: Client, subject: str, body: bytes, command_id: str | None = None, timeout: float = 10.0) -> dict[str, Any]:
@@ -115,12 +122,19 @@ async def stream_messages(nc: Client, stream: str, subject: str = ">") -> list[A
         config=ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL, inactive_threshold=10.0),
     )
     out: list[Any] = []
+    unavailable = 0
     try:
         while len(out) < info.state.messages:
             try:
                 out.extend(await sub.fetch(1000, timeout=2))
             except (asyncio.TimeoutError, TimeoutError):
                 break
+            except nats.js.errors.ServiceUnavailableError:
+                # in a cluster, the new consumer's leader is not elected yet (503)
+                unavailable += 1
+                if unavailable > 100:
+                    raise
+                await asyncio.sleep(0.1)
     finally:
         await sub.unsubscribe()
     return out
@@ -135,6 +149,12 @@ def stored_events(app: Any) -> Counter[str]:
             counts[n.topic.rsplit(":", 1)[-1]] += 1
         start = page[-1].id + 1
     return counts
+
+
+def nested(event: str) -> bytes:
+    """An event with an unknown field nested 1,100 brackets deep (2 KB): msgspec raises
+    RecursionError decoding it (not a ValidationError)."""
+    return b'{"event":"%s","extra":' % event.encode() + b"[" * 1100 + b"]" * 1100 + b"}"
 
 
 async def messages_when(nc: Client, stream: str, count: int, subject: str = ">", timeout: float = 15.0) -> list[Any]:

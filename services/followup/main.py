@@ -61,6 +61,13 @@ def build(settings: Settings) -> ServiceParts:
         ],
         close=app.close,
         tasks=[scheduler.run],
+        gauges={
+            "polku_deadlines_pending": ("Deadlines set and not yet fired or cancelled", lambda: len(app.due_index.pending)),
+            "polku_deadlines_overdue": (
+                "Pending deadlines due by followup's clock and not fired yet (the scheduler fires them each tick)",
+                lambda: app.due_index.overdue(app.today()),
+            ),
+        },
     )
 
 

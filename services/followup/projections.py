@@ -74,6 +74,13 @@ class DueIndex(Projection):
         with self.lock:
             self._taken.pop(deadline_id, None)
 
+    def overdue(self, today: date) -> int:
+        """Pending deadlines due on or before ``today``: the scheduler fires them at its next
+        tick, so more than a moment's worth says it is not firing (``/metrics``)."""
+        with self.lock:
+            waiting = sum(1 for due, deadline_id, _ in self._heap if due <= today and deadline_id in self.pending)
+            return waiting + sum(1 for d, due in self._taken.items() if due <= today and d in self.pending)
+
 
 class ClockOffset(Projection):
     def __init__(self) -> None:

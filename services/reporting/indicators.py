@@ -59,6 +59,12 @@ MAX_PERIOD_DAYS = 3660
 #: The tables' shape: a database holding another is emptied and filled again from the streams.
 SCHEMA_VERSION = 3
 SCHEMA_RECORD = "ri:schema"
+
+
+def source_name(stream: str) -> str:
+    """The tracking name of the source position (the producer's ``Polku-Position``) reached in
+    ``stream``; the stream's own name holds the sequence."""
+    return f"{stream}@source"
 DAY_S = 86400.0
 
 _F = "DOUBLE PRECISION"
@@ -941,6 +947,7 @@ class IndicatorsView:
                 drop_tables(cur, LIVE)
                 for stream in SOURCES:
                     cur.set_position(stream, 0)
+                    cur.set_position(source_name(stream), 0)
                 cur.set_position(SCHEMA_RECORD, SCHEMA_VERSION)
             create_tables(cur, LIVE)
 
@@ -948,6 +955,10 @@ class IndicatorsView:
     def position(self, stream: str) -> int:
         with self.db.reading() as cur:
             return cur.position(stream)
+
+    def cursor(self, stream: str) -> tuple[int, int | None]:
+        with self.db.reading() as cur:
+            return cur.position(stream), cur.recorded(source_name(stream))
 
     def positions(self) -> dict[str, int]:
         """Where the facts stand in each source stream."""
@@ -964,13 +975,26 @@ class IndicatorsView:
                     break
         return prepared
 
-    def commit(self, prepared: Prepared, stream: str, last_seq: int) -> None:
+    def commit(self, prepared: Prepared, stream: str, last_seq: int, source_position: int | None = None) -> None:
         failed = {f.delivery.seq for f in prepared.failures}
         with self.db.transaction() as cur:
-            position = cur.position(stream, for_update=True)
-            if last_seq <= position:
-                return  # all of it is in already (a rebuild swapped in past this batch)
-            apply_events(cur, LIVE, (d.event for d in prepared.deliveries if d.seq > position and d.seq not in failed))
+            if source_position is None:  # by sequence alone: deliveries that name no position
+                position = cur.position(stream, for_update=True)
+                if last_seq <= position:
+                    return  # all of it is in already (a rebuild swapped in past this batch)
+                fresh = (d.event for d in prepared.deliveries if d.seq > position and d.seq not in failed)
+            else:
+                done = cur.position(source_name(stream), for_update=True)
+                if source_position <= done:  # all of it is in already (a rebuild swapped in past this batch)
+                    if last_seq > cur.position(stream):
+                        cur.set_position(stream, last_seq)  # what was handled: poison, events applied already
+                    return
+                fresh = (
+                    d.event for d in prepared.deliveries
+                    if (d.source_position or 0) > done and d.seq not in failed
+                )
+                cur.set_position(source_name(stream), source_position)
+            apply_events(cur, LIVE, fresh)
             cur.set_position(stream, last_seq)
 
     # --------------------------------------------------------------- query
@@ -1039,15 +1063,22 @@ class IndicatorsView:
             create_tables(cur, NEXT)
             for stream in SOURCES:
                 cur.set_position(f"{NEXT}:{stream}", 0)
+                cur.set_position(f"{NEXT}:{source_name(stream)}", 0)
 
     def next_position(self, stream: str) -> int:
-        with self.db.reading() as cur:
-            return cur.position(f"{NEXT}:{stream}")
+        return self.next_cursor(stream)[0]
 
-    def apply_next(self, stream: str, events: list[Any], last_seq: int) -> None:
+    def next_cursor(self, stream: str) -> tuple[int, int]:
+        """Where the model being rebuilt stands in ``stream``: (sequence, source position)."""
+        with self.db.reading() as cur:
+            return cur.position(f"{NEXT}:{stream}"), cur.position(f"{NEXT}:{source_name(stream)}")
+
+    def apply_next(self, stream: str, events: list[Any], last_seq: int, source_position: int = 0) -> None:
         with self.db.transaction() as cur:
             apply_events(cur, NEXT, events)
             cur.set_position(f"{NEXT}:{stream}", last_seq)
+            if source_position:
+                cur.set_position(f"{NEXT}:{source_name(stream)}", source_position)
 
     def try_swap(self) -> dict[str, tuple[int, int]]:
         """Swap the new model in if it has reached the live one on every stream; otherwise
@@ -1067,6 +1098,7 @@ class IndicatorsView:
             drop_indexes(cur, NEXT)
             create_indexes(cur, LIVE)
             for stream in SOURCES:
-                cur.set_position(stream, cur.position(f"{NEXT}:{stream}"))
-                cur.execute("DELETE FROM view_tracking WHERE name = ?", (f"{NEXT}:{stream}",))
+                for name in (stream, source_name(stream)):
+                    cur.set_position(name, cur.position(f"{NEXT}:{name}"))
+                    cur.execute("DELETE FROM view_tracking WHERE name = ?", (f"{NEXT}:{name}",))
             return {}

@@ -20,6 +20,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from contracts.casefile import casefile_decoder
 from contracts.followup import followup_decoder
 from contracts.intake import intake_decoder
+from polku.bus import position_of
 from services.reporting.indicators import SOURCES, IndicatorsView
 
 DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
@@ -55,7 +56,8 @@ async def _replay(
     ``batch``. Memory stays bounded whatever the stream's length: the hand-over holds at most
     four transactions' worth, and while it is full the callback waits, so the subscription's own
     queue (at most ``batch * 50``) fills and JetStream's flow control holds the rest back."""
-    start = view.next_position(stream) + 1
+    done, source = await asyncio.to_thread(view.next_cursor, stream)
+    start = done + 1
     if start > target:
         return
     decoder = DECODERS[stream]
@@ -83,12 +85,19 @@ async def _replay(
                 msgs.append(handed.get_nowait())
             events = []
             for m in msgs:
+                # each event once, in its producer's order (as the live consumer applies them);
+                # a message from no store, or one that cannot be decoded, the live consumer
+                # dead-lettered
+                at = position_of(m)
+                if at is None or at <= source:
+                    continue
+                source = at
                 try:
                     events.append(decoder.decode(m.data))
-                except Exception:  # noqa: BLE001  # undecodable for whatever reason: the live consumer dead-lettered it too
+                except Exception:  # noqa: BLE001  # undecodable for whatever reason
                     pass
             position = msgs[-1].metadata.sequence.stream
-            await asyncio.to_thread(view.apply_next, stream, events, position)
+            await asyncio.to_thread(view.apply_next, stream, events, position, source)
             counted(len(msgs))
     finally:
         await sub.unsubscribe()

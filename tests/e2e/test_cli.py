@@ -143,6 +143,8 @@ def test_polku_bench_quick_measures_every_figure(tmp_path: Path) -> None:
         # followup's scheduler: firing due deadlines against raw batched SQLite, and a timer check
         "raw_sqlite_batch_insert", "scheduler_fire_rate", "scheduler_fire_ratio", "timer_check_us",
         "timer_check_growth",
+        # the metrics: Polku's counting per command in process, and a stack's commands/s on and off
+        "metrics_counting_us", "tracing_us", "metrics_on_commands", "metrics_off_commands", "metrics_kept",
     }
     assert all(value > 0 for value, _unit in figures.values())
     assert sum(line.startswith("# goal ") for line in result.stdout.splitlines()) == 4  # the timer check has one too

@@ -19,6 +19,7 @@ from polku.settings import Settings
 from polku.stack import Stack
 from services.casefile.main import build_application as build_casefile
 from demo.main import route_through
+import contracts
 from tests.helpers import RECEIVE_REFERRAL, distinct_referrals, referral_body, request, send_referrals, stored_events, stream_messages, wait_for_projection
 
 pytestmark = pytest.mark.postgres
@@ -53,6 +54,7 @@ async def test_on_postgresql_referrals_survive_a_casefile_crash_exactly_once(
     assert (await wait_for_projection(nc, n + 1)).total == n + 1
     n += 1
 
+    last_intake_event = max(int(m.headers[contracts.H_POSITION]) for m in await stream_messages(nc, "INTAKE"))
     stack.stop()
     with psycopg.connect(postgres_dsn) as conn:
         schemas = {r[0] for r in conn.execute(
@@ -68,7 +70,10 @@ async def test_on_postgresql_referrals_survive_a_casefile_crash_exactly_once(
         # Count the stored events, not the highest notification id: a PostgreSQL sequence is not
         # transactional, so the batch that was in flight when casefile was killed left a gap.
         assert stored_events(app) == {"Relationship.Opened": n, "Relationship.OwnWorkerNamed": n}
-        assert app.tracking_position("INTAKE") == 4 * n  # every intake event, not only ReferralRouted
+        # the cursor: every intake event (not only ReferralRouted), and the store position of the last
+        seq, source = app.cursor("INTAKE")
+        assert seq == 4 * n
+        assert source == last_intake_event
     finally:
         app.close()
 

@@ -160,7 +160,9 @@ async def test_polku_status_tells_operations_staff_what_runs_and_how_far_behind_
     assert result.returncode == 0, result.stderr
     out = result.stdout
     for name, sp in stack.processes.items():
-        assert re.search(rf"{name}\s+up \(pid {sp.process.pid}\); relay lag 0; consumer lag 0\n", out), out
+        assert re.search(
+            rf"{name}\s+ready \(pid {sp.process.pid}\); relay lag 0; consumer lag 0; http://127\.0\.0\.1:\d+/metrics\n", out
+        ), out
     assert re.search(r"INTAKE\s+20\b", out) and re.search(r"CASEFILE\s+10\b", out)
     assert re.search(r"casefile-intake\s+on INTAKE\s+at\s+20\s+pending\s+0\s+unacked\s+0", out), out
     assert re.search(r"reporting-casefile\s+on CASEFILE\s+at\s+10\s+pending\s+0\s+unacked\s+0", out), out

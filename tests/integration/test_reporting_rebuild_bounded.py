@@ -39,10 +39,10 @@ async def test_a_slow_rebuild_holds_at_most_four_transactions_of_events(
     applied: list[int] = []
     apply_next = view.apply_next
 
-    def slow(stream: str, events: list[Any], position: int) -> None:
+    def slow(stream: str, events: list[Any], position: int, source_position: int = 0) -> None:
         time.sleep(0.05)  # far slower than NATS delivers
         applied.append(len(events))
-        apply_next(stream, events, position)
+        apply_next(stream, events, position, source_position)
 
     monkeypatch.setattr(view, "apply_next", slow)
     operator = await connect(stack.url, name="polku-test-rebuild", user="operator", var_dir=stack.var)

@@ -23,16 +23,12 @@ from services.intake.main import build_pipeline as build_intake_pipeline
 from demo.headlines import settled_indicators
 from tests.helpers import (
     distinct_referrals,
+    nested,
     referral_body,
     send_referrals,
     stream_messages,
     wait_for_projection,
 )
-
-
-#: an event with an unknown field nested 1,100 brackets deep (2 KB): msgspec raises RecursionError
-def nested(event: str) -> bytes:
-    return b'{"event":"%s","extra":' % event.encode() + b"[" * 1100 + b"]" * 1100 + b"}"
 
 
 NESTED = nested("ReferralReceived")

@@ -912,6 +912,11 @@ def test_every_event_is_a_channel_at_its_subject_with_a_receive_operation(
             contracts.H_CORRELATION,
             contracts.H_CAUSATION,
             contracts.H_POSITION,
+            contracts.H_TRACEPARENT,
+            "Nats-Expected-Last-Sequence",
+            "Nats-Batch-Id",
+            "Nats-Batch-Sequence",
+            "Nats-Batch-Commit",
         }
         operations = [
             op

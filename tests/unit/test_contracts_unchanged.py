@@ -178,7 +178,8 @@ def test_only_prose_differs_in_channels_operations_and_messages(
     now: dict[str, Any], v1: dict[str, Any]
 ) -> None:
     """v1's messages (payloads, headers, tags), channels and operations are the same but for
-    their summaries, titles and descriptions."""
+    their summaries, titles and descriptions, and optional headers a message may gain (a
+    reader ignores a header it does not know)."""
     for part in ("channels", "operations"):
         for key, value in v1[part].items():
             assert _without_prose(now[part][key]) == _without_prose(value), (part, key)
@@ -188,4 +189,28 @@ def test_only_prose_differs_in_channels_operations_and_messages(
         if name == "Refused":  # its list of error codes grows; the codes are checked above
             message = {k: v for k, v in message.items() if k != "x-polku-error-codes"}
             now_messages = {**now_messages, name: {k: v for k, v in now_messages[name].items() if k != "x-polku-error-codes"}}
-        assert _without_prose(now_messages[name]) == _without_prose(message), name
+        now_message, old_message = _without_prose(now_messages[name]), _without_prose(message)
+        _headers_grow_compatibly(now_message.pop("headers", None), old_message.pop("headers", None), name)
+        assert now_message == old_message, name
+
+
+def _headers_grow_compatibly(now: Any, old: Any, at: str) -> None:
+    """A message's headers are v1's, and perhaps optional ones more (never a required one)."""
+    if old is None:
+        assert now is None, at
+        return
+    assert {k: v for k, v in now.items() if k != "properties"} == {k: v for k, v in old.items() if k != "properties"}, at
+    for name, schema in old["properties"].items():
+        assert now["properties"].get(name) == schema, f"{at}: header {name} changed"
+    for name in set(now["properties"]) - set(old["properties"]):
+        assert name not in now.get("required", []), f"{at}: a new header {name} must be optional"
+
+
+def test_a_message_may_gain_an_optional_header_but_not_a_required_one_nor_change_one() -> None:
+    old = {"type": "object", "properties": {"Polku-Command-Id": {"type": "string"}}, "required": ["Polku-Command-Id"]}
+    grown = {**old, "properties": {**old["properties"], "traceparent": {"type": "string"}}}
+    _headers_grow_compatibly(grown, old, "m")
+    with pytest.raises(AssertionError):  # required grew
+        _headers_grow_compatibly({**grown, "required": ["Polku-Command-Id", "traceparent"]}, old, "m")
+    with pytest.raises(AssertionError, match="changed"):
+        _headers_grow_compatibly({**old, "properties": {"Polku-Command-Id": {"type": "integer"}}}, old, "m")
