@@ -45,7 +45,7 @@ class Figure:
             shown = f"{self.value:.3f}"
         elif self.unit == "ms":
             shown = f"{self.value:.1f}"
-        elif self.unit == "us":
+        elif self.unit in ("us", "s"):
             shown = f"{self.value:.2f}"
         else:
             shown = f"{self.value:.0f}"

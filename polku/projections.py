@@ -6,6 +6,11 @@ fed by the service's own store (replayed at start by :meth:`ServiceApplication.f
 new recording) and, where it reads another service's events, by a
 :class:`ProjectionConsumer` on that service's stream. Every read model can be thrown away and
 built again from where its events come from.
+
+A projection's state is its attributes (all but its lock): :class:`polku.store.ServiceApplication`
+stores them now and then, with the store position and the consumers' cursors they reflect (a
+*read-model snapshot*), so that a start replays only what came after. A projection that holds
+anything a pickle cannot hold overrides :meth:`Projection.snapshot_state`.
 """
 
 from __future__ import annotations
@@ -47,7 +52,18 @@ class Projection:
     def __new__(cls, *args: Any, **kwargs: Any) -> Projection:
         self = super().__new__(cls)
         self.lock = threading.RLock()
+        #: where a :class:`ProjectionConsumer` has applied another service's stream up to:
+        #: stream -> (sequence, source position); part of the state, so a snapshot has it
+        self.consumed: dict[str, tuple[int, int]] = {}
         return self
+
+    def snapshot_state(self) -> dict[str, Any]:
+        """The model's state as a snapshot keeps it (call with the lock held)."""
+        return {name: value for name, value in vars(self).items() if name != "lock"}
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Take up a state :meth:`snapshot_state` gave (before any event is applied)."""
+        vars(self).update(state)
 
     def reads(self, event: Any) -> bool:
         return type(event) in self._appliers
@@ -62,15 +78,17 @@ class Projection:
 class ProjectionConsumer:
     """A consumer's handler that applies another service's events to an in-memory projection.
 
-    The projection lives in memory, so it tracks nothing: the stream is replayed from its start
-    whenever the service starts (see ``ConsumerSpec.before_commands``).
+    The cursor lives in the projection (``consumed``), moved with each batch it applies: with
+    no snapshot of the projection the stream is replayed from its start, with one from the
+    cursor the snapshot holds (see ``ConsumerSpec.before_commands``).
     """
 
     def __init__(self, projection: Projection) -> None:
         self.projection = projection
 
     def cursor(self, stream: str) -> tuple[int, int | None]:
-        return 0, 0
+        with self.projection.lock:
+            return self.projection.consumed.get(stream, (0, 0))
 
     def prepare(self, deliveries: list[Delivery[Any]]) -> Prepared:
         return Prepared(deliveries)
@@ -81,3 +99,4 @@ class ProjectionConsumer:
             for d in prepared.deliveries:
                 if d.seq not in failed:
                     self.projection.apply(d.event)
+            self.projection.consumed[stream] = (last_seq, source_position or 0)

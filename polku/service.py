@@ -33,7 +33,7 @@ from polku import tracing
 from polku import log as polku_log
 from polku import lease, metrics, nats_auth
 from polku.bus import check_stream, connect, wait_for_streams
-from polku.consumer import BatchHandler, EventConsumer
+from polku.consumer import BatchHandler, EventConsumer, sleep_or_stop
 from polku.endpoints import Endpoints, Reply, json_reply
 from polku.pipeline import Pipeline
 from polku.relay import Mapper, Relay
@@ -346,6 +346,8 @@ async def _serve_running(
     await broker.start()
     for i, work in enumerate(parts.tasks):
         tasks.append(asyncio.create_task(work(stop), name=f"{name}-task-{i}"))
+    if parts.app is not None and settings.snapshot_every > 0:
+        tasks.append(asyncio.create_task(_snapshots(parts.app, settings.snapshot_every, stop), name=f"{name}-snapshots"))
     for task in tasks:
         task.add_done_callback(supervise)
 
@@ -377,10 +379,34 @@ async def _serve_running(
         except Exception:  # noqa: BLE001 - NATS may be away; nothing is lost by closing
             pass
         await nc.close()
+        if parts.app is not None and settings.snapshot_every > 0 and not failed:
+            # what a start replays is what came after this; nothing is recorded any more
+            try:
+                await asyncio.to_thread(parts.app.snapshot_read_models)
+            except Exception as e:  # noqa: BLE001 - a snapshot is a cache: the store is the truth
+                log.warning("read_models_snapshot_failed", error=type(e).__name__)
         await asyncio.to_thread(parts.close)
         log.info("service_stopped")
     if failed:
         raise TaskFailed(f"{', '.join(failed)} failed for good; stopping so that it is started again")
+
+
+async def _snapshots(app: ServiceApplication, every: int, stop: asyncio.Event) -> None:
+    """A snapshot of the read models whenever ``every`` events have changed them since the last
+    (``POLKU_SNAPSHOT_EVERY``), so that a start replays at most about that many. A snapshot that
+    fails is retried at the next look; the service goes on (the store is the truth)."""
+    while not stop.is_set():
+        await sleep_or_stop(stop, SNAPSHOT_LOOK_SECONDS)
+        if stop.is_set() or app.changed_since_snapshot() < every:
+            continue
+        try:
+            await asyncio.to_thread(app.snapshot_read_models)
+        except Exception as e:  # noqa: BLE001
+            log.warning("read_models_snapshot_failed", error=type(e).__name__)
+
+
+#: how often the read models' changes are looked at for a snapshot
+SNAPSHOT_LOOK_SECONDS = 5.0
 
 
 async def _caught_up(consumer: EventConsumer, stop: asyncio.Event) -> None:

@@ -189,6 +189,9 @@ class Settings:
     time_bounds: TimeBounds = TimeBounds()
     #: a relay that has failed to publish this long turns commands away (``unavailable``)
     relay_stall_seconds: float = 30.0
+    #: a snapshot of a service's in-memory read models each time this many events changed
+    #: them (0: none; each start replays the whole store)
+    snapshot_every: int = 50_000
     #: a service's log file rotates at this size, this many earlier files kept
     log_max_bytes: int = 50 * 1024 * 1024
     log_backups: int = 5
@@ -245,6 +248,7 @@ class Settings:
             aggregate_cache=env_int("POLKU_AGGREGATE_CACHE", 10_000),
             time_bounds=TimeBounds.from_env(),
             relay_stall_seconds=env_float("POLKU_RELAY_STALL_SECONDS", 30.0),
+            snapshot_every=env_int("POLKU_SNAPSHOT_EVERY", 50_000),
             log_max_bytes=env_int("POLKU_LOG_MAX_MB", 50) * 1024 * 1024,
             log_backups=env_int("POLKU_LOG_BACKUPS", 5),
             http_host=os.environ.get("POLKU_HTTP_HOST", "").strip() or "127.0.0.1",

@@ -16,7 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import inspect
+import pickle
+import sys
 import threading
+import time
+import zlib
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import date
 from collections.abc import Callable
@@ -29,6 +35,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, MapperDese
 from eventsourcing.postgres import PostgresAggregateRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder
 
+from polku import log as polku_log
 from polku import metrics
 from polku.domain import EnvelopeAsDict
 from polku.keys import UnknownKey, derive, legacy_key
@@ -125,6 +132,13 @@ def keyed_id(secret: str, kind: str, *parts: str) -> UUID:
 #: The tracking name under which the relay keeps its position in the service's own store.
 RELAY_TRACKING = "relay"
 
+log = polku_log.get_logger("polku.store")
+
+#: the name of a service's read-model snapshot in ``polku_snapshots``; and the format of its
+#: state, part of the fingerprint (a new format makes the next start replay the whole store)
+READ_MODELS = "read-models"
+SNAPSHOT_FORMAT = 1
+
 
 @dataclass(frozen=True)
 class ConsumerCursor(Tracking):
@@ -140,14 +154,40 @@ class ConsumerCursor(Tracking):
     source_position: int = 0
 
 
-class _Cursors:
+class _SideTable:
+    """A table of Polku's own beside the library's, in the same database."""
+
+    def __init__(self, recorder: ProcessRecorder) -> None:
+        self.recorder = recorder
+        self.postgres = isinstance(recorder, PostgresAggregateRecorder)
+
+    def _query(self, statement: Any, params: tuple[Any, ...], *, commit: bool = False) -> Any:
+        datastore = self.recorder.datastore  # type: ignore[attr-defined]
+        if self.postgres:
+            with datastore.get_connection() as conn, conn.cursor() as curs:
+                curs.execute(statement, params)
+                row = curs.fetchone() if curs.description else None
+                if commit:
+                    conn.commit()
+                return None if row is None else tuple(row.values()) if isinstance(row, dict) else row
+        with datastore.transaction(commit=commit) as c:
+            c.execute(statement, params)
+            row = c.fetchone()
+            return None if row is None else tuple(row)
+
+    def _table(self, name: str) -> Any:
+        from psycopg.sql import SQL, Identifier
+
+        return SQL("{}.{}").format(Identifier(self.recorder.datastore.schema), Identifier(name))  # type: ignore[attr-defined]
+
+
+class _Cursors(_SideTable):
     """``polku_cursors``: (name, seq, source_position), beside the library's tables."""
 
     TABLE = "polku_cursors"
 
     def __init__(self, recorder: ProcessRecorder) -> None:
-        self.recorder = recorder
-        self.postgres = isinstance(recorder, PostgresAggregateRecorder)
+        super().__init__(recorder)
         if self.postgres:
             from psycopg.sql import SQL, Identifier
 
@@ -183,19 +223,53 @@ class _Cursors:
         row = self._query(self._read, (name,))
         return None if row is None else (int(row[0]), int(row[1]))
 
-    def _query(self, statement: Any, params: tuple[Any, ...], *, commit: bool = False) -> Any:
-        datastore = self.recorder.datastore  # type: ignore[attr-defined]
+
+class _Snapshots(_SideTable):
+    """``polku_snapshots``: the latest read-model snapshot of each name, replaced in place:
+    (name, position, fingerprint, state). The state is encrypted like the events."""
+
+    TABLE = "polku_snapshots"
+
+    def __init__(self, recorder: ProcessRecorder) -> None:
+        super().__init__(recorder)
         if self.postgres:
-            with datastore.get_connection() as conn, conn.cursor() as curs:
-                curs.execute(statement, params)
-                row = curs.fetchone() if curs.description else None
-                if commit:
-                    conn.commit()
-                return None if row is None else tuple(row.values()) if isinstance(row, dict) else row
-        with datastore.transaction(commit=commit) as c:
-            c.execute(statement, params)
-            row = c.fetchone()
-            return None if row is None else tuple(row)
+            from psycopg.sql import SQL
+
+            table = self._table(self.TABLE)
+            self._create = SQL(
+                "CREATE TABLE IF NOT EXISTS {} (name text PRIMARY KEY, position bigint NOT NULL, "
+                "fingerprint text NOT NULL, state bytea NOT NULL)"
+            ).format(table)
+            self._write = SQL(
+                "INSERT INTO {} VALUES (%s, %s, %s, %s) ON CONFLICT (name) DO UPDATE "
+                "SET position = excluded.position, fingerprint = excluded.fingerprint, state = excluded.state"
+            ).format(table)
+            self._read = SQL("SELECT position, fingerprint, state FROM {} WHERE name = %s").format(table)
+        else:
+            self._create = (
+                f"CREATE TABLE IF NOT EXISTS {self.TABLE} (name TEXT PRIMARY KEY, position INTEGER NOT NULL, "
+                "fingerprint TEXT NOT NULL, state BLOB NOT NULL)"
+            )
+            self._write = (
+                f"INSERT INTO {self.TABLE} VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE "
+                "SET position = excluded.position, fingerprint = excluded.fingerprint, state = excluded.state"
+            )
+            self._read = f"SELECT position, fingerprint, state FROM {self.TABLE} WHERE name = ?"
+        self._query(self._create, (), commit=True)
+
+    def write(self, name: str, position: int, fingerprint: str, state: bytes) -> None:
+        self._query(self._write, (name, position, fingerprint, state), commit=True)
+
+    def read(self, name: str) -> tuple[int, str, bytes] | None:
+        row = self._query(self._read, (name,))
+        return None if row is None else (int(row[0]), str(row[1]), bytes(row[2]))
+
+
+@dataclass(frozen=True)
+class SnapshotTaken:
+    position: int
+    size: int
+    seconds: float
 
 
 class DateAsISO(Transcoding):
@@ -220,6 +294,15 @@ class ServiceApplication(Application[Any]):
         self._projections: list[Any] = []
         #: events replayed into the read models at start
         self.replayed = 0
+        #: held while events are recorded and applied to the read models, so that the position
+        #: applied (``applied``) is one below which every event is applied: what a read-model
+        #: snapshot records
+        self._record_lock = threading.Lock()
+        self.applied = 0
+        #: the read-model snapshot taken or restored last: its position and its consumers'
+        #: sequences (``snapshot_read_models``); the fingerprint of the models' code and settings
+        self.snapshot_marks: tuple[int, int] = (0, 0)
+        self._fingerprint = ""
 
     @staticmethod
     def processing(aggregates: Any, tracking: Tracking | None = None) -> ProcessingEvent[Any]:
@@ -240,9 +323,10 @@ class ServiceApplication(Application[Any]):
     def save(self, *aggregates: Any, **kwargs: Any) -> list[Recording[Any]]:
         """Record the new events of ``aggregates`` in one transaction."""
         processing = self.processing(aggregates)
-        recordings = self._record(processing)
-        self._take_snapshots(processing)
-        self._notify(recordings)
+        with self._record_lock:
+            recordings = self._record(processing)
+            self._take_snapshots(processing)
+            self._notify(recordings)
         return recordings
 
     def stored_ids(self, aggregate_ids: Any) -> set[Any]:
@@ -278,11 +362,17 @@ class ServiceApplication(Application[Any]):
         transcoder.register(EnvelopeAsDict())
 
     def follow(self, *projections: Any, progress: Callable[[int, int], None] | None = None) -> None:
-        """Build ``projections`` from the whole store, then keep them up to date with each
-        recording; ``progress(replayed, last position)`` after each page read."""
+        """Build ``projections`` from the store, then keep them up to date with each recording;
+        ``progress(replayed, last position)`` after each page read.
+
+        They start from the latest read-model snapshot (``snapshot_read_models``) when its
+        fingerprint is theirs (the same code of their modules, the same state before any event:
+        the same settings), and replay what the store holds after it; else from the whole
+        store."""
+        assert not self._projections, "one set of read models per application"
         end = self.max_position()
-        start = 1
-        metrics.replay_progress(self.name, 0, end)
+        start = self._restore(projections) + 1
+        metrics.replay_progress(self.name, 0, end - start + 1)
         while page := self.recorder.select_notifications(start, 1000):
             try:
                 events = [self.mapper.to_domain_event(n) for n in page]
@@ -296,10 +386,98 @@ class ServiceApplication(Application[Any]):
                         projection.apply(event)
             self.replayed += len(page)
             start = page[-1].id + 1
-            metrics.replay_progress(self.name, self.replayed, max(end, start - 1))
+            metrics.replay_progress(self.name, self.replayed, max(end - self.snapshot_marks[0], self.replayed))
             if progress is not None:
-                progress(self.replayed, max(end, start - 1))
+                progress(self.replayed, max(end - self.snapshot_marks[0], self.replayed))
+        self.applied = start - 1
         self._projections.extend(projections)
+
+    # ----------------------------------------------------------- read-model snapshots
+    @staticmethod
+    def _fingerprint_of(projections: tuple[Any, ...]) -> str:
+        """What a snapshot must have been taken by: each model's class, its module's code, and
+        its state before any event (the settings it was made with)."""
+        digest = hashlib.sha256(f"format {SNAPSHOT_FORMAT}; python {sys.version_info[:2]}".encode())
+        for projection in projections:
+            cls = type(projection)
+            digest.update(f"{cls.__module__}:{cls.__qualname__}".encode())
+            for klass in cls.__mro__:
+                module = sys.modules.get(klass.__module__)
+                if module is not None and klass.__module__ != "builtins":
+                    try:
+                        digest.update(inspect.getsource(module).encode())
+                    except (OSError, TypeError):  # no source to read: never trust a snapshot
+                        digest.update(str(time.time_ns()).encode())
+            with projection.lock:
+                digest.update(pickle.dumps(projection.snapshot_state(), protocol=5))
+        return digest.hexdigest()
+
+    def _consumed(self, projections: Any = None) -> int:
+        """The stream sequences the models' consumers have applied up to, summed: how far they
+        moved since a snapshot."""
+        return sum(seq for p in (projections or self._projections) for seq, _ in p.consumed.values())
+
+    def _restore(self, projections: tuple[Any, ...]) -> int:
+        """Take up the latest snapshot if it is the models'; the store position it reflects (0:
+        none, replay the whole store)."""
+        self._snapshots = _Snapshots(self.recorder) if hasattr(self.recorder, "datastore") else None
+        self._fingerprint = self._fingerprint_of(projections)
+        if self._snapshots is None:
+            return 0
+        found = self._snapshots.read(READ_MODELS)
+        if found is None:
+            return 0
+        position, fingerprint, data = found
+        if fingerprint != self._fingerprint:
+            log.info("read_models_snapshot_passed_over", position=position, why="taken by other code or settings")
+            return 0
+        started = time.perf_counter()
+        try:
+            if self.mapper.cipher is not None:
+                data = self.mapper.cipher.decrypt(data)
+            states = pickle.loads(zlib.decompress(data))  # noqa: S301 - our own, authenticated by the cipher
+            if len(states) != len(projections):
+                raise ValueError("a snapshot of other read models")
+        except Exception as e:  # noqa: BLE001 - a snapshot is a cache: the store is the truth
+            log.warning("read_models_snapshot_unusable", position=position, error=type(e).__name__)
+            return 0
+        for projection, state in zip(projections, states, strict=True):
+            projection.restore_state(state)
+        self.snapshot_marks = (position, self._consumed(projections))
+        log.info(
+            "read_models_restored", position=position, bytes=len(found[2]),
+            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+        return position
+
+    def changed_since_snapshot(self) -> int:
+        """Events applied to the read models since the latest snapshot (own and consumed)."""
+        return max(self.applied - self.snapshot_marks[0], 0) + max(self._consumed() - self.snapshot_marks[1], 0)
+
+    def snapshot_read_models(self) -> SnapshotTaken | None:
+        """Store the read models' state with the position it reflects (replacing the one
+        before), if anything changed: a start then replays only what came after. Events are
+        recorded and applied meanwhile only once the state is copied (pickled)."""
+        if getattr(self, "_snapshots", None) is None or not self._projections or not self.changed_since_snapshot():
+            return None
+        started = time.perf_counter()
+        with self._record_lock, ExitStack() as locks:
+            for projection in self._projections:
+                locks.enter_context(projection.lock)
+            position, consumed = self.applied, self._consumed()
+            data = pickle.dumps([p.snapshot_state() for p in self._projections], protocol=5)
+        held = time.perf_counter() - started
+        data = zlib.compress(data, 1)
+        if self.mapper.cipher is not None:
+            data = self.mapper.cipher.encrypt(data)
+        self._snapshots.write(READ_MODELS, position, self._fingerprint, data)
+        self.snapshot_marks = (position, consumed)
+        taken = SnapshotTaken(position, len(data), time.perf_counter() - started)
+        log.info(
+            "read_models_snapshot", position=position, bytes=taken.size, duration_ms=round(taken.seconds * 1000, 1),
+            held_ms=round(held * 1000, 1),
+        )
+        return taken
 
     def construct_recorder(self) -> ProcessRecorder:
         recorder = self.factory.process_recorder()
@@ -339,6 +517,8 @@ class ServiceApplication(Application[Any]):
             with projection.lock:
                 for recording in recordings:
                     projection.apply(recording.domain_event)
+        if recordings:
+            self.applied = max(self.applied, max(r.notification.id for r in recordings))
         super()._notify(recordings)
         if recordings:
             with self._listeners_lock:
@@ -350,9 +530,10 @@ class ServiceApplication(Application[Any]):
         self, processing_event: ProcessingEvent[Any]
     ) -> list[Recording[Any]]:
         """Record a consumer's new events with its tracking record, in one transaction."""
-        recordings = self._record(processing_event)
-        self._take_snapshots(processing_event)
-        self._notify(recordings)
+        with self._record_lock:
+            recordings = self._record(processing_event)
+            self._take_snapshots(processing_event)
+            self._notify(recordings)
         return recordings
 
     def tracking_position(self, name: str) -> int:

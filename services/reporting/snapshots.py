@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -49,6 +48,7 @@ from contracts.reporting import INDICATORS, Indicator, IndicatorsQuery, Indicato
 from polku import log as polku_log
 from polku.domain import Envelope
 from polku.pipeline import Pipeline
+from polku.projections import Projection, on
 from polku.settings import Settings
 from polku.store import ServiceApplication, store_env
 from polku.unit_of_work import UnitOfWork
@@ -78,12 +78,11 @@ class IndicatorsSource(Protocol):
 
 
 # --------------------------------------------------------------------------- the store
-class PublishedIndex:
+class PublishedIndex(Projection):
     """What has been published, from the store: the latest snapshot (id, digest) of each series
     and the latest period published per team and period kind."""
 
     def __init__(self) -> None:
-        self.lock = threading.RLock()
         #: (team, period, period_from) → (snapshot id, digest)
         self.latest: dict[tuple[str | None, str, date], tuple[UUID, str]] = {}
         #: (team, period) → the latest period_from published
@@ -92,11 +91,12 @@ class PublishedIndex:
         self.first_day: date | None = None
         self.published = 0
 
-    def apply(self, event: Any) -> None:
-        if isinstance(event, SnapshotSchedule.Began):
-            self.first_day = event.first_day
-        if not isinstance(event, SnapshotSeries.Published):
-            return
+    @on(SnapshotSchedule.Began)
+    def _began(self, event: SnapshotSchedule.Began) -> None:
+        self.first_day = event.first_day
+
+    @on(SnapshotSeries.Published)
+    def _published(self, event: SnapshotSeries.Published) -> None:
         self.latest[(event.team, event.period, event.period_from)] = (event.snapshot_id, event.digest)
         key = (event.team, event.period)
         if key not in self.last_from or event.period_from > self.last_from[key]:

@@ -1,0 +1,173 @@
+"""Read-model snapshots: a service's in-memory read models are stored now and then with the store
+position they reflect, and a start takes them up and replays only what came after (real SQLite,
+the services' own applications)."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from datetime import date, timedelta
+
+import msgspec
+from contracts.intake import ReceiveReferral, RouteReferral, ScreenReferral, TriageSupportNeed
+from demo.main import routing_commands
+from polku.settings import Settings
+from polku.store import READ_MODELS, store_env
+from services.intake.application import IntakeApplication
+from services.intake.main import build_application as build_intake
+from services.intake.main import build_pipeline as build_intake_pipeline
+from tests.application.test_followup_deadlines import ended, make
+from tests.helpers import distinct_referrals
+
+COMMANDS = {"intake.screen_referral": ScreenReferral, "intake.triage_support_need": TriageSupportNeed,
+            "intake.route_referral": RouteReferral}
+
+
+def _intake_history(settings: Settings, app, start: int, count: int, tag: str = "") -> None:  # type: ignore[no-untyped-def]
+    """``count`` referrals received, and every second one screened, triaged and routed."""
+    pipeline = build_intake_pipeline(app, settings)
+    bodies = distinct_referrals(start, count)
+    received = pipeline.execute_batch(
+        [(msgspec.convert(b, ReceiveReferral), f"r{tag}-{start}-{i}") for i, b in enumerate(bodies)]
+    )
+    assert all(ok for ok, _ in received)
+    ids = [str(reply.referral_id) for _, reply in received][::2]
+    for step in range(3):
+        commands = [routing_commands(rid, special=i % 3 == 0, prefix=f"p{tag}-{start}-{i}")[step] for i, rid in enumerate(ids)]
+        done = pipeline.execute_batch([(msgspec.convert(body, COMMANDS[name]), cid) for name, body, cid in commands])
+        assert all(ok for ok, _ in done), done
+
+
+def _states(app) -> list[dict]:  # type: ignore[no-untyped-def]
+    return [p.snapshot_state() for p in app._projections]
+
+
+def _replayed_whole(settings: Settings, path) -> list[dict]:  # type: ignore[no-untyped-def]
+    """The read models as a start without a snapshot builds them: from every stored event."""
+    with sqlite3.connect(path) as db:
+        db.execute("DELETE FROM polku_snapshots")
+    app = build_intake(settings)
+    try:
+        assert app.snapshot_marks == (0, 0)
+        assert app.replayed == app.max_position()
+        return _states(app)
+    finally:
+        app.close()
+
+
+def test_intake_starts_from_its_snapshot_and_replays_only_what_came_after(settings: Settings) -> None:
+    app = build_intake(settings)
+    _intake_history(settings, app, 1, 60)
+    taken = app.snapshot_read_models()
+    assert taken is not None and taken.position == app.max_position()
+    assert app.snapshot_read_models() is None  # nothing changed since: no second one
+    at_snapshot = app.max_position()
+    _intake_history(settings, app, 100, 20)  # after the snapshot
+    end, states = app.max_position(), _states(app)
+    app.close()
+
+    again = build_intake(settings)
+    try:
+        assert again.snapshot_marks[0] == at_snapshot
+        assert again.replayed == end - at_snapshot  # only what came after the snapshot
+        assert _states(again) == states
+        assert len(again.referrals.by_id) == 80
+        # the models go on from there: a new referral about an earlier client is seen as a repeat
+        _intake_history(settings, again, 1, 1, tag="again")
+        first_client = next(iter(again.referrals.by_client.values()))
+        assert len(first_client) == 2
+        states = _states(again)
+    finally:
+        again.close()
+    assert _replayed_whole(settings, settings.sqlite_path("intake")) == states
+
+
+def test_a_snapshot_of_other_settings_or_code_is_passed_over_and_the_whole_store_replayed(settings: Settings) -> None:
+    app = build_intake(settings)
+    _intake_history(settings, app, 1, 20)
+    assert app.snapshot_read_models() is not None
+    app.close()
+    # another default team: the models' state before any event differs, so the snapshot is not theirs
+    other = IntakeApplication(store_env(settings, "intake"), pseudonym_key=settings.pseudonym_key, default_team="team-south")
+    try:
+        assert other.snapshot_marks == (0, 0)
+        assert other.replayed == other.max_position()
+    finally:
+        other.close()
+
+
+def test_a_snapshot_that_cannot_be_read_is_passed_over(settings: Settings) -> None:
+    app = build_intake(settings)
+    _intake_history(settings, app, 1, 20)
+    app.snapshot_read_models()
+    states = _states(app)
+    app.close()
+    with sqlite3.connect(settings.sqlite_path("intake")) as db:
+        (state,) = db.execute("SELECT state FROM polku_snapshots WHERE name = ?", (READ_MODELS,)).fetchone()
+        db.execute("UPDATE polku_snapshots SET state = ?", (state[:-1] + bytes([state[-1] ^ 1]),))
+    again = build_intake(settings)
+    try:
+        assert again.snapshot_marks == (0, 0) and again.replayed == again.max_position()
+        assert _states(again) == states
+    finally:
+        again.close()
+
+
+def test_a_snapshot_is_encrypted_like_the_events(settings: Settings) -> None:
+    app = build_intake(settings)
+    _intake_history(settings, app, 1, 20)
+    app.snapshot_read_models()
+    clients = list(app.referrals.by_client)
+    app.close()
+    with sqlite3.connect(settings.sqlite_path("intake")) as db:
+        (state,) = db.execute("SELECT state FROM polku_snapshots").fetchone()
+    assert clients and not any(client.encode() in state for client in clients)
+    assert b"ReferralView" not in state
+
+
+def test_followup_takes_up_its_pending_deadlines_from_a_snapshot(settings: Settings) -> None:
+    app, pipeline, _ = make(settings)
+    relationships = [uuid.uuid4() for _ in range(30)]
+    for i, rid in enumerate(relationships[:20]):
+        ended(pipeline, rid, date(2026, 12, 1) + timedelta(days=i))
+    assert app.snapshot_read_models() is not None
+    at_snapshot = app.max_position()
+    for i, rid in enumerate(relationships[20:]):
+        ended(pipeline, rid, date(2027, 1, 1) + timedelta(days=i))
+    pending = dict(app.due_index.pending)
+    states = _states(app)
+    app.close()
+
+    again, _, _ = make(settings)
+    try:
+        assert again.snapshot_marks[0] == at_snapshot
+        assert 0 < again.replayed < again.max_position()
+        assert again.due_index.pending == pending and len(pending) == 30
+        assert _states(again) == states
+        # the heap came back with them: a timer check takes the three due by 2026-12-03
+        assert len(again.due_index.take_due(date(2026, 12, 3))) == 3
+    finally:
+        again.close()
+
+
+def test_the_same_history_gives_the_same_fingerprint_in_another_process(settings: Settings) -> None:
+    """The fingerprint is of code and settings only: a restarted process (another hash seed)
+    takes up the snapshot its predecessor stored."""
+    import subprocess
+    import sys
+
+    app = build_intake(settings)
+    _intake_history(settings, app, 1, 10)
+    app.snapshot_read_models()
+    end = app.max_position()
+    app.close()
+    code = (
+        "from polku.settings import Settings; from services.intake.main import build_application as b; "
+        "a = b(Settings.from_env()); print(a.snapshot_marks[0], a.replayed); a.close()"
+    )
+    for seed in ("1", "2"):
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+            env={**__import__("os").environ, "PYTHONHASHSEED": seed},
+        ).stdout.split()
+        assert out[-2:] == [str(end), "0"], out
