@@ -111,6 +111,8 @@ def store_env(settings: Settings, service: str) -> dict[str, str]:
     env["CIPHER_KEY"] = current
     env["CIPHER_OLD_KEYS"] = ",".join(k for k in settings.cipher_keys if k != current)
     env["CIPHER_LEGACY_KEYS"] = legacy_key(settings.pseudonym_key, "event-store")
+    # a start takes up the read models' latest snapshot (none when snapshots are turned off)
+    env[SNAPSHOTS_ENV] = "y" if settings.snapshot_every > 0 else "n"
     return env
 
 
@@ -138,6 +140,8 @@ log = polku_log.get_logger("polku.store")
 #: state, part of the fingerprint (a new format makes the next start replay the whole store)
 READ_MODELS = "read-models"
 SNAPSHOT_FORMAT = 1
+#: the application's setting: "n" and a start replays the whole store (``polku rebuild``)
+SNAPSHOTS_ENV = "POLKU_READ_MODEL_SNAPSHOTS"
 
 
 @dataclass(frozen=True)
@@ -422,7 +426,7 @@ class ServiceApplication(Application[Any]):
         none, replay the whole store)."""
         self._snapshots = _Snapshots(self.recorder) if hasattr(self.recorder, "datastore") else None
         self._fingerprint = self._fingerprint_of(projections)
-        if self._snapshots is None:
+        if self._snapshots is None or self.env.get(SNAPSHOTS_ENV, "y") == "n":
             return 0
         found = self._snapshots.read(READ_MODELS)
         if found is None:

@@ -12,7 +12,7 @@ from polku.pipeline import Pipeline
 from polku.progress import Progress
 from polku.service import ConsumerSpec, RepublishSource, ServiceDefinition, ServiceParts
 from polku.settings import Settings
-from polku.store import store_env
+from polku.store import SNAPSHOTS_ENV, store_env
 from services.casefile import publishing
 from services.casefile.application import CasefileApplication
 from services.casefile.handlers import TABLE
@@ -23,11 +23,15 @@ def build_application(
     settings: Settings,
     progress: Callable[[int, int], None] | None = None,
     casefile: CasefileSettings | None = None,
+    *,
+    whole: bool = False,
 ) -> CasefileApplication:
+    """Casefile's application; ``whole``: its read models replayed from the whole store, not
+    from their snapshot (``polku rebuild casefile``)."""
     casefile = casefile or CasefileSettings.from_env()
+    env = store_env(settings, "casefile") | ({SNAPSHOTS_ENV: "n"} if whole else {})
     return CasefileApplication(
-        store_env(settings, "casefile"), roster=settings.roster, id_secret=settings.pseudonym_key,
-        policy=casefile.policy, progress=progress,
+        env, roster=settings.roster, id_secret=settings.pseudonym_key, policy=casefile.policy, progress=progress,
     )
 
 
@@ -65,16 +69,17 @@ def build(settings: Settings) -> ServiceParts:
 
 def rebuild(settings: Settings) -> int:
     """``polku rebuild casefile``. Casefile's read models (caseload, the open relationship of
-    each client, counts by nature and end reason) live in memory and are built from its event
-    store whenever it starts; its timeline is read from the store itself. Rebuilding replays the
-    store into them and reports."""
+    each client, counts by nature and end reason) live in memory: a start takes up their latest
+    snapshot and replays what came after it; its timeline is read from the store itself.
+    Rebuilding replays the whole store into them, stores their snapshot anew, and reports."""
     started = time.perf_counter()
     progress = Progress("casefile events replayed")
-    app = build_application(settings, progress=lambda replayed, end: progress.update(replayed, end))
+    app = build_application(settings, progress=lambda replayed, end: progress.update(replayed, end), whole=True)
     try:
         progress.done()
         events = app.replayed
         counts = app.summary()
+        app.snapshot_read_models()
     finally:
         app.close()
     seconds = time.perf_counter() - started
@@ -82,7 +87,7 @@ def rebuild(settings: Settings) -> int:
     print(
         f"casefile rebuilt its read models from its store: {events} events in {seconds:.2f}s "
         f"({rate:,.0f} events/s); {counts.open} open and {counts.ended} ended relationships. "
-        "Timelines are read from the store itself. A running casefile rebuilds the same when it starts."
+        "Timelines are read from the store itself. The next start begins from the read models' new snapshot."
     )
     return 0
 

@@ -8,6 +8,7 @@ special support need, a social worker as own worker and SHL 46 § decisions.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from datetime import date, timedelta
@@ -182,6 +183,8 @@ async def test_the_aava_path_from_contact_to_work_runs_through_the_command_api(s
     )
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert "casefile" in rebuilt.stdout and "events" in rebuilt.stdout
+    # the whole store, not the tail after the snapshot casefile stored as it stopped (none)
+    assert re.search(r"from its store: [1-9]\d* events", rebuilt.stdout), rebuilt.stdout
     stack.start_service("casefile")
     stack.wait_ready(("casefile",))
     assert await cf.query("timeline", SC1) == timeline
