@@ -128,9 +128,9 @@ class EsBaseline:
         self._settings: Settings | None = None
 
     def __enter__(self) -> EsBaseline:
-        settings = self._settings = self._stack.enter_context(fresh_var("es-baseline"))
+        settings = self._settings = self._stack.enter_context(fresh_var("es_baseline"))
         roster = [{"worker_id": w.worker_id, "role": w.role, "team": w.team, "capacity": w.capacity} for w in settings.roster]
-        self._app = BareIntake(store_env(settings, "es-baseline"), pseudonym_key=settings.pseudonym_key, roster=roster)
+        self._app = BareIntake(store_env(settings, "es_baseline"), pseudonym_key=settings.pseudonym_key, roster=roster)
         self._stack.callback(self._app.close)
         for i, body in enumerate(distinct_demo_referrals(self._rng, WARMUP, self._seen)):
             self._app.path(f"es-warm-{i}", body)
@@ -171,7 +171,7 @@ class EsBaseline:
         if self._settings.store == "sqlite":
             import sqlite3
 
-            conn = sqlite3.connect(self._settings.sqlite_path("es-baseline"), isolation_level=None)
+            conn = sqlite3.connect(self._settings.sqlite_path("es_baseline"), isolation_level=None)
             try:
                 rows, state = conn.execute("SELECT COUNT(*), SUM(LENGTH(state)) FROM stored_events").fetchone()
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
