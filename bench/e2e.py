@@ -283,8 +283,66 @@ def _pp(values: list[float]) -> str:
     return f"p50 {percentile(values, 50):.1f} / p99 {percentile(values, 99):.1f} ms"
 
 
-def latency(rate: float, seconds: float, low_rate: float = 20, low_seconds: float = 5) -> list[Figure]:
-    """The figures at ``rate``; then, as notes, the same at ``low_rate`` (well under capacity)."""
+#: The p99 a steady rate must keep to count for ``latency_max_rate_50ms``.
+P99_BOUND_MS = 50.0
+
+
+async def _max_rate(
+    client: Client, settings: Settings, rng: random.Random, run_id: str, known: dict[float, float],
+    seconds: float, steps: int,
+) -> tuple[float, list[tuple[float, float, int]]]:
+    """The highest steady rate whose p99 (first command -> reporting row) stays within
+    :data:`P99_BOUND_MS`: a search over steady rates of ``seconds`` each, at most ``steps`` of
+    them, on the same stack, each started once the last one's referrals were all projected.
+    ``known``: p99 by rate, measured already. Up from the highest good rate known (doubling)
+    until one is over, then bisecting; below the lowest (halving, down to 5/s) if none is good.
+    Returns the rate (0 if none was good) and every level tried (rate, p99, referrals)."""
+    tried: list[tuple[float, float, int]] = []
+
+    async def level(rate: float) -> float:
+        say(f"  max rate search: {rate:.0f}/s for {seconds:g}s")
+        phase = await _latency_phase(client, settings, rng, f"{run_id}-max{len(tried)}", rate, seconds)
+        p99 = percentile(phase.total, 99)
+        tried.append((rate, p99, phase.count))
+        known[rate] = p99
+        return p99
+
+    good = [r for r, p in known.items() if p <= P99_BOUND_MS]
+    bad = [r for r, p in known.items() if p > P99_BOUND_MS]
+    lo = max(good) if good else 0.0
+    hi = min([r for r in bad if r > lo], default=0.0)
+    while steps > 0 and lo == 0.0:  # nothing good yet: halve down from the lowest rate tried
+        rate = max(min(known) / 2, 5.0) if known else 20.0
+        steps -= 1
+        if await level(rate) <= P99_BOUND_MS:
+            lo = rate
+        else:
+            hi = rate
+            if rate <= 5.0:
+                return 0.0, tried
+    while steps > 0 and hi == 0.0:  # nothing bad above: double up from the highest good rate
+        rate = lo * 2
+        steps -= 1
+        if await level(rate) <= P99_BOUND_MS:
+            lo = rate
+        else:
+            hi = rate
+    while steps > 0 and hi - lo > max(5.0, lo * 0.05):
+        rate = float(round((lo + hi) / 2))
+        steps -= 1
+        if await level(rate) <= P99_BOUND_MS:
+            lo = rate
+        else:
+            hi = rate
+    return lo, tried
+
+
+def latency(
+    rate: float, seconds: float, low_rate: float = 20, low_seconds: float = 5, search_seconds: float = 5,
+    search_steps: int = 5,
+) -> list[Figure]:
+    """The figures at ``rate``; then, as notes, the same at ``low_rate`` (well under capacity);
+    then the highest steady rate whose p99 stays within 50 ms (:func:`_max_rate`)."""
     with fresh_var("latency") as settings:
 
         async def run() -> list[Figure]:
@@ -294,6 +352,8 @@ def latency(rate: float, seconds: float, low_rate: float = 20, low_seconds: floa
                 await _warm_up(client, rng, run_id)
                 main = await _latency_phase(client, settings, rng, f"{run_id}-lat", rate, seconds)
                 low = await _latency_phase(client, settings, rng, f"{run_id}-low", low_rate, low_seconds)
+                known = {rate: percentile(main.total, 99), low_rate: percentile(low.total, 99)}
+                best, tried = await _max_rate(client, settings, rng, run_id, known, search_seconds, search_steps)
             notes = [
                 f"# latency: {main.count} referrals sent open-loop on a fixed schedule at {rate:.0f}/s "
                 f"(achieved {main.achieved:,.0f}/s over {main.send_span:.1f}s; a send never waits for a reply), "
@@ -311,9 +371,19 @@ def latency(rate: float, seconds: float, low_rate: float = 20, low_seconds: floa
                 f"end to end {_pp(low.total)}, max {max(low.total):.1f} ms; four commands answered {_pp(low.reply)}",
                 *(f"#     {name}: {_pp(values)}" for name, values in low.stages),
             ]
+            levels = ", ".join(f"{r:.0f}/s {p:.0f} ms" for r, p, _n in tried)
+            search_notes = [
+                f"# latency_max_rate_50ms: the highest steady rate whose p99 (as latency_p99_ms: first command -> "
+                f"reporting row) stayed <= {P99_BOUND_MS:g} ms, on the same stack: from {rate:.0f}/s and "
+                f"{low_rate:.0f}/s above, then up (doubling) or down (halving) and bisecting, at most "
+                f"{search_steps} levels of {search_seconds:g}s, each sent open-loop once the level before was "
+                "all projected",
+                f"#   levels: {levels or 'none needed'}",
+            ]
             return [
                 Figure("latency_p50_ms", percentile(main.total, 50), "ms", notes),
                 Figure("latency_p99_ms", percentile(main.total, 99), "ms", low_notes),
+                Figure("latency_max_rate_50ms", best, "referrals/s", search_notes),
             ]
 
         return asyncio.run(run())
