@@ -7,17 +7,23 @@ new recording) and, where it reads another service's events, by a
 :class:`ProjectionConsumer` on that service's stream. Every read model can be thrown away and
 built again from where its events come from.
 
-A projection's state is its attributes (all but its lock): :class:`polku.store.ServiceApplication`
-stores them now and then, with the store position and the consumers' cursors they reflect (a
-*read-model snapshot*), so that a start replays only what came after. A projection that holds
-anything a pickle cannot hold overrides :meth:`Projection.snapshot_state`.
+A projection's state is the attributes it declares on the class, each with a type msgspec
+encodes (``by_id: dict[UUID, ReferralView]``); it keeps no other attribute (checked when the
+application follows it). :class:`polku.store.ServiceApplication` stores the state now and then,
+encoded (MessagePack, in C: a hundred thousand referrals in about 0.1 s), with the store
+position and the consumers' cursors it reflects (a *read-model snapshot*), so that a start
+replays only what came after.
 """
 
 from __future__ import annotations
 
 import threading
+import typing
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import Any, ClassVar
+
+import msgspec
 
 from polku.consumer import Delivery, Prepared
 
@@ -46,24 +52,74 @@ class Projection:
                     appliers[event_type] = value
         cls._appliers = appliers
 
-    #: held while events are applied; readers of the model take it too
+    #: held while events are applied; readers of the model take it too (not state)
     lock: threading.RLock
+    #: where a :class:`ProjectionConsumer` has applied another service's stream up to:
+    #: stream -> (sequence, source position); part of the state, so a snapshot has it
+    consumed: dict[str, tuple[int, int]]
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Projection:
         self = super().__new__(cls)
         self.lock = threading.RLock()
-        #: where a :class:`ProjectionConsumer` has applied another service's stream up to:
-        #: stream -> (sequence, source position); part of the state, so a snapshot has it
-        self.consumed: dict[str, tuple[int, int]] = {}
+        self.consumed = {}
         return self
 
-    def snapshot_state(self) -> dict[str, Any]:
-        """The model's state as a snapshot keeps it (call with the lock held)."""
-        return {name: value for name, value in vars(self).items() if name != "lock"}
+    # ------------------------------------------------------------ the state
+    @classmethod
+    def state_fields(cls) -> dict[str, Any]:
+        """The declared state: ``name -> type`` of the class's annotations (ClassVars aside)."""
+        found = cls.__dict__.get("_state_fields")
+        if found is None:
+            hints = typing.get_type_hints(cls)
+            found = {
+                name: hint for name, hint in hints.items()
+                if name != "lock" and typing.get_origin(hint) is not ClassVar and hint is not ClassVar
+            }
+            cls._state_fields = found  # type: ignore[attr-defined]
+        return found
 
-    def restore_state(self, state: dict[str, Any]) -> None:
-        """Take up a state :meth:`snapshot_state` gave (before any event is applied)."""
-        vars(self).update(state)
+    @classmethod
+    def _state_decoder(cls) -> msgspec.msgpack.Decoder[Any]:
+        found = cls.__dict__.get("_decoder")
+        if found is None:
+            struct = msgspec.defstruct(f"{cls.__name__}State", list(cls.state_fields().items()))
+            found = msgspec.msgpack.Decoder(struct)
+            cls._decoder = found  # type: ignore[attr-defined]
+        return found
+
+    def check_state(self) -> None:
+        """Every attribute the model keeps is in its declared state (else a snapshot would
+        lose it): a model that keeps another is a mistake in its code, said at start."""
+        undeclared = set(vars(self)) - {"lock"} - set(self.state_fields())
+        if undeclared:
+            raise TypeError(
+                f"{type(self).__name__} keeps {', '.join(sorted(undeclared))} without declaring "
+                "it on the class (name: type), so a snapshot would not hold it"
+            )
+
+    def snapshot_state(self) -> bytes:
+        """The model's state, encoded (call with the lock held)."""
+        return _ENCODER.encode({name: getattr(self, name) for name in self.state_fields()})
+
+    def decode_state(self, data: bytes) -> dict[str, Any]:
+        """A state :meth:`snapshot_state` gave, decoded and checked against the declared types
+        (the model is not changed). A dict the model keeps as a ``defaultdict`` or a
+        ``Counter`` comes back as one."""
+        decoded = self._state_decoder().decode(data)
+        state: dict[str, Any] = {}
+        for name in self.state_fields():
+            value, fresh = getattr(decoded, name), getattr(self, name, None)
+            if isinstance(fresh, defaultdict):
+                value = defaultdict(fresh.default_factory, value)
+            elif isinstance(fresh, Counter):
+                value = Counter(value)
+            state[name] = value
+        return state
+
+    def take_state(self, state: dict[str, Any]) -> None:
+        """Take up a decoded state (before any event is applied)."""
+        for name, value in state.items():
+            setattr(self, name, value)
 
     def reads(self, event: Any) -> bool:
         return type(event) in self._appliers
@@ -73,6 +129,9 @@ class Projection:
         if applier is not None:
             with self.lock:
                 applier(self, event)
+
+
+_ENCODER = msgspec.msgpack.Encoder(uuid_format="bytes")
 
 
 class ProjectionConsumer:

@@ -54,8 +54,10 @@ class Roster(Projection):
     """Who may act: the configured roster, then intake's changes as the service stored them.
     ``worker_id -> (role, team)``."""
 
+    workers: dict[str, tuple[str, str]]
+
     def __init__(self, configured: tuple[RosterEntry, ...] = ()) -> None:
-        self.workers: dict[str, tuple[str, str]] = {w.worker_id: (w.role, w.team) for w in configured}
+        self.workers = {w.worker_id: (w.role, w.team) for w in configured}
 
     @on(RosterCopy.WorkerSet)
     def _set(self, e: RosterCopy.WorkerSet) -> None:

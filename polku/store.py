@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import inspect
-import pickle
 import sys
 import threading
 import time
@@ -30,6 +29,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 from uuid import UUID
 
+import msgspec
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, MapperDeserialisationError, ProcessRecorder, Recording, Tracking, Transcoding
 from eventsourcing.postgres import PostgresAggregateRecorder
@@ -139,9 +139,11 @@ log = polku_log.get_logger("polku.store")
 #: the name of a service's read-model snapshot in ``polku_snapshots``; and the format of its
 #: state, part of the fingerprint (a new format makes the next start replay the whole store)
 READ_MODELS = "read-models"
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2
 #: the application's setting: "n" and a start replays the whole store (``polku rebuild``)
 SNAPSHOTS_ENV = "POLKU_READ_MODEL_SNAPSHOTS"
+#: a snapshot: each read model's encoded state, in the order the application follows them
+_STATES = msgspec.msgpack.Decoder(list[bytes])
 
 
 @dataclass(frozen=True)
@@ -412,8 +414,10 @@ class ServiceApplication(Application[Any]):
                         digest.update(inspect.getsource(module).encode())
                     except (OSError, TypeError):  # no source to read: never trust a snapshot
                         digest.update(str(time.time_ns()).encode())
+            projection.check_state()
+            digest.update(repr(sorted(projection.state_fields().items(), key=lambda kv: kv[0])).encode())
             with projection.lock:
-                digest.update(pickle.dumps(projection.snapshot_state(), protocol=5))
+                digest.update(projection.snapshot_state())
         return digest.hexdigest()
 
     def _consumed(self, projections: Any = None) -> int:
@@ -439,14 +443,15 @@ class ServiceApplication(Application[Any]):
         try:
             if self.mapper.cipher is not None:
                 data = self.mapper.cipher.decrypt(data)
-            states = pickle.loads(zlib.decompress(data))  # noqa: S301 - our own, authenticated by the cipher
+            states = _STATES.decode(zlib.decompress(data))
             if len(states) != len(projections):
                 raise ValueError("a snapshot of other read models")
+            decoded = [p.decode_state(state) for p, state in zip(projections, states, strict=True)]
         except Exception as e:  # noqa: BLE001 - a snapshot is a cache: the store is the truth
             log.warning("read_models_snapshot_unusable", position=position, error=type(e).__name__)
             return 0
-        for projection, state in zip(projections, states, strict=True):
-            projection.restore_state(state)
+        for projection, state in zip(projections, decoded, strict=True):
+            projection.take_state(state)
         self.snapshot_marks = (position, self._consumed(projections))
         log.info(
             "read_models_restored", position=position, bytes=len(found[2]),
@@ -469,7 +474,7 @@ class ServiceApplication(Application[Any]):
             for projection in self._projections:
                 locks.enter_context(projection.lock)
             position, consumed = self.applied, self._consumed()
-            data = pickle.dumps([p.snapshot_state() for p in self._projections], protocol=5)
+            data = msgspec.msgpack.encode([p.snapshot_state() for p in self._projections])
         held = time.perf_counter() - started
         data = zlib.compress(data, 1)
         if self.mapper.cipher is not None:

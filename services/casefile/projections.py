@@ -1,8 +1,9 @@
 """Casefile's read model, from its own store: each own worker's caseload of open relationships,
 each client's open relationship, and each relationship's nature, end reason and close.
 
-It lives in memory: the application replays its store into it when it starts (``polku rebuild
-casefile`` does the same and reports), then applies every new recording. No personal data: ids,
+It lives in memory: a start takes up its latest snapshot and replays the store after it
+(``polku rebuild casefile`` replays the whole store and reports), then applies every new
+recording. No personal data: ids,
 codes and counts.
 """
 
@@ -17,20 +18,29 @@ from services.casefile.domain import Relationship
 
 
 class Relationships(Projection):
+    #: open relationships per own worker (a Counter)
+    caseload: dict[str, int]
+    owner: dict[UUID, str]
+    client: dict[UUID, str]
+    #: the open relationship of each client (one at a time)
+    open_by_client: dict[str, UUID]
+    nature: dict[UUID, str]
+    #: the ended relationships, with their reasons
+    end_reason: dict[UUID, str]
+    #: of those, the ones a finding of no need ended before a relationship formed (seed 000),
+    #: and the ones closed for good
+    not_formed: set[UUID]
+    closed: set[UUID]
+
     def __init__(self) -> None:
-        #: open relationships per own worker
-        self.caseload: Counter[str] = Counter()
-        self.owner: dict[UUID, str] = {}
-        self.client: dict[UUID, str] = {}
-        #: the open relationship of each client (one at a time)
-        self.open_by_client: dict[str, UUID] = {}
-        self.nature: dict[UUID, str] = {}
-        #: the ended relationships, with their reasons
-        self.end_reason: dict[UUID, str] = {}
-        #: of those, the ones a finding of no need ended before a relationship formed (seed 000),
-        #: and the ones closed for good
-        self.not_formed: set[UUID] = set()
-        self.closed: set[UUID] = set()
+        self.caseload = Counter()
+        self.owner = {}
+        self.client = {}
+        self.open_by_client = {}
+        self.nature = {}
+        self.end_reason = {}
+        self.not_formed = set()
+        self.closed = set()
 
     @on(Relationship.Opened)
     def _opened(self, e: Relationship.Opened) -> None:

@@ -19,22 +19,28 @@ from services.followup.domain import CheckIn, Clock, Followed
 
 #: the aggregate class a deadline belongs to, by the class of its ``DeadlineSet``
 _KINDS: dict[type, type] = {CheckIn.DeadlineSet: CheckIn, Followed.DeadlineSet: Followed}
+_KIND_BY_NAME: dict[str, type] = {kind.__name__: kind for kind in _KINDS.values()}
 
 
 class DueIndex(Projection):
+    _heap: list[tuple[date, str, UUID]]
+    #: deadline id → the aggregate it belongs to, while pending
+    pending: dict[str, UUID]
+    #: taken by the scheduler and not fired yet: their due dates
+    _taken: dict[str, date]
+    #: the aggregate class (its name) of each aggregate with a deadline (pending or not)
+    _kind: dict[UUID, str]
+
     def __init__(self) -> None:
-        self._heap: list[tuple[date, str, UUID]] = []
-        #: deadline id → the aggregate it belongs to, while pending
-        self.pending: dict[str, UUID] = {}
-        #: taken by the scheduler and not fired yet: their due dates
-        self._taken: dict[str, date] = {}
-        #: the aggregate class of each aggregate with a deadline (pending or not)
-        self._kind: dict[UUID, type] = {}
+        self._heap = []
+        self.pending = {}
+        self._taken = {}
+        self._kind = {}
 
     @on(CheckIn.DeadlineSet, Followed.DeadlineSet)
     def _set(self, e: CheckIn.DeadlineSet) -> None:
         self.pending[e.deadline_id] = e.originator_id
-        self._kind[e.originator_id] = _KINDS[type(e)]
+        self._kind[e.originator_id] = _KINDS[type(e)].__name__
         heapq.heappush(self._heap, (e.due, e.deadline_id, e.originator_id))
 
     @on(CheckIn.DeadlineFired, CheckIn.DeadlineCancelled, Followed.DeadlineFired, Followed.DeadlineCancelled)
@@ -44,7 +50,7 @@ class DueIndex(Projection):
     def kind_of(self, aggregate_id: UUID) -> type:
         """The aggregate class the deadlines of ``aggregate_id`` belong to."""
         with self.lock:
-            return self._kind[aggregate_id]
+            return _KIND_BY_NAME[self._kind[aggregate_id]]
 
     def take_due(self, today: date, limit: int = 1000) -> list[tuple[str, UUID]]:
         """Pending deadlines due on or before ``today`` (up to ``limit``), taken off the heap;
@@ -83,6 +89,8 @@ class DueIndex(Projection):
 
 
 class ClockOffset(Projection):
+    seconds: float
+
     def __init__(self) -> None:
         self.seconds = 0.0
 
@@ -110,10 +118,14 @@ class Tasks(Projection):
     clients in their waiting period and end proposals, contacts after an absence from work
     activity, by relationship, with its own worker and team."""
 
+    relationships: dict[UUID, _Relationship]
+    _check_in_of: dict[UUID, UUID]  # check-in id → relationship id
+    _followed: dict[UUID, UUID]  # followed id → relationship id
+
     def __init__(self) -> None:
-        self.relationships: dict[UUID, _Relationship] = {}
-        self._check_in_of: dict[UUID, UUID] = {}  # check-in id → relationship id
-        self._followed: dict[UUID, UUID] = {}  # followed id → relationship id
+        self.relationships = {}
+        self._check_in_of = {}
+        self._followed = {}
 
     def _rel(self, relationship_id: UUID) -> _Relationship | None:
         return self.relationships.get(relationship_id)

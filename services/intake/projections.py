@@ -5,18 +5,19 @@ relationships' lives in casefile's events). No personal data: ids, stages and ti
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
+
+import msgspec
 
 from contracts.casefile import OwnWorkerNamed, RelationshipEnded, RelationshipOpened, RelationshipReopened
 from polku.projections import Projection, on
 from services.intake.domain import STAGE_AFTER_SCREENING, Referral, Roster
 
 
-@dataclass
-class ReferralView:
-    """What the queue and the repeat rule need of a referral (no personal data)."""
+class ReferralView(msgspec.Struct, array_like=True, gc=False):
+    """What the queue and the repeat rule need of a referral (no personal data). A struct of
+    scalars (no garbage-collector tracking, no ``__dict__``): intake keeps one per referral."""
 
     referral_id: UUID
     client_id: str
@@ -32,10 +33,15 @@ class ReferralView:
 class Referrals(Projection):
     """Every referral's stage and team, and each client's referrals in the order received."""
 
+    default_team: str
+    by_id: dict[UUID, ReferralView]
+    #: each client's referrals in the order received
+    by_client: dict[str, list[UUID]]
+
     def __init__(self, default_team: str) -> None:
         self.default_team = default_team
-        self.by_id: dict[UUID, ReferralView] = {}
-        self.by_client: dict[str, list[UUID]] = defaultdict(list)
+        self.by_id = {}
+        self.by_client = defaultdict(list)
 
     @on(Referral.Received)
     def _received(self, e: Referral.Received) -> None:
@@ -79,13 +85,20 @@ class Loads(Projection):
     routing reads a worker's load without a scan. Routing comes from intake's store; openings,
     ends, returns and changes of own worker from casefile's events."""
 
+    routed: dict[UUID, tuple[str, bool]]  # referral → (worker, special)
+    referral_of: dict[UUID, UUID]  # relationship → referral
+    ended: set[UUID]  # referrals whose relationship ended
+    open_by_client: dict[str, UUID]  # client → relationship
+    counts: dict[str, int]  # worker → open
+    special: dict[str, int]  # worker → special open
+
     def __init__(self) -> None:
-        self.routed: dict[UUID, tuple[str, bool]] = {}  # referral → (worker, special)
-        self.referral_of: dict[UUID, UUID] = {}  # relationship → referral
-        self.ended: set[UUID] = set()  # referrals whose relationship ended
-        self.open_by_client: dict[str, UUID] = {}  # client → relationship
-        self.counts: dict[str, int] = defaultdict(int)  # worker → open
-        self.special: dict[str, int] = defaultdict(int)  # worker → special open
+        self.routed = {}
+        self.referral_of = {}
+        self.ended = set()
+        self.open_by_client = {}
+        self.counts = defaultdict(int)
+        self.special = defaultdict(int)
 
     def _count(self, referral_id: UUID, step: int) -> None:
         worker, special = self.routed[referral_id]
@@ -160,8 +173,10 @@ class Workers(Projection):
     """Who may act in intake: the roster's workers, ``worker_id -> (role, team)``. The pipeline
     asks it for every command, on the event loop: it is kept in memory, never read from the store."""
 
+    workers: dict[str, tuple[str, str]]
+
     def __init__(self) -> None:
-        self.workers: dict[str, tuple[str, str]] = {}
+        self.workers = {}
 
     @on(Roster.Seeded)
     def _seeded(self, e: Roster.Seeded) -> None:

@@ -82,13 +82,18 @@ class PublishedIndex(Projection):
     """What has been published, from the store: the latest snapshot (id, digest) of each series
     and the latest period published per team and period kind."""
 
+    #: (team, period, period_from) → (snapshot id, digest)
+    latest: dict[tuple[str | None, str, date], tuple[UUID, str]]
+    #: (team, period) → the latest period_from published
+    last_from: dict[tuple[str | None, str], date]
+    #: where the snapshots begin (the schedule's first day)
+    first_day: date | None
+    published: int
+
     def __init__(self) -> None:
-        #: (team, period, period_from) → (snapshot id, digest)
-        self.latest: dict[tuple[str | None, str, date], tuple[UUID, str]] = {}
-        #: (team, period) → the latest period_from published
-        self.last_from: dict[tuple[str | None, str], date] = {}
-        #: where the snapshots begin (the schedule's first day)
-        self.first_day: date | None = None
+        self.latest = {}
+        self.last_from = {}
+        self.first_day = None
         self.published = 0
 
     @on(SnapshotSchedule.Began)

@@ -149,6 +149,8 @@ def test_polku_bench_quick_measures_every_figure(tmp_path: Path) -> None:
         "timer_check_growth",
         # the metrics: Polku's counting per command in process, and a stack's commands/s on and off
         "metrics_counting_us", "tracing_us", "metrics_on_commands", "metrics_off_commands", "metrics_kept",
+        # start-up from the read-model snapshots with a history behind, and the services' memory
+        "startup_s", "rss_mb",
     }
     # The highest rate within a p99 bound is 0 when no rate the search tries keeps to it (a
     # timing: on a busy machine even 5/s may not): it is reported, as a rate, never negative.
