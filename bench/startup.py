@@ -81,7 +81,7 @@ def _rss_mb(pid: int) -> float:
 def _samples(url: str) -> dict[str, float]:
     """The lag gauges of a service's /metrics, summed by name."""
     found: dict[str, float] = {}
-    for line in get(url + "/metrics")[1].decode().splitlines():
+    for line in get(url + "/metrics", timeout=30)[1].decode().splitlines():
         name = line.split("{", 1)[0].split(" ", 1)[0]
         if name in ("polku_relay_lag", "polku_consumer_lag"):
             found[name] = found.get(name, 0.0) + float(line.rsplit(" ", 1)[1])

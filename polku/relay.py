@@ -303,7 +303,7 @@ class Relay:
 
     def pending(self, limit: int = 10_000) -> int:
         """How many stored events wait to be published (counted up to ``limit``): the relay's lag."""
-        return len(self.app.recorder.select_notifications(self.position + 1, limit, topics=self.topics))
+        return self.app.count_after(self.position, tuple(self.topics or ()), limit)
 
     def wake_threadsafe(self) -> None:
         self._loop.call_soon_threadsafe(self._wake.set)

@@ -4,8 +4,10 @@ relationships' lives in casefile's events). No personal data: ids, stages and ti
 
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import msgspec
@@ -42,6 +44,25 @@ class Referrals(Projection):
         self.default_team = default_team
         self.by_id = {}
         self.by_client = defaultdict(list)
+
+    def take_state(self, state: dict[str, Any]) -> None:
+        """A decoded snapshot repeats what a replay shares (each referral's id and client, the
+        stages, teams and workers): shared again, it takes about a third less memory."""
+        super().take_state(state)
+        intern = sys.intern
+        by_id = self.by_id
+        for referral_id, view in by_id.items():
+            view.referral_id = referral_id
+            view.team, view.stage = intern(view.team), intern(view.stage)
+            if view.outcome is not None:
+                view.outcome = intern(view.outcome)
+            if view.worker_id is not None:
+                view.worker_id = intern(view.worker_id)
+        for client_id, ids in self.by_client.items():
+            for i, referral_id in enumerate(ids):
+                view = by_id.get(referral_id)
+                if view is not None:
+                    ids[i], view.client_id = view.referral_id, client_id
 
     @on(Referral.Received)
     def _received(self, e: Referral.Received) -> None:
@@ -99,6 +120,12 @@ class Loads(Projection):
         self.open_by_client = {}
         self.counts = defaultdict(int)
         self.special = defaultdict(int)
+
+    def take_state(self, state: dict[str, Any]) -> None:
+        """Each worker's id once, not once per referral routed to them."""
+        super().take_state(state)
+        intern = sys.intern
+        self.routed = {rid: (intern(worker), special) for rid, (worker, special) in self.routed.items()}
 
     def _count(self, referral_id: UUID, step: int) -> None:
         worker, special = self.routed[referral_id]
