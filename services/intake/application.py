@@ -99,6 +99,7 @@ class IntakeApplication(ServiceApplication):
         self.loads = Loads()
         self.workers = Workers()
         self.follow(self.referrals, self.loads, self.workers)
+        self.loads.share(self.referrals)
         if roster and ROSTER_ID not in self.repository:
             workers = [{"worker_id": w.worker_id, "role": w.role, "team": w.team, "capacity": w.capacity} for w in roster]
             try:

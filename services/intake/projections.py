@@ -127,6 +127,17 @@ class Loads(Projection):
         intern = sys.intern
         self.routed = {rid: (intern(worker), special) for rid, (worker, special) in self.routed.items()}
 
+    def share(self, referrals: Referrals) -> None:
+        """Hold the referral ids and client ids the referrals model holds, not copies of them
+        (each event made its own): at start, after the replay."""
+        with self.lock, referrals.lock:
+            ids = {referral_id: referral_id for referral_id in referrals.by_id}
+            clients = {client_id: client_id for client_id in referrals.by_client}
+            self.routed = {ids.get(rid, rid): routed for rid, routed in self.routed.items()}
+            self.referral_of = {rel: ids.get(rid, rid) for rel, rid in self.referral_of.items()}
+            self.open_by_client = {clients.get(c, c): rel for c, rel in self.open_by_client.items()}
+            self.ended = {ids.get(rid, rid) for rid in self.ended}
+
     def _count(self, referral_id: UUID, step: int) -> None:
         worker, special = self.routed[referral_id]
         self.counts[worker] += step
