@@ -54,6 +54,8 @@ class Projection:
 
     #: held while events are applied; readers of the model take it too (not state)
     lock: threading.RLock
+    #: attributes kept from the state, not in it: the model makes them again in ``take_state``
+    derived: ClassVar[tuple[str, ...]] = ()
     #: where a :class:`ProjectionConsumer` has applied another service's stream up to:
     #: stream -> (sequence, source position); part of the state, so a snapshot has it
     consumed: dict[str, tuple[int, int]]
@@ -73,7 +75,8 @@ class Projection:
             hints = typing.get_type_hints(cls)
             found = {
                 name: hint for name, hint in hints.items()
-                if name != "lock" and typing.get_origin(hint) is not ClassVar and hint is not ClassVar
+                if name != "lock" and name not in cls.derived
+                and typing.get_origin(hint) is not ClassVar and hint is not ClassVar
             }
             cls._state_fields = found  # type: ignore[attr-defined]
         return found
@@ -90,7 +93,7 @@ class Projection:
     def check_state(self) -> None:
         """Every attribute the model keeps is in its declared state (else a snapshot would
         lose it): a model that keeps another is a mistake in its code, said at start."""
-        undeclared = set(vars(self)) - {"lock"} - set(self.state_fields())
+        undeclared = set(vars(self)) - {"lock"} - set(self.state_fields()) - set(self.derived)
         if undeclared:
             raise TypeError(
                 f"{type(self).__name__} keeps {', '.join(sorted(undeclared))} without declaring "

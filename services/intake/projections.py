@@ -37,8 +37,9 @@ class Referrals(Projection):
 
     default_team: str
     by_id: dict[UUID, ReferralView]
-    #: each client's referrals in the order received
+    #: each client's referrals in the order received (made again from ``by_id`` on a restore)
     by_client: dict[str, list[UUID]]
+    derived = ("by_client",)
 
     def __init__(self, default_team: str) -> None:
         self.default_team = default_team
@@ -46,23 +47,23 @@ class Referrals(Projection):
         self.by_client = defaultdict(list)
 
     def take_state(self, state: dict[str, Any]) -> None:
-        """A decoded snapshot repeats what a replay shares (each referral's id and client, the
-        stages, teams and workers): shared again, it takes about a third less memory."""
+        """Each client's referrals again from ``by_id`` (in the order received: the dict's),
+        and what a decoded snapshot repeats shared as a replay shares it (each referral's id
+        and client, the stages, teams and workers)."""
         super().take_state(state)
         intern = sys.intern
-        by_id = self.by_id
-        for referral_id, view in by_id.items():
+        by_client: defaultdict[str, list[UUID]] = defaultdict(list)
+        clients: dict[str, str] = {}
+        for referral_id, view in self.by_id.items():
             view.referral_id = referral_id
+            view.client_id = clients.setdefault(view.client_id, view.client_id)
             view.team, view.stage = intern(view.team), intern(view.stage)
             if view.outcome is not None:
                 view.outcome = intern(view.outcome)
             if view.worker_id is not None:
                 view.worker_id = intern(view.worker_id)
-        for client_id, ids in self.by_client.items():
-            for i, referral_id in enumerate(ids):
-                view = by_id.get(referral_id)
-                if view is not None:
-                    ids[i], view.client_id = view.referral_id, client_id
+            by_client[view.client_id].append(referral_id)
+        self.by_client = by_client
 
     @on(Referral.Received)
     def _received(self, e: Referral.Received) -> None:

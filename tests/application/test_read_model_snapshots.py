@@ -69,7 +69,7 @@ def test_intake_starts_from_its_snapshot_and_replays_only_what_came_after(settin
     assert app.snapshot_read_models() is None  # nothing changed since: no second one
     at_snapshot = app.max_position()
     _intake_history(settings, app, 100, 20)  # after the snapshot
-    end, states = app.max_position(), _states(app)
+    end, states, by_client = app.max_position(), _states(app), dict(app.referrals.by_client)
     app.close()
 
     again = build_intake(settings)
@@ -78,6 +78,8 @@ def test_intake_starts_from_its_snapshot_and_replays_only_what_came_after(settin
         assert again.replayed == end - at_snapshot  # only what came after the snapshot
         assert _states(again) == states
         assert len(again.referrals.by_id) == 80
+        # made again from the referrals, in the order received, not kept in the snapshot
+        assert again.referrals.by_client == by_client
         # the models go on from there: a new referral about an earlier client is seen as a repeat
         _intake_history(settings, again, 1, 1, tag="again")
         first_client = next(iter(again.referrals.by_client.values()))
