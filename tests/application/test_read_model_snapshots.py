@@ -207,3 +207,27 @@ def test_a_state_comes_back_with_its_kinds_of_dict() -> None:
     assert loads_again.consumed == {"CASEFILE": (12, 9)}
     assert isinstance(relationships_again.caseload, Counter) and relationships_again.caseload["nobody"] == 0
     assert relationships_again.caseload["sw-001"] == 3
+
+
+def test_on_postgresql_a_snapshot_is_stored_in_the_service_schema_and_taken_up(postgres_env: str) -> None:
+    import psycopg
+
+    settings = Settings.from_env()
+    app = build_intake(settings)
+    _intake_history(settings, app, 1, 30)
+    assert app.snapshot_read_models() is not None
+    at_snapshot = app.max_position()
+    _intake_history(settings, app, 100, 10)
+    end, states = app.max_position(), _states(app)
+    app.close()
+    again = build_intake(settings)
+    try:
+        assert again.snapshot_marks[0] == at_snapshot
+        assert again.replayed == end - at_snapshot
+        assert _states(again) == states
+        assert again.snapshot_read_models() is not None  # replaced in place: one row
+    finally:
+        again.close()
+    with psycopg.connect(settings.postgres_dsn) as conn:
+        rows = conn.execute(f'SELECT name, position FROM "{postgres_env}_intake".polku_snapshots').fetchall()
+    assert rows == [(READ_MODELS, end)]
