@@ -231,3 +231,22 @@ def test_on_postgresql_a_snapshot_is_stored_in_the_service_schema_and_taken_up(p
     with psycopg.connect(settings.postgres_dsn) as conn:
         rows = conn.execute(f'SELECT name, position FROM "{postgres_env}_intake".polku_snapshots').fetchall()
     assert rows == [(READ_MODELS, end)]
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+def test_a_relays_lag_is_counted_without_reading_the_events(engine: str, request: pytest.FixtureRequest) -> None:
+    request.getfixturevalue("postgres_env" if engine == "postgres" else "polku_env")
+    settings = Settings.from_env()
+    app = build_intake(settings)
+    try:
+        _intake_history(settings, app, 1, 10)
+        end = app.max_position()
+        topics = ("services.intake.domain:Referral.Received",)
+        received = [n for n in app.recorder.select_notifications(1, end) if n.topic in topics]
+        assert app.count_after(0) == end
+        assert app.count_after(0, limit=7) == 7
+        assert app.count_after(0, topics) == len(received) == 10
+        assert app.count_after(received[4].id, topics) == 5
+        assert app.count_after(end, topics) == 0
+    finally:
+        app.close()
