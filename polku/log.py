@@ -19,6 +19,7 @@ import io
 import logging
 import re
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -200,14 +201,17 @@ class RotatingFile:
         self.size = self._file.tell()
         #: the event loop a flush of this file is scheduled on, if one is
         self._flush_on: asyncio.AbstractEventLoop | None = None
+        #: a line written by one thread while a flush scheduled on the loop's runs
+        self._lock = threading.Lock()
         atexit.register(self._flush_now)
 
     def write(self, text: str) -> int:
         size = len(text.encode("utf-8"))
-        if self.max_bytes > 0 and self.size > 0 and self.size + size > self.max_bytes:
-            self.rotate()
-        self.size += size
-        return self._file.write(text)
+        with self._lock:
+            if self.max_bytes > 0 and self.size > 0 and self.size + size > self.max_bytes:
+                self.rotate()
+            self.size += size
+            return self._file.write(text)
 
     def flush(self) -> None:
         """Asked after each line. On an event loop's thread, the lines of one turn of the loop
@@ -226,8 +230,9 @@ class RotatingFile:
 
     def _flush_now(self) -> None:
         self._flush_on = None
-        if not self._file.closed:
-            self._file.flush()
+        with self._lock:
+            if not self._file.closed:
+                self._file.flush()
 
     def rotate(self) -> None:
         self._file.close()
