@@ -13,10 +13,13 @@ left (ids, exception text and tracebacks included). A service's own stdout and s
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import io
 import logging
 import re
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -96,9 +99,28 @@ def _scrub(value: Any) -> Any:
     return value
 
 
+#: values that hold no string of their own to scrub (a str() of them is scrubbed in the line)
+_PLAIN = (int, float, bool, type(None))
+#: what cannot be in an identity code nor next to one's edge: joins values for one search
+_SEPARATOR = "\x00"
+
+
 def scrub_identity_codes(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     """Replace what is shaped like an identity code in every string value, nested too. Runs after
-    the exception is formatted, so its text and traceback are scrubbed as well."""
+    the exception is formatted, so its text and traceback are scrubbed as well.
+
+    A line of plain values (most are: ids, codes, numbers) is searched once, its strings joined
+    by a character no code holds nor is bordered by: a code in one value is found there, and
+    none spans two. Only a line where something is found, or with nested values, is rebuilt."""
+    strings = []
+    for value in event_dict.values():
+        if type(value) is str:
+            strings.append(value)
+        elif not isinstance(value, _PLAIN):
+            break  # nested values, an exception, an object: each scrubbed on its own
+    else:
+        if not IDENTITY_CODE.search(_SEPARATOR.join(strings)):
+            return event_dict
     return {k: _scrub(v) for k, v in event_dict.items()}
 
 
@@ -175,15 +197,42 @@ class RotatingFile:
         self.path = path
         self.max_bytes = max_bytes
         self.backups = max(backups, 0)
-        self._file = path.open("a", encoding="utf-8", buffering=1)
+        self._file = path.open("a", encoding="utf-8")
         self.size = self._file.tell()
+        #: the event loop a flush of this file is scheduled on, if one is
+        self._flush_on: asyncio.AbstractEventLoop | None = None
+        #: a line written by one thread while a flush scheduled on the loop's runs
+        self._lock = threading.Lock()
+        atexit.register(self._flush_now)
 
     def write(self, text: str) -> int:
         size = len(text.encode("utf-8"))
-        if self.max_bytes > 0 and self.size > 0 and self.size + size > self.max_bytes:
-            self.rotate()
-        self.size += size
-        return self._file.write(text)
+        with self._lock:
+            if self.max_bytes > 0 and self.size > 0 and self.size + size > self.max_bytes:
+                self.rotate()
+            self.size += size
+            return self._file.write(text)
+
+    def flush(self) -> None:
+        """Asked after each line. On an event loop's thread, the lines of one turn of the loop
+        are written together once its ready callbacks have run (before what they sent, a reply,
+        leaves: the loop runs its callbacks in order); anywhere else, at once."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop in this thread
+            self._flush_now()
+            return
+        if self._flush_on is None:
+            self._flush_on = loop
+            loop.call_soon(self._flush_now)
+        elif self._flush_on is not loop:
+            self._flush_now()
+
+    def _flush_now(self) -> None:
+        self._flush_on = None
+        with self._lock:
+            if not self._file.closed:
+                self._file.flush()
 
     def rotate(self) -> None:
         self._file.close()
@@ -195,11 +244,8 @@ class RotatingFile:
                 if older.exists():
                     older.replace(self.path.with_name(f"{self.path.name}.{n + 1}"))
             self.path.replace(self.path.with_name(f"{self.path.name}.1"))
-        self._file = self.path.open("a", encoding="utf-8", buffering=1)
+        self._file = self.path.open("a", encoding="utf-8")
         self.size = 0
-
-    def flush(self) -> None:
-        self._file.flush()
 
     def isatty(self) -> bool:
         return False

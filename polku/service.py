@@ -339,7 +339,10 @@ async def _serve_running(
             # the span of each command's handling, child of the caller's ``traceparent``
             NatsTelemetryMiddleware(),
             # FastStream's own metrics of the messages it handles (faststream_received_*)
-            *([NatsPrometheusMiddleware(registry=REGISTRY, app_name=name)] if settings.metrics else []),
+            *(
+                [metrics.cache_labelled_children(NatsPrometheusMiddleware(registry=REGISTRY, app_name=name))]
+                if settings.metrics else []
+            ),
         ],
     )
     broker.include_router(parts.pipeline.router())
