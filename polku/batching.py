@@ -70,6 +70,9 @@ class GroupCommitter:
         self._thread_lock = threading.Lock()
         self._lock = threading.Lock()
         self.batches = 0
+        #: commands submitted and not yet committed and answered
+        self._unfinished = 0
+        self._finished = threading.Condition()
 
     async def submit(self, work: Work, env: Envelope | None = None, lookups: tuple[UUID, ...] = ()) -> Any:
         """Run ``work`` in a unit of work and store what it changed; its result once committed."""
@@ -80,6 +83,8 @@ class GroupCommitter:
             pending = self._pending[loop] = []
             loop.call_soon(self._hand_over, loop)
         pending.append(_Item(work, env, lookups, future, contextvars.copy_context()))
+        with self._finished:
+            self._unfinished += 1
         return await future
 
     def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -128,6 +133,16 @@ class GroupCommitter:
                 except BaseException as e:  # noqa: BLE001 - every waiting command hears of it
                     outcomes = e
                 self._hand_back(batch, outcomes)
+            with self._finished:
+                self._unfinished -= len(items)
+                self._finished.notify_all()
+
+    def drain(self, timeout: float = 30.0) -> bool:
+        """Wait until every command submitted is committed and answered (a service stopping:
+        before its store closes); False if some still were after ``timeout`` seconds. Call it
+        from another thread than the submitters' event loop, which hands them over."""
+        with self._finished:
+            return self._finished.wait_for(lambda: self._unfinished == 0, timeout)
 
     @staticmethod
     def _hand_back(items: list[_Item], outcomes: list[tuple[bool, Any]] | BaseException) -> None:

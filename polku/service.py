@@ -369,6 +369,9 @@ async def _serve_running(
         running.serving, running.phase = False, "stopping"
         await health_sub.unsubscribe()
         await broker.stop()
+        # what was handed to the group commit is committed and answered before the store closes
+        if not await asyncio.to_thread(parts.pipeline.committer.drain):
+            log.warning("group_commit_not_drained")
         done, pending = await asyncio.wait(tasks, timeout=10) if tasks else (set(), set())
         for task in pending:
             task.cancel()

@@ -92,3 +92,20 @@ async def test_a_batch_that_lost_a_race_with_another_writer_is_decided_again_on_
     finally:
         app.close()
         other.close()
+
+
+async def test_a_stopping_service_waits_for_what_it_handed_to_the_group_commit(settings: Settings) -> None:
+    """``drain``: every command handed over is committed and answered before the store closes."""
+    app = build_application(settings)
+    pipeline = build_pipeline(app, settings)
+    rng = random.Random(32)
+    try:
+        submitted = [asyncio.ensure_future(pipeline.submit(command(rng), command_id=f"stop-{i}")) for i in range(50)]
+        await asyncio.sleep(0)  # the loop's turn ends: they are handed to the committing thread
+        assert await asyncio.to_thread(pipeline.committer.drain, 30)
+        # drained: each is committed, and its answer is on its way to the loop
+        assert stored_events(app)["Referral.Received"] == 50
+        assert all(r.referral_id for r in await asyncio.gather(*submitted))
+        assert pipeline.committer.drain(0)  # nothing left: at once
+    finally:
+        app.close()
