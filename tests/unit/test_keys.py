@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from eventsourcing.domain import Aggregate, event
 
+from polku.projections import Projection
 from polku.keys import PURPOSES, KeyRing, UnknownKey, derive, key_id, legacy_key
 from polku.settings import Settings, SettingsError
 from polku.store import ServiceApplication, store_env
@@ -125,12 +126,11 @@ def _write(settings: Settings, text: str) -> object:
     return note.id
 
 
-class Texts:
-    def __init__(self) -> None:
-        import threading
+class Texts(Projection):
+    texts: list[str]
 
-        self.lock = threading.Lock()
-        self.texts: list[str] = []
+    def __init__(self) -> None:
+        self.texts = []
 
     def apply(self, e: object) -> None:
         self.texts.append(e.text)  # type: ignore[attr-defined]
