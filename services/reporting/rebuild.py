@@ -15,13 +15,15 @@ from typing import Any
 
 import msgspec
 from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, Header
 
 from contracts.casefile import casefile_decoder
 from contracts.followup import followup_decoder
 from contracts.intake import intake_decoder
 from polku.bus import position_of
 from services.reporting.indicators import SOURCES, IndicatorsView
+
+STATUS = Header.STATUS
 
 DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
     "INTAKE": intake_decoder,
@@ -41,6 +43,80 @@ class RebuildResult:
         return self.events / self.seconds if self.seconds else 0.0
 
 
+#: how long a pull request may deliver nothing before it is taken as lost (a connection cut
+#: mid-request): the consumer is then made anew from the first message not yet received
+STALL_S = 10.0
+
+
+async def _read(
+    js: JetStreamContext, stream: str, start: int, target: int, batch: int, handed: Queue[list[Any]]
+) -> None:
+    """Read ``stream`` from sequence ``start`` until ``target`` through an ephemeral pull
+    consumer that needs no acks, in requests of ``batch`` messages, and hand each request's
+    messages on as one list (``batch`` at most). The messages of one consumer come in stream
+    order on one inbox, so they are handed on in that order whatever the requests' boundaries.
+    A request is made only when the hand-over has room: memory stays bounded."""
+    nc = js._nc  # the connection under the JetStream context (nats-py keeps it there)
+    prefix = js._prefix
+    next_seq = start
+    while next_seq <= target:
+        got: list[Any] = []
+        ended = asyncio.Event()
+
+        async def on_msg(msg: Any) -> None:
+            headers = msg.headers
+            if headers and not msg.data and STATUS in headers:
+                if headers[STATUS] != "100":  # the request ended: nothing more now (404, 408)
+                    ended.set()
+                return
+            got.append(msg)
+            if len(got) >= wanted:
+                ended.set()
+
+        wanted = 0
+        inbox = nc.new_inbox()
+        sub = await nc.subscribe(inbox, cb=on_msg)
+        consumer = None
+        try:
+            consumer = (
+                await js.add_consumer(
+                    stream,
+                    ConsumerConfig(
+                        deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=next_seq,
+                        ack_policy=AckPolicy.NONE, filter_subject="polku.>", inactive_threshold=60.0,
+                        mem_storage=True,
+                    ),
+                )
+            ).name
+            pull = f"{prefix}.CONSUMER.MSG.NEXT.{stream}.{consumer}"
+            while next_seq <= target:
+                wanted = min(batch, target - next_seq + 1)
+                ended.clear()
+                await nc.publish(pull, msgspec.json.encode({"batch": wanted, "no_wait": True}), reply=inbox)
+                seen = -1
+                while not ended.is_set() and seen != len(got):
+                    seen = len(got)
+                    try:
+                        await asyncio.wait_for(ended.wait(), STALL_S)
+                    except TimeoutError:
+                        pass
+                if not ended.is_set():
+                    break  # the request, or its answer, was lost: a new consumer from next_seq
+                if not got:
+                    await asyncio.sleep(0.05)  # nothing there yet (a message beyond the filter)
+                    continue
+                msgs, got[:] = got[:batch], got[batch:]
+                next_seq = msgs[-1].metadata.sequence.stream + 1
+                await handed.put(msgs)
+        finally:
+            await sub.unsubscribe()
+            if consumer is not None:
+                try:
+                    await js.delete_consumer(stream, consumer)
+                except Exception:  # noqa: BLE001 - gone already; it would expire unused anyway
+                    pass
+
+
 async def _replay(
     view: IndicatorsView,
     js: JetStreamContext,
@@ -51,38 +127,30 @@ async def _replay(
 ) -> None:
     """Apply ``stream`` to the new model from where it stands up to ``target``.
 
-    An ordered push consumer reads (JetStream detects gaps and restarts it where it left off);
-    its callback only hands each message on, and what it handed on is applied in transactions of
-    ``batch``. Memory stays bounded whatever the stream's length: the hand-over holds at most
-    four transactions' worth, and while it is full the callback waits, so the subscription's own
-    queue (at most ``batch * 50``) fills and JetStream's flow control holds the rest back."""
+    A reader task pulls the messages (:func:`_read`) and hands them on, a request's worth at a
+    time; each is applied in one transaction, in a thread, while the next one is decoded.
+    Memory stays bounded whatever the stream's length: at most three requests wait in the
+    hand-over, one is being decoded and one applied, and while the hand-over is full the reader
+    asks for nothing more."""
     done, source = await asyncio.to_thread(view.next_cursor, stream)
     start = done + 1
     if start > target:
         return
-    decoder = DECODERS[stream]
-    handed: Queue[Any] = Queue(maxsize=batch * 4)
-
-    async def collect(msg: Any) -> None:
-        await handed.put(msg)
-
-    sub = await js.subscribe(
-        "polku.>",
-        stream=stream,
-        ordered_consumer=True,
-        config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start),
-        cb=collect,
-        pending_msgs_limit=batch * 50,
-    )
+    decoder = DECODERS[stream].decode
+    handed: Queue[list[Any]] = Queue(maxsize=3)
+    reader = asyncio.ensure_future(_read(js, stream, start, target, batch, handed))
+    applying: asyncio.Future[None] | None = None
+    applied = 0
     position = start - 1
     try:
         while position < target:
-            try:
-                msgs = [await asyncio.wait_for(handed.get(), 0.05)]
-            except TimeoutError:
-                continue
-            while len(msgs) < batch and not handed.empty():
-                msgs.append(handed.get_nowait())
+            taking = asyncio.ensure_future(handed.get())
+            await asyncio.wait((taking, reader), return_when=asyncio.FIRST_COMPLETED)
+            if not taking.done():
+                taking.cancel()
+                reader.result()  # the reader failed: its error is the rebuild's
+                raise RuntimeError(f"the reading of {stream} ended at {position}, before {target}")
+            msgs = taking.result()
             events = []
             for m in msgs:
                 # each event once, in its producer's order (as the live consumer applies them);
@@ -93,14 +161,24 @@ async def _replay(
                     continue
                 source = at
                 try:
-                    events.append(decoder.decode(m.data))
+                    events.append(decoder(m.data))
                 except Exception:  # noqa: BLE001  # undecodable for whatever reason
                     pass
             position = msgs[-1].metadata.sequence.stream
-            await asyncio.to_thread(view.apply_next, stream, events, position, source)
-            counted(len(msgs))
+            if applying is not None:
+                await applying
+                counted(applied)
+            applying = asyncio.ensure_future(asyncio.to_thread(view.apply_next, stream, events, position, source))
+            applied = len(msgs)
+        if applying is not None:
+            await applying
+            counted(applied)
+            applying = None
     finally:
-        await sub.unsubscribe()
+        reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
+        if applying is not None:  # a failure meanwhile: the thread's transaction ends before this does
+            await asyncio.gather(applying, return_exceptions=True)
 
 
 async def rebuild(
@@ -108,7 +186,7 @@ async def rebuild(
     js: JetStreamContext,
     *,
     progress: Callable[[int, int], None] | None = None,
-    batch: int = 2000,
+    batch: int = 5000,
 ) -> RebuildResult:
     """Replay the three streams into a new model, then swap it in atomically."""
     started = time.perf_counter()
