@@ -7,6 +7,7 @@ swap; if they moved on meanwhile, the new model catches up on each stream before
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,6 +44,29 @@ class RebuildResult:
         return self.events / self.seconds if self.seconds else 0.0
 
 
+_SPACE = re.compile(r"\s")
+
+
+def parse_header_lines(raw: bytes) -> dict[str, str]:
+    """nats-py's ``Client._parse_header_lines``, the same parse (it is checked against it on
+    random input in the tests), with a name's whitespace found by one regular expression
+    (``\\s`` matches what ``str.isspace`` does) rather than a generator over its characters: that
+    generator was a fifth of what reading a message cost the rebuild."""
+    out: dict[str, str] = {}
+    for line in raw.split(b"\r\n"):
+        name, sep, value = line.partition(b":")
+        if not sep:
+            continue
+        try:
+            key = name.strip().decode("ascii")
+        except UnicodeDecodeError:
+            continue
+        if _SPACE.search(key):
+            continue
+        out[key] = value.strip().decode("utf-8", "replace")
+    return out
+
+
 #: how long a pull request may deliver nothing before it is taken as lost (a connection cut
 #: mid-request): the consumer is then made anew from the first message not yet received
 STALL_S = 10.0
@@ -57,6 +81,8 @@ async def _read(
     order on one inbox, so they are handed on in that order whatever the requests' boundaries.
     A request is made only when the hand-over has room: memory stays bounded."""
     nc = js._nc  # the connection under the JetStream context (nats-py keeps it there)
+    if hasattr(nc, "_parse_header_lines"):
+        nc._parse_header_lines = parse_header_lines  # the same parse, faster (see above)
     prefix = js._prefix
     next_seq = start
     while next_seq <= target:
