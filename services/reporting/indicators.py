@@ -144,13 +144,17 @@ def applies(*types: type) -> Callable[[Applier], Applier]:
     return mark
 
 
-def _referral_set(cur: Cursor, p: str, referral_id: Any, **columns: Any) -> None:
-    names = list(columns)
-    cur.execute(
+@functools.cache
+def _referral_upsert(p: str, names: tuple[str, ...]) -> str:
+    """The statement that sets ``names`` of a referral (made once per prefix and set of names)."""
+    return (
         f"INSERT INTO {p}_referral (referral_id, {', '.join(names)}) VALUES (?{', ?' * len(names)}) "
-        f"ON CONFLICT (referral_id) DO UPDATE SET {', '.join(f'{n} = excluded.{n}' for n in names)}",
-        (str(referral_id), *columns.values()),
+        f"ON CONFLICT (referral_id) DO UPDATE SET {', '.join(f'{n} = excluded.{n}' for n in names)}"
     )
+
+
+def _referral_set(cur: Cursor, p: str, referral_id: Any, **columns: Any) -> None:
+    cur.execute(_referral_upsert(p, tuple(columns)), (str(referral_id), *columns.values()))
 
 
 @applies(it.ReferralReceived)
@@ -218,15 +222,19 @@ def _close_interval(cur: Cursor, p: str, table: str, rid: str, at: float) -> Non
     cur.execute(f"UPDATE {p}_{table} SET to_at = ? WHERE relationship_id = ? AND to_at IS NULL AND from_at <= ?", (at, rid, at))
 
 
+@functools.cache
+def _interval_insert(p: str, table: str, names: tuple[str, ...]) -> str:
+    return (
+        f"INSERT INTO {p}_{table} (relationship_id, {', '.join(names)}, from_at) "
+        f"VALUES (?, {', '.join('?' * len(names))}, ?)"
+    )
+
+
 def _next_interval(cur: Cursor, p: str, table: str, e: Any, **values: Any) -> None:
     """The relationship's current interval in ``table`` ends where the event's begins."""
     at, rid = _ts(e.occurred_at), _rid(e)
     _close_interval(cur, p, table, rid, at)
-    names = ", ".join(values)
-    cur.execute(
-        f"INSERT INTO {p}_{table} (relationship_id, {names}, from_at) VALUES (?, {', '.join('?' * len(values))}, ?)",
-        (rid, *values.values(), at),
-    )
+    cur.execute(_interval_insert(p, table, tuple(values)), (rid, *values.values(), at))
 
 
 @applies(cf.RelationshipOpened)
