@@ -63,8 +63,9 @@ _SPACE = re.compile(r"\s")
 def parse_header_lines(raw: bytes) -> dict[str, str]:
     """nats-py's ``Client._parse_header_lines``, the same parse (it is checked against it on
     random input in the tests), with a name's whitespace found by one regular expression
-    (``\\s`` matches what ``str.isspace`` does) rather than a generator over its characters: that
-    generator was a fifth of what reading a message cost the rebuild."""
+    (``\\s`` matches what ``str.isspace`` does) rather than a generator over its characters: in a
+    profile of reading alone, the parse was a quarter of what a message cost, that generator
+    alone a tenth."""
     out: dict[str, str] = {}
     for line in raw.split(b"\r\n"):
         name, sep, value = line.partition(b":")
@@ -169,8 +170,8 @@ async def _replay(
     A reader task pulls the messages (:func:`_read`) and hands them on, a request's worth at a
     time; each is applied in one transaction, in a thread, while the next one is decoded.
     Memory stays bounded whatever the stream's length: at most three requests wait in the
-    hand-over, one is being decoded and one applied, and while the hand-over is full the reader
-    asks for nothing more."""
+    hand-over, one arrives, one is being decoded and one applied, and while the hand-over is
+    full the reader asks for nothing more."""
     done, source = await asyncio.to_thread(view.next_cursor, stream)
     start = done + 1
     if start > target:
