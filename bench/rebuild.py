@@ -22,6 +22,7 @@ from contracts.reporting import IndicatorsQuery
 from polku.bus import connect, ensure_streams, event_headers
 from services.reporting.main import build_view
 from services.reporting.rebuild import rebuild
+from services.reporting.rebuild import run as run_loop
 
 TEAMS = ("team-north", "team-south", "team-east")
 START = datetime(2025, 1, 1, 8, tzinfo=UTC)
@@ -153,4 +154,4 @@ def rebuild_rate(events: int) -> list[Figure]:
                 ),
             ]
 
-        return asyncio.run(run())
+        return run_loop(run())  # the event loop `polku rebuild reporting` runs on

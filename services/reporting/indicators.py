@@ -144,13 +144,17 @@ def applies(*types: type) -> Callable[[Applier], Applier]:
     return mark
 
 
-def _referral_set(cur: Cursor, p: str, referral_id: Any, **columns: Any) -> None:
-    names = list(columns)
-    cur.execute(
+@functools.cache
+def _referral_upsert(p: str, names: tuple[str, ...]) -> str:
+    """The statement that sets ``names`` of a referral (made once per prefix and set of names)."""
+    return (
         f"INSERT INTO {p}_referral (referral_id, {', '.join(names)}) VALUES (?{', ?' * len(names)}) "
-        f"ON CONFLICT (referral_id) DO UPDATE SET {', '.join(f'{n} = excluded.{n}' for n in names)}",
-        (str(referral_id), *columns.values()),
+        f"ON CONFLICT (referral_id) DO UPDATE SET {', '.join(f'{n} = excluded.{n}' for n in names)}"
     )
+
+
+def _referral_set(cur: Cursor, p: str, referral_id: Any, **columns: Any) -> None:
+    cur.execute(_referral_upsert(p, tuple(columns)), (str(referral_id), *columns.values()))
 
 
 @applies(it.ReferralReceived)
@@ -218,15 +222,19 @@ def _close_interval(cur: Cursor, p: str, table: str, rid: str, at: float) -> Non
     cur.execute(f"UPDATE {p}_{table} SET to_at = ? WHERE relationship_id = ? AND to_at IS NULL AND from_at <= ?", (at, rid, at))
 
 
+@functools.cache
+def _interval_insert(p: str, table: str, names: tuple[str, ...]) -> str:
+    return (
+        f"INSERT INTO {p}_{table} (relationship_id, {', '.join(names)}, from_at) "
+        f"VALUES (?, {', '.join('?' * len(names))}, ?)"
+    )
+
+
 def _next_interval(cur: Cursor, p: str, table: str, e: Any, **values: Any) -> None:
     """The relationship's current interval in ``table`` ends where the event's begins."""
     at, rid = _ts(e.occurred_at), _rid(e)
     _close_interval(cur, p, table, rid, at)
-    names = ", ".join(values)
-    cur.execute(
-        f"INSERT INTO {p}_{table} (relationship_id, {names}, from_at) VALUES (?, {', '.join('?' * len(values))}, ?)",
-        (rid, *values.values(), at),
-    )
+    cur.execute(_interval_insert(p, table, tuple(values)), (rid, *values.values(), at))
 
 
 @applies(cf.RelationshipOpened)
@@ -398,8 +406,19 @@ def apply_events(cur: Cursor, prefix: str, events: Iterable[Any]) -> None:
             applier(cur, prefix, event)
 
 
-def _indexes(prefix: str) -> list[tuple[str, str]]:
-    named = [(f"{prefix}_{name}_by_rel", f"{prefix}_{name} ({index})") for name, (_c, index) in TABLES.items() if index]
+#: the tables whose rows an applier looks up by relationship (an interval closed, a spell ended,
+#: a plan superseded, an assessment replaced): the only indexes a model being built needs
+APPLIER_LOOKUPS = frozenset({"spell", "assignment", "nature", "support", "assessment", "plan", "disappearance"})
+
+
+def _indexes(prefix: str, *, appliers_only: bool = False) -> list[tuple[str, str]]:
+    named = [
+        (f"{prefix}_{name}_by_rel", f"{prefix}_{name} ({index})")
+        for name, (_c, index) in TABLES.items()
+        if index and (not appliers_only or name in APPLIER_LOOKUPS)
+    ]
+    if appliers_only:
+        return named
     return [
         *named,
         (f"{prefix}_referral_received", f"{prefix}_referral (received_at)"),
@@ -409,8 +428,10 @@ def _indexes(prefix: str) -> list[tuple[str, str]]:
     ]
 
 
-def create_indexes(cur: Cursor, prefix: str) -> None:
-    for name, on in _indexes(prefix):
+def create_indexes(cur: Cursor, prefix: str, *, appliers_only: bool = False) -> None:
+    """``appliers_only``: only the indexes the appliers look rows up by (a model being rebuilt:
+    the queries' indexes are made once, at the swap, which names every index anew anyway)."""
+    for name, on in _indexes(prefix, appliers_only=appliers_only):
         cur.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {on}")
 
 
@@ -419,10 +440,10 @@ def drop_indexes(cur: Cursor, prefix: str) -> None:
         cur.execute(f"DROP INDEX IF EXISTS {name}")
 
 
-def create_tables(cur: Cursor, prefix: str) -> None:
+def create_tables(cur: Cursor, prefix: str, *, appliers_only: bool = False) -> None:
     for name, (columns, _index) in TABLES.items():
         cur.execute(f"CREATE TABLE IF NOT EXISTS {prefix}_{name} ({columns})")
-    create_indexes(cur, prefix)
+    create_indexes(cur, prefix, appliers_only=appliers_only)
 
 
 def drop_tables(cur: Cursor, prefix: str) -> None:
@@ -1060,7 +1081,9 @@ class IndicatorsView:
     def reset_next(self) -> None:
         with self.db.transaction() as cur:
             drop_tables(cur, NEXT)
-            create_tables(cur, NEXT)
+            # filled row by row, it keeps only the indexes its appliers need: the swap makes
+            # the queries' ones (each index's cost paid once, over the whole table)
+            create_tables(cur, NEXT, appliers_only=True)
             for stream in SOURCES:
                 cur.set_position(f"{NEXT}:{stream}", 0)
                 cur.set_position(f"{NEXT}:{source_name(stream)}", 0)

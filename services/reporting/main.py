@@ -4,7 +4,6 @@ followup, queries; and its own store of indicator snapshots, relayed to REPORTIN
 
 from __future__ import annotations
 
-import asyncio
 import sys
 
 from polku.bus import connect
@@ -78,7 +77,7 @@ def rebuild(settings: Settings) -> int:
         return 0
 
     try:
-        return asyncio.run(run())
+        return rebuilding.run(run())
     except ConnectionError as e:
         print(f"polku: {e}. Is Polku up (polku up)?", file=sys.stderr)
         return 1
