@@ -223,10 +223,10 @@ class IntakeApplication(ServiceApplication):
         else:
             with self.loads.lock:
                 load = self.loads.load()
-                routed = set(self.loads.routed)
-            for a in uow.batch.values():  # routed in this group, not yet projected
-                if isinstance(a, Referral) and a.stage == "routed" and a.worker_id and a.id not in routed:
-                    load[a.worker_id] = load.get(a.worker_id, 0) + 1
+                routed = self.loads.routed  # looked into under the lock, not copied: it holds every routing
+                for a in uow.batch.values():  # routed in this group, not yet projected
+                    if isinstance(a, Referral) and a.stage == "routed" and a.worker_id and a.id not in routed:
+                        load[a.worker_id] = load.get(a.worker_id, 0) + 1
             with self.referrals.lock:
                 view = self.referrals.by_id.get(referral.id)
             worker = roster.pick(team=view.team if view else referral.team, role=required, day=today, load=load)
