@@ -477,11 +477,11 @@ async def _message_parser(msg: Any, parse: Callable[[Any], Any]) -> Any:
     commit's thread wants it (measured: several percent of intake's time). The same kind of id,
     from a generator in memory.
     """
-    header = msg.header
-    if header is None:
-        header = msg.header = {}
-    if FASTSTREAM_MESSAGE_ID not in header:
-        header[FASTSTREAM_MESSAGE_ID] = str(UUID(int=_message_ids.getrandbits(128), version=4))
+    headers = msg.headers  # (``msg.header`` is a read-only alias of it)
+    if headers is None:  # a message sent without any header
+        headers = msg.headers = {}
+    if FASTSTREAM_MESSAGE_ID not in headers:
+        headers[FASTSTREAM_MESSAGE_ID] = str(UUID(int=_message_ids.getrandbits(128), version=4))
     return await parse(msg)
 
 
