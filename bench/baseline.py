@@ -16,9 +16,7 @@ casefile and reporting. The figure is four-command paths per second, against
 
 from __future__ import annotations
 
-import os
 import random
-import time
 from contextlib import ExitStack
 from typing import Any
 from uuid import UUID
@@ -26,7 +24,7 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.persistence import JSONTranscoder
 
-from bench.common import Figure, fresh_var, progress, say
+from bench.common import ChunkedBaseline, Figure, fresh_var, say
 from demo.main import DISTRIBUTION, GUIDANCE
 from demo.population import distinct_demo_referrals
 from polku.domain import Envelope, EnvelopeAsDict
@@ -112,15 +110,12 @@ class BareIntake(Application[Any]):
         self.route(f"{command_id}-r", referral_id)
 
 
-class EsBaseline:
+class EsBaseline(ChunkedBaseline):
     """Paths in chunks, so that the baseline can be spread around the stack benchmarks and see
     the same load on the machine (the disk is shared); the figure is total paths / total time."""
 
     def __init__(self, total: int) -> None:
-        self.total = total
-        self.done = 0
-        self.seconds = 0.0
-        self.chunks: list[float] = []
+        super().__init__(total)
         self._stack = ExitStack()
         self._app: BareIntake | None = None
         self._rng = random.Random(17)
@@ -140,25 +135,11 @@ class EsBaseline:
         self._stack.close()
 
     def run(self, count: int) -> None:
-        assert self._app is not None
-        # What ran before (a stopped nats-server flushing its streams, the services' stores)
-        # is written back first, so it is not billed to this baseline.
-        os.sync()
-        time.sleep(0.5)
+        app = self._app
+        assert app is not None
         bodies = distinct_demo_referrals(self._rng, count, self._seen)
         first = self.done
-        bar = progress("es baseline paths", count)
-        started = time.perf_counter()
-        for i, body in enumerate(bodies):
-            self._app.path(f"es-{first + i}", body)
-            if i % 20 == 0:
-                bar.update(i)
-        seconds = time.perf_counter() - started
-        bar.count = count
-        bar.done()
-        self.done += count
-        self.seconds += seconds
-        self.chunks.append(count / seconds)
+        seconds = self.timed(count, "es baseline paths", lambda i: app.path(f"es-{first + i}", bodies[i]), every=20)
         say(f"  {count} paths ({4 * count} saves) in {seconds:.2f}s")
 
     def figure(self) -> Figure:

@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,6 +132,39 @@ def stop_stack(stack: object, grace: float = 10.0) -> None:
     nats = getattr(stack, "nats", None)
     if nats is not None:
         nats.stop()
+
+
+class ChunkedBaseline:
+    """A baseline measured in chunks spread around the stack benchmarks, so that it sees the same
+    load on the machine (the disk is shared); its figure is total done / total time."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = 0
+        self.seconds = 0.0
+        #: the rate of each chunk, for the figure's note
+        self.chunks: list[float] = []
+
+    def timed(self, count: int, label: str, one: Callable[[int], object], every: int) -> float:
+        """Time ``one(i)`` for ``i`` in ``range(count)``, with progress; the chunk's seconds.
+
+        What ran before (a stopped nats-server flushing its streams, the services' stores) is
+        written back first, so it is not billed to this baseline."""
+        os.sync()
+        time.sleep(0.5)
+        bar = progress(label, count)
+        started = time.perf_counter()
+        for i in range(count):
+            one(i)
+            if i % every == 0:
+                bar.update(i)
+        seconds = time.perf_counter() - started
+        bar.count = count
+        bar.done()
+        self.done += count
+        self.seconds += seconds
+        self.chunks.append(count / seconds)
+        return seconds
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -8,26 +8,22 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import time
 import uuid
 from contextlib import ExitStack
 from typing import Any
 
-from bench.common import Figure, fresh_var, progress, say
+from bench.common import ChunkedBaseline, Figure, fresh_var, say
 
 #: About the size of an encoded ReferralReceived (~360 bytes) and of its stored state.
 PAYLOAD_BYTES = 360
 
 
-class SqliteBaseline:
+class SqliteBaseline(ChunkedBaseline):
     """Inserts in chunks, so that the baseline can be spread around the e2e benchmarks and see
     the same load on the machine (the disk is shared); the figure is total rows / total time."""
 
     def __init__(self, total: int) -> None:
-        self.total = total
-        self.done = 0
-        self.seconds = 0.0
-        self.chunks: list[float] = []
+        super().__init__(total)
         self._stack = ExitStack()
         self._conn: Any = None
 
@@ -48,31 +44,20 @@ class SqliteBaseline:
         self._stack.close()
 
     def run(self, count: int) -> None:
-        # Let the writeback of what ran before (a stopped nats-server flushing its streams, the
-        # services' stores) finish first, so it is not billed to this baseline.
-        os.sync()
-        time.sleep(0.5)
         conn = self._conn
         state = os.urandom(PAYLOAD_BYTES)
         topic = "services.intake.domain:Referral.Received"
         ids = [uuid.uuid4().hex for _ in range(count)]
-        bar = progress("raw sqlite inserts", count)
-        started = time.perf_counter()
-        for i, oid in enumerate(ids):
+
+        def insert(i: int) -> None:
             conn.execute("BEGIN")
             conn.execute(
                 "INSERT INTO stored_events (originator_id, originator_version, topic, state) VALUES (?, 1, ?, ?)",
-                (oid, topic, state),
+                (ids[i], topic, state),
             )
             conn.execute("COMMIT")
-            if i % 100 == 0:
-                bar.update(i)
-        seconds = time.perf_counter() - started
-        bar.count = count
-        bar.done()
-        self.done += count
-        self.seconds += seconds
-        self.chunks.append(count / seconds)
+
+        seconds = self.timed(count, "raw sqlite inserts", insert, every=100)
         say(f"  {count} commits in {seconds:.2f}s")
 
     def figure(self) -> Figure:

@@ -21,8 +21,8 @@ from contracts.base import encoder
 from contracts.reporting import IndicatorsQuery
 from polku.bus import connect, ensure_streams, event_headers
 from services.reporting.main import build_view
+from polku.service import run_loop
 from services.reporting.rebuild import rebuild
-from services.reporting.rebuild import run as run_loop
 
 TEAMS = ("team-north", "team-south", "team-east")
 START = datetime(2025, 1, 1, 8, tzinfo=UTC)

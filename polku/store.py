@@ -196,9 +196,9 @@ class _Cursors(_SideTable):
     def __init__(self, recorder: ProcessRecorder) -> None:
         super().__init__(recorder)
         if self.postgres:
-            from psycopg.sql import SQL, Identifier
+            from psycopg.sql import SQL
 
-            table = SQL("{}.{}").format(Identifier(recorder.datastore.schema), Identifier(self.TABLE))  # type: ignore[attr-defined]
+            table = self._table(self.TABLE)
             self._create = SQL("CREATE TABLE IF NOT EXISTS {} (name text PRIMARY KEY, seq bigint NOT NULL, source_position bigint NOT NULL)").format(table)
             self._write = SQL(
                 "INSERT INTO {0} AS c VALUES (%s, %s, %s) ON CONFLICT (name) DO UPDATE "

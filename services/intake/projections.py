@@ -122,19 +122,17 @@ class Loads(Projection):
         self.counts = defaultdict(int)
         self.special = defaultdict(int)
 
-    def take_state(self, state: dict[str, Any]) -> None:
-        """Each worker's id once, not once per referral routed to them."""
-        super().take_state(state)
-        intern = sys.intern
-        self.routed = {rid: (intern(worker), special) for rid, (worker, special) in self.routed.items()}
-
     def share(self, referrals: Referrals) -> None:
         """Hold the referral ids and client ids the referrals model holds, not copies of them
-        (each event made its own): at start, after the replay."""
+        (each event, or a decoded snapshot, made its own), and each worker's id once: at start,
+        after the replay."""
+        intern = sys.intern
         with self.lock, referrals.lock:
             ids = {referral_id: referral_id for referral_id in referrals.by_id}
             clients = {client_id: client_id for client_id in referrals.by_client}
-            self.routed = {ids.get(rid, rid): routed for rid, routed in self.routed.items()}
+            self.routed = {
+                ids.get(rid, rid): (intern(worker), special) for rid, (worker, special) in self.routed.items()
+            }
             self.referral_of = {rel: ids.get(rid, rid) for rel, rid in self.referral_of.items()}
             self.open_by_client = {clients.get(c, c): rel for c, rel in self.open_by_client.items()}
             self.ended = {ids.get(rid, rid) for rid in self.ended}

@@ -9,7 +9,7 @@ import sys
 from polku.bus import connect
 from polku.progress import Progress
 from polku.pipeline import Pipeline
-from polku.service import ConsumerSpec, RepublishSource, ServiceDefinition, ServiceParts
+from polku.service import ConsumerSpec, RepublishSource, ServiceDefinition, ServiceParts, run_loop
 from polku.settings import Settings
 from polku.sql import SqlDatabase
 from services.reporting import publishing
@@ -77,7 +77,7 @@ def rebuild(settings: Settings) -> int:
         return 0
 
     try:
-        return rebuilding.run(run())
+        return run_loop(run())
     except ConnectionError as e:
         print(f"polku: {e}. Is Polku up (polku up)?", file=sys.stderr)
         return 1

@@ -10,11 +10,11 @@ import asyncio
 import gc
 import re
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from asyncio import Queue
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
 from nats.js import JetStreamContext
@@ -27,23 +27,12 @@ from polku.bus import position_of
 from services.reporting.indicators import SOURCES, IndicatorsView
 
 STATUS = Header.STATUS
-T = TypeVar("T")
 
 DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
     "INTAKE": intake_decoder,
     "CASEFILE": casefile_decoder,
     "FOLLOWUP": followup_decoder,
 }
-
-
-def run(main: Coroutine[Any, Any, T]) -> T:
-    """Run ``main`` on libuv's event loop where uvloop is installed, as the services do
-    (polku/service.py): its TLS transport and loop cost the rebuild less CPU per message."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - no wheel for this platform
-        return asyncio.run(main)
-    return uvloop.run(main)
 
 
 @dataclass

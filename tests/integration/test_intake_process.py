@@ -54,6 +54,19 @@ async def route(nc: Client, rid: str, **override: object) -> dict:
     return await cmd(nc, "route_referral", {"actor": override.pop("actor", LEAD if override else GUIDE), "referral_id": rid, **override})
 
 
+async def routed_to(nc: Client, workers: list[str]) -> list[str]:
+    """A referral received, screened, triaged and routed by override to each of ``workers``."""
+    rids = []
+    for worker in workers:
+        rid = await receive(nc)
+        await screen(nc, rid, "assessment_needed")
+        await triage(nc, rid, "able", "single")
+        reply = await route(nc, rid, worker_id=worker, override_reason="continuity")
+        assert reply["ok"] and reply["worker_id"] == worker, reply
+        rids.append(rid)
+    return rids
+
+
 async def test_a_police_notification_about_a_client_who_cannot_seek_help_is_routed_to_a_social_worker(
     stack: Stack, nc: Client
 ) -> None:
@@ -223,15 +236,7 @@ async def test_each_wrong_step_gets_its_own_error_code_and_stores_nothing(stack:
 async def test_after_a_restart_intake_routes_by_the_loads_casefile_reported_before_it(stack: Stack, nc: Client) -> None:
     """Loads come from casefile's events, replayed when intake starts: intake takes commands
     only once the replay is done, so the first referral after a restart is routed by them."""
-    routed_to = ["sc-001"] * 4 + ["sc-002"] * 2
-    rids = []
-    for worker in routed_to:
-        rid = await receive(nc)
-        await screen(nc, rid, "assessment_needed")
-        await triage(nc, rid, "able", "single")
-        reply = await route(nc, rid, worker_id=worker, override_reason="continuity")
-        assert reply["ok"] and reply["worker_id"] == worker, reply
-        rids.append(rid)
+    rids = await routed_to(nc, ["sc-001"] * 4 + ["sc-002"] * 2)
     # The relationships opened, as casefile publishes them (their ids are casefile's to make).
     events = [casefile_decoder.decode(m.data) for m in await messages_when(nc, "CASEFILE", 2 * len(rids), timeout=30)]
     opened = {str(e.referral_id): e.relationship_id for e in events if isinstance(e, RelationshipOpened)}

@@ -14,7 +14,7 @@ from nats.aio.client import Client
 from contracts.casefile import RelationshipOpened, casefile_decoder
 from polku.stack import Stack
 from tests.helpers import messages_when, request
-from tests.integration.test_intake_process import receive, route, screen, triage
+from tests.integration.test_intake_process import receive, route, routed_to, screen, triage
 from tests.metrics_helpers import scrape, values
 
 ENDED_BY = {"worker_id": "sc-001", "role": "social_counsellor", "team": "team-north"}
@@ -32,14 +32,7 @@ def _since_last_start(stack: Stack, name: str) -> list[dict]:
 
 async def _routed_six(nc: Client) -> dict[str, str]:
     """Six referrals routed, four to sc-001 and two to sc-002; their relationships by referral."""
-    rids = []
-    for worker in ["sc-001"] * 4 + ["sc-002"] * 2:
-        rid = await receive(nc)
-        await screen(nc, rid, "assessment_needed")
-        await triage(nc, rid, "able", "single")
-        reply = await route(nc, rid, worker_id=worker, override_reason="continuity")
-        assert reply["ok"] and reply["worker_id"] == worker, reply
-        rids.append(rid)
+    rids = await routed_to(nc, ["sc-001"] * 4 + ["sc-002"] * 2)
     events = [casefile_decoder.decode(m.data) for m in await messages_when(nc, "CASEFILE", 12, timeout=30)]
     return {rid: str(e.relationship_id) for e in events if isinstance(e, RelationshipOpened) for rid in rids if str(e.referral_id) == rid}
 
