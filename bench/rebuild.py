@@ -112,7 +112,7 @@ def rebuild_rate(events: int) -> list[Figure]:
                         raise RuntimeError(f"{stream} holds {held}, expected {n}")
                 total = sum(counts.values())
                 bar = progress("events replayed (rebuild)", total)
-                result = await rebuild(view, js, progress=lambda n, t: bar.update(n, t))
+                result = await rebuild(view, js, progress=lambda n, t: bar.update(n, t), settings=settings)
                 bar.count = result.events
                 bar.done()
                 if result.events != total or result.positions != counts:

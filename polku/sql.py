@@ -92,6 +92,14 @@ class SqlDatabase:
         with self.transaction() as cur:
             cur.execute(TRACKING_DDL)
 
+    def set_page_cache(self, mb: int) -> None:
+        """SQLite's page cache for this connection at ``mb`` MB (its default is 2 MB): for a bulk
+        build whose lookups would otherwise read the same index pages from the file again and
+        again. PostgreSQL keeps its own shared buffers: nothing to set."""
+        if not self.postgres:
+            with self._lock:
+                self._conn.execute(f"PRAGMA cache_size = -{int(mb) * 1024}")
+
     def _connect_postgres(self) -> Any:
         import psycopg
 

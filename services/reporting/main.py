@@ -62,7 +62,7 @@ def rebuild(settings: Settings) -> int:
         progress = Progress("events replayed")
         try:
             result = await rebuilding.rebuild(
-                view, nc.jetstream(), progress=lambda n, total: progress.update(n, total)
+                view, nc.jetstream(), progress=lambda n, total: progress.update(n, total), settings=settings
             )
         finally:
             await nc.drain()
