@@ -302,8 +302,8 @@ async def _replay(
     time; each is decoded and applied in one transaction (by ``apply``) while the next one is
     read.
     Memory stays bounded whatever the stream's length: at most three requests wait in the
-    hand-over, one arrives, one is being decoded and one applied, and while the hand-over is
-    full the reader asks for nothing more."""
+    hand-over, one arrives, one is being sifted here and one decoded and applied, and while the
+    hand-over is full the reader asks for nothing more."""
     done, source = await asyncio.to_thread(view.next_cursor, stream)
     start = done + 1
     if start > target:
@@ -344,7 +344,7 @@ async def _replay(
     finally:
         reader.cancel()
         await asyncio.gather(reader, return_exceptions=True)
-        if applying is not None:  # a failure meanwhile: the thread's transaction ends before this does
+        if applying is not None:  # a failure meanwhile: the applying's transaction ends before this does
             await asyncio.gather(applying, return_exceptions=True)
 
 

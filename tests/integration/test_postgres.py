@@ -7,7 +7,10 @@ Each test gets schemas of its own (``<prefix>_intake``, ``<prefix>_casefile``,
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import subprocess
+import sys
 import time
 
 import msgspec
@@ -18,6 +21,7 @@ from nats.aio.client import Client
 from polku.settings import Settings
 from polku.stack import Stack
 from services.casefile.main import build_application as build_casefile
+from demo.headlines import settled_indicators
 from demo.main import route_through
 import contracts
 from tests.helpers import RECEIVE_REFERRAL, distinct_referrals, referral_body, request, send_referrals, stored_events, stream_messages, wait_for_projection
@@ -77,3 +81,28 @@ async def test_on_postgresql_referrals_survive_a_casefile_crash_exactly_once(
     finally:
         app.close()
 
+
+
+async def test_on_postgresql_polku_rebuild_reporting_swaps_in_the_projection_it_had(
+    postgres_env: str, stack: Stack, nc: Client, settings: Settings
+) -> None:
+    """``polku rebuild reporting`` on PostgreSQL: its second process (which decodes and applies)
+    opens the same schema on a connection of its own, and the model swapped in answers as the
+    live one did, to the last indicator."""
+    assert settings.store == "postgres"
+    replies = await send_referrals(nc, distinct_referrals(23, 120), concurrency=16)
+    assert all(r["ok"] for r in replies)
+    before = await wait_for_projection(nc, 120)
+    indicators = await settled_indicators(nc)
+    events = sum(indicators.positions.values())
+
+    env = {**os.environ, "POLKU_VAR_DIR": str(stack.var), "POLKU_NATS_URL": stack.url}
+    result = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "polku", "rebuild", "reporting"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"{events} events" in result.stdout
+
+    assert await wait_for_projection(nc, 120) == before
+    assert await settled_indicators(nc) == indicators
