@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import random
+import subprocess
+import sys
 import time
 import uuid
 from collections import Counter
@@ -166,3 +169,13 @@ async def messages_when(nc: Client, stream: str, count: int, subject: str = ">",
             return messages
         await asyncio.sleep(0.05)
 __all__ = ["referral_body", "distinct_referrals", "request", "send_referrals", "wait_for_projection", "stream_messages", "synthetic_identity_code"]
+
+
+def polku_rebuild_reporting(stack: Any) -> subprocess.CompletedProcess[str]:
+    """``polku rebuild reporting`` against ``stack``, as an operator runs it, in this test's
+    environment (its store settings included)."""
+    env = {**os.environ, "POLKU_VAR_DIR": str(stack.var), "POLKU_NATS_URL": stack.url}
+    return subprocess.run(
+        [sys.executable, "-m", "polku", "rebuild", "reporting"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )

@@ -236,6 +236,9 @@ def in_thread(view: IndicatorsView) -> Apply:
 
 
 _worker_view: IndicatorsView | None = None
+#: the young objects allocated between two looks of the garbage collector while a rebuild runs
+#: (Python's default is 700; see _fewer_collections)
+FEWER_COLLECTIONS = 20_000
 #: the applying process' SQLite page cache (for as long as the rebuild runs)
 WORKER_PAGE_CACHE_MB = 64
 
@@ -246,7 +249,7 @@ def _open_worker_view(settings: Settings) -> None:
 
     from services.reporting.main import build_view  # main imports this module
 
-    gc.set_threshold(20_000, *gc.get_threshold()[1:])  # as _fewer_collections, for this process' life
+    gc.set_threshold(FEWER_COLLECTIONS, *gc.get_threshold()[1:])  # as _fewer_collections, for this process' life
     _worker_view = build_view(settings)
     # the new tables' lookups by relationship over a growing index: 7 % more events/s at 1M
     _worker_view.db.set_page_cache(WORKER_PAGE_CACHE_MB)
@@ -366,7 +369,7 @@ async def rebuild(
 
 
 @contextmanager
-def _fewer_collections(young: int = 20_000) -> Iterator[None]:
+def _fewer_collections(young: int = FEWER_COLLECTIONS) -> Iterator[None]:
     """The cyclic garbage collector less often while the rebuild runs: by default it looks at
     the young objects every 700 allocations, and the rebuild makes several per message (the
     message, its headers, the decoded event and its values) while it holds a few batches of

@@ -7,10 +7,7 @@ Each test gets schemas of its own (``<prefix>_intake``, ``<prefix>_casefile``,
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import subprocess
-import sys
 import time
 
 import msgspec
@@ -24,7 +21,7 @@ from services.casefile.main import build_application as build_casefile
 from demo.headlines import settled_indicators
 from demo.main import route_through
 import contracts
-from tests.helpers import RECEIVE_REFERRAL, distinct_referrals, referral_body, request, send_referrals, stored_events, stream_messages, wait_for_projection
+from tests.helpers import RECEIVE_REFERRAL, distinct_referrals, polku_rebuild_reporting, referral_body, request, send_referrals, stored_events, stream_messages, wait_for_projection
 
 pytestmark = pytest.mark.postgres
 
@@ -96,11 +93,7 @@ async def test_on_postgresql_polku_rebuild_reporting_swaps_in_the_projection_it_
     indicators = await settled_indicators(nc)
     events = sum(indicators.positions.values())
 
-    env = {**os.environ, "POLKU_VAR_DIR": str(stack.var), "POLKU_NATS_URL": stack.url}
-    result = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "polku", "rebuild", "reporting"],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
-    )
+    result = await asyncio.to_thread(polku_rebuild_reporting, stack)
     assert result.returncode == 0, result.stderr
     assert f"{events} events" in result.stdout
 

@@ -22,6 +22,7 @@ from services.intake.main import build_application as build_intake
 from services.intake.main import build_pipeline as build_intake_pipeline
 from demo.headlines import settled_indicators
 from tests.helpers import (
+    polku_rebuild_reporting,
     distinct_referrals,
     nested,
     referral_body,
@@ -189,14 +190,6 @@ async def test_a_message_too_deeply_nested_to_decode_does_not_keep_intake_from_s
     assert [m.data for m in dead if m.subject == "polku.dlq.intake-casefile"] == [nested("RelationshipOpened")]
 
 
-def _rebuild(stack: Stack) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "POLKU_VAR_DIR": str(stack.var), "POLKU_NATS_URL": stack.url}
-    return subprocess.run(
-        [sys.executable, "-m", "polku", "rebuild", "reporting"],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
-    )
-
-
 async def test_rebuilding_reporting_from_nothing_gives_exactly_the_projection_it_had(
     stack: Stack, nc: Client, settings: Settings
 ) -> None:
@@ -210,7 +203,7 @@ async def test_rebuilding_reporting_from_nothing_gives_exactly_the_projection_it
     stack.stop_service("reporting")
     for path in (settings.var_dir / "store").glob("reporting-views.db*"):
         path.unlink()
-    result = _rebuild(stack)
+    result = polku_rebuild_reporting(stack)
     assert result.returncode == 0, result.stderr
     assert f"{events} events" in result.stdout
     assert "events/s" in result.stdout
@@ -229,7 +222,7 @@ async def test_rebuilding_reporting_while_it_serves_swaps_in_the_same_projection
     before = await wait_for_projection(nc, 100)
     assert before.total == 100
 
-    rebuild = asyncio.create_task(asyncio.to_thread(_rebuild, stack))
+    rebuild = asyncio.create_task(asyncio.to_thread(polku_rebuild_reporting, stack))
     # Referrals keep coming while it rebuilds; the live model keeps answering.
     more = await send_referrals(nc, distinct_referrals(11, 50))
     assert all(r["ok"] for r in more)
