@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from polku.settings import SettingsError
 
 #: What a key is derived for: each its own HKDF ``info``.
-PURPOSES = frozenset({"event-store", "identity-record", "command-digest", "ids"})
+PURPOSES = frozenset({"event-store", "identity-record", "command-digest", "ids", "history"})
 MIN_SECRET_BYTES = 32
 MAKE_ONE = "python3 -c 'import os, base64; print(base64.b64encode(os.urandom(32)).decode())'"
 _SALT = b"polku-hkdf-v1"

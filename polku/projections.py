@@ -124,6 +124,11 @@ class Projection:
         for name, value in state.items():
             setattr(self, name, value)
 
+    def flush(self) -> None:
+        """Commit what applying events wrote to the model's tables on disk, if it keeps any
+        (:class:`polku.store.ReadModelTables`): called after each page of a replay, each
+        recording and each consumer's batch."""
+
     def reads(self, event: Any) -> bool:
         return type(event) in self._appliers
 
@@ -161,4 +166,7 @@ class ProjectionConsumer:
             for d in prepared.deliveries:
                 if d.seq not in failed:
                     self.projection.apply(d.event)
+            # the cursor moves first: a failed flush keeps its writes for the next one, and a
+            # redelivery of the batch is passed over as applied already
             self.projection.consumed[stream] = (last_seq, source_position or 0)
+            self.projection.flush()

@@ -272,6 +272,106 @@ class _Snapshots(_SideTable):
         return None if row is None else (int(row[0]), str(row[1]), bytes(row[2]))
 
 
+class ReadModelTables:
+    """Tables of a read model kept on disk in the service's own database, for what would
+    otherwise grow in memory with the years kept (closed work that a rule still reads now and
+    then). The model writes them as it applies events, in the order applied: ``write`` buffers
+    statements, ``flush`` commits them together (the application flushes after each page of a
+    replay, each recording and each consumer's batch) and every read flushes first.
+
+    Each write is idempotent (an upsert, or an update to the value an event gives), so that a
+    start replaying from a read-model snapshot writes again what the tables hold already. They
+    are committed without a sync of their own (SQLite: ``synchronous=NORMAL`` on a connection of
+    their own, WAL; PostgreSQL: ``synchronous_commit`` off), and the commit of the next snapshot
+    or event syncs them with it: a power cut loses at most what came after the last synced
+    commit, which the next start replays. An application without a database (a handler test's
+    store in memory) keeps them in an SQLite database in memory.
+
+    ``schema`` is the tables' and indexes' ``CREATE ... IF NOT EXISTS`` statements. Every
+    statement puts ``{name}`` before a table's name (the service's schema on PostgreSQL), takes
+    its values as ``?`` (PostgreSQL's ``%s`` is put in for it) and is SQL both databases run
+    (``INSERT ... ON CONFLICT``); ``{serial}`` is a column numbering the rows in the order
+    inserted (SQLite's rowid, PostgreSQL's ``bigserial``), the primary key."""
+
+    schema: tuple[str, ...] = ()
+
+    def __init__(self, recorder: Any) -> None:
+        self._lock = threading.Lock()
+        self._pending: list[tuple[str, tuple[Any, ...]]] = []
+        datastore = getattr(recorder, "datastore", None)
+        self._postgres = isinstance(recorder, PostgresAggregateRecorder)
+        if self._postgres:
+            self._datastore = datastore
+            self._prefix = f'"{datastore.schema}".' if datastore.schema else ""
+        else:
+            import sqlite3
+
+            self._prefix = ""
+            path = datastore.pool.db_name if datastore is not None else ":memory:"
+            self._sqlite = sqlite3.connect(path, uri=True, check_same_thread=False, isolation_level=None, timeout=10)
+            # WAL (the library's setting of the file); a commit here does not sync, a
+            # checkpoint does (NORMAL, not OFF: the events' pages must reach the disk)
+            self._sqlite.execute("PRAGMA synchronous=NORMAL")
+        self._statements: dict[str, str] = {}
+        for statement in self.schema:
+            self._run([(statement, ())])
+
+    def _sql(self, statement: str) -> str:
+        found = self._statements.get(statement)
+        if found is None:
+            found = statement.replace("{name}", self._prefix)
+            if self._postgres:
+                found = found.replace("?", "%s").replace("{serial}", "BIGSERIAL PRIMARY KEY")
+            else:
+                found = found.replace("{serial}", "INTEGER PRIMARY KEY")
+            self._statements[statement] = found
+        return found
+
+    def _run(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
+        if self._postgres:
+            with self._datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+                curs.execute("SET LOCAL synchronous_commit TO OFF")
+                for statement, params in statements:
+                    curs.execute(self._sql(statement), params)
+            return
+        c = self._sqlite
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            for statement, params in statements:
+                c.execute(self._sql(statement), params)
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+        c.execute("COMMIT")
+
+    def write(self, statement: str, *params: Any) -> None:
+        """Buffer a write; ``flush`` commits it."""
+        with self._lock:
+            self._pending.append((statement, params))
+
+    def flush(self) -> None:
+        """Commit the writes buffered so far, in one transaction. If it fails, they stay
+        buffered for the next flush (the model in memory has applied their events already)."""
+        with self._lock:
+            if self._pending:
+                self._run(self._pending)
+                self._pending = []
+
+    def rows(self, statement: str, *params: Any) -> list[tuple[Any, ...]]:
+        """The rows a query gives, after every buffered write."""
+        self.flush()
+        with self._lock:
+            if self._postgres:
+                with self._datastore.get_connection() as conn, conn.cursor() as curs:
+                    curs.execute(self._sql(statement), params)
+                    return [tuple(row.values()) if isinstance(row, dict) else tuple(row) for row in curs.fetchall()]
+            return self._sqlite.execute(self._sql(statement), params).fetchall()
+
+    def close(self) -> None:
+        if not self._postgres:
+            self._sqlite.close()
+
+
 @dataclass(frozen=True)
 class SnapshotTaken:
     position: int
@@ -426,6 +526,7 @@ class ServiceApplication(Application[Any]):
                 with projection.lock:
                     for event in events:
                         projection.apply(event)
+                    projection.flush()
             self.replayed += len(page)
             start = page[-1].id + 1
             metrics.replay_progress(self.name, self.replayed, max(end - self.snapshot_marks[0], self.replayed))
@@ -573,6 +674,7 @@ class ServiceApplication(Application[Any]):
             with projection.lock:
                 for recording in recordings:
                     projection.apply(recording.domain_event)
+                projection.flush()
         if recordings:
             self.applied = max(self.applied, max(r.notification.id for r in recordings))
         super()._notify(recordings)

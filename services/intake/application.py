@@ -4,7 +4,8 @@ Each use case is ``(self, uow, command) -> reply``: it reads through the unit of
 aggregates with ``uow.env``, adds what it creates and returns the reply struct; the command
 pipeline decodes, checks the command id, commits in groups and replies (see ``handlers.py`` for
 the table). Intake's read models (``projections.py``) are built from its own store when it starts
-and from casefile's events.
+and from casefile's events; memory holds open work only, and a client's earlier referrals are
+read from intake's own database (``History``).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from polku.store import ServiceApplication, keyed_id
 from polku.unit_of_work import UnitOfWork
 from services.intake import identity
 from services.intake.domain import QUEUE_STAGES, ROSTER_ID, ClientIdentity, IntakeRecordView, Referral, Roster
-from services.intake.projections import Loads, Referrals, Workers
+from services.intake.projections import History, Loads, Referrals, Workers
 from services.intake.settings import TriageGrid, parse_triage_grid
 
 UNREACHED = ("not_reached", "declines")
@@ -95,17 +96,21 @@ class IntakeApplication(ServiceApplication):
         self.grid = triage_grid or parse_triage_grid(None)
         self.default_team = default_team
         self.repeat_referrals_flag = repeat_referrals_flag
-        self.referrals = Referrals(default_team)
-        self.loads = Loads()
+        self.history = History(self.recorder, pseudonym_key)
+        self.referrals = Referrals(default_team, self.history)
+        self.loads = Loads(self.history)
         self.workers = Workers()
         self.follow(self.referrals, self.loads, self.workers)
-        self.loads.share(self.referrals)
         if roster and ROSTER_ID not in self.repository:
             workers = [{"worker_id": w.worker_id, "role": w.role, "team": w.team, "capacity": w.capacity} for w in roster]
             try:
                 self.save(Roster.seed(Envelope.now(), workers))
             except IntegrityError:
                 pass  # another intake process seeded it first
+
+    def close(self) -> None:
+        self.history.close()
+        super().close()
 
     # --------------------------------------------------------------- reading
     def _referral(self, uow: UnitOfWork, referral_id: UUID) -> Referral:
@@ -132,8 +137,7 @@ class IntakeApplication(ServiceApplication):
         client_id = identity.pseudonymise(code, self.pseudonym_key)
         env = uow.env.about(client_id)
         referral_id = referral_id_for(str(env.causation_id), self.pseudonym_key)
-        with self.referrals.lock:
-            earlier = list(self.referrals.by_client.get(client_id, ()))
+        earlier = [referral_id for referral_id, _ in self.history.of_client(client_id)]
         earlier += [a.id for a in uow.batch.values() if isinstance(a, Referral) and a.client_id == client_id]
         with self.loads.lock:
             open_relationship = self.loads.open_by_client.get(client_id)
@@ -157,7 +161,7 @@ class IntakeApplication(ServiceApplication):
         )
         if not earlier:
             # The client's first referral: the protected identity record is stored with it (a
-            # client with an earlier referral has one; the read model holds every referral).
+            # client with an earlier referral has one; the history holds every referral).
             uow.add(ClientIdentity.record(env, identity.seal(code, self.pseudonym_key)))
         return ReceiveReferralAccepted(referral_id=referral_id, client_id=client_id)
 
@@ -180,12 +184,9 @@ class IntakeApplication(ServiceApplication):
     def _maybe_flag(self, uow: UnitOfWork, referral: Referral) -> None:
         """Repeated referrals, the latest ``repeat_referrals_flag`` of them all unreached or
         declined: the team must see it."""
-        with self.referrals.lock:
-            ids = [rid for rid in self.referrals.by_client.get(referral.client_id, ()) if rid != referral.id]
-            outcomes = [
-                (uow.batch[rid].outcome if rid in uow.batch else self.referrals.by_id[rid].outcome)
-                for rid in ids if rid in self.referrals.by_id
-            ]
+        earlier = [(rid, outcome) for rid, outcome in self.history.of_client(referral.client_id) if rid != referral.id]
+        ids = [rid for rid, _ in earlier]
+        outcomes = [uow.batch[rid].outcome if rid in uow.batch else outcome for rid, outcome in earlier]
         screened = [o for o in outcomes if o is not None] + [referral.outcome]
         latest = screened[-self.repeat_referrals_flag:]
         if len(latest) >= self.repeat_referrals_flag and all(o in UNREACHED for o in latest):
@@ -223,10 +224,9 @@ class IntakeApplication(ServiceApplication):
         else:
             with self.loads.lock:
                 load = self.loads.load()
-                routed = self.loads.routed  # looked into under the lock, not copied: it holds every routing
-                for a in uow.batch.values():  # routed in this group, not yet projected
-                    if isinstance(a, Referral) and a.stage == "routed" and a.worker_id and a.id not in routed:
-                        load[a.worker_id] = load.get(a.worker_id, 0) + 1
+            for a in uow.batch.values():  # routed in this group, not yet projected
+                if isinstance(a, Referral) and any(isinstance(e, Referral.Routed) for e in a.pending_events):
+                    load[a.worker_id] = load.get(a.worker_id, 0) + 1
             with self.referrals.lock:
                 view = self.referrals.by_id.get(referral.id)
             worker = roster.pick(team=view.team if view else referral.team, role=required, day=today, load=load)

@@ -18,7 +18,7 @@ from polku.settings import Settings
 from polku.store import READ_MODELS, store_env
 from services.casefile.projections import Relationships
 from services.intake.application import IntakeApplication
-from services.intake.projections import Loads
+from services.intake.projections import History, Loads
 from services.intake.main import build_application as build_intake
 from services.intake.main import build_pipeline as build_intake_pipeline
 from tests.application.test_followup_deadlines import ended, make
@@ -28,8 +28,9 @@ COMMANDS = {"intake.screen_referral": ScreenReferral, "intake.triage_support_nee
             "intake.route_referral": RouteReferral}
 
 
-def _intake_history(settings: Settings, app, start: int, count: int, tag: str = "") -> None:  # type: ignore[no-untyped-def]
-    """``count`` referrals received, and every second one screened, triaged and routed."""
+def _intake_history(settings: Settings, app, start: int, count: int, tag: str = "") -> list[str]:  # type: ignore[no-untyped-def]
+    """``count`` referrals received, and every second one screened, triaged and routed; the
+    clients' ids."""
     pipeline = build_intake_pipeline(app, settings)
     bodies = distinct_referrals(start, count)
     received = pipeline.execute_batch(
@@ -41,6 +42,7 @@ def _intake_history(settings: Settings, app, start: int, count: int, tag: str = 
         commands = [routing_commands(rid, special=i % 3 == 0, prefix=f"p{tag}-{start}-{i}")[step] for i, rid in enumerate(ids)]
         done = pipeline.execute_batch([(msgspec.convert(body, COMMANDS[name]), cid) for name, body, cid in commands])
         assert all(ok for ok, _ in done), done
+    return [reply.client_id for _, reply in received]
 
 
 def _states(app) -> list[dict]:  # type: ignore[no-untyped-def]
@@ -48,28 +50,36 @@ def _states(app) -> list[dict]:  # type: ignore[no-untyped-def]
     return [p.decode_state(p.snapshot_state()) for p in app._projections]
 
 
-def _replayed_whole(settings: Settings, path) -> list[dict]:  # type: ignore[no-untyped-def]
-    """The read models as a start without a snapshot builds them: from every stored event."""
+#: intake's history on disk (``History``): every referral in the order received
+HISTORY = "SELECT referral_id, client_id, outcome FROM {name}intake_client_referrals ORDER BY seq"
+
+
+def _replayed_whole(settings: Settings, path) -> tuple[list[dict], list[tuple]]:  # type: ignore[no-untyped-def]
+    """The read models as a start without a snapshot builds them, from every stored event, with
+    the history on disk written again from nothing."""
     with sqlite3.connect(path) as db:
         db.execute("DELETE FROM polku_snapshots")
+        db.execute("DELETE FROM intake_client_referrals")
+        db.execute("DELETE FROM intake_ended_relationships")
     app = build_intake(settings)
     try:
         assert app.snapshot_marks == (0, 0)
         assert app.replayed == app.max_position()
-        return _states(app)
+        return _states(app), app.history.rows(HISTORY)
     finally:
         app.close()
 
 
 def test_intake_starts_from_its_snapshot_and_replays_only_what_came_after(settings: Settings) -> None:
     app = build_intake(settings)
-    _intake_history(settings, app, 1, 60)
+    clients = _intake_history(settings, app, 1, 60)
     taken = app.snapshot_read_models()
     assert taken is not None and taken.position == app.max_position()
     assert app.snapshot_read_models() is None  # nothing changed since: no second one
     at_snapshot = app.max_position()
     _intake_history(settings, app, 100, 20)  # after the snapshot
-    end, states, by_client = app.max_position(), _states(app), dict(app.referrals.by_client)
+    end, states, history = app.max_position(), _states(app), app.history.rows(HISTORY)
+    assert len(history) == 80 and sum(outcome is not None for _, _, outcome in history) == 40
     app.close()
 
     again = build_intake(settings)
@@ -77,17 +87,18 @@ def test_intake_starts_from_its_snapshot_and_replays_only_what_came_after(settin
         assert again.snapshot_marks[0] == at_snapshot
         assert again.replayed == end - at_snapshot  # only what came after the snapshot
         assert _states(again) == states
-        assert len(again.referrals.by_id) == 80
-        # made again from the referrals, in the order received, not kept in the snapshot
-        assert again.referrals.by_client == by_client
+        # memory holds the referrals still waiting (every second one was routed), the history
+        # on disk every referral
+        assert len(again.referrals.by_id) == 40
+        assert again.history.rows(HISTORY) == history
         # the models go on from there: a new referral about an earlier client is seen as a repeat
+        assert len(again.history.of_client(clients[0])) == 1
         _intake_history(settings, again, 1, 1, tag="again")
-        first_client = next(iter(again.referrals.by_client.values()))
-        assert len(first_client) == 2
-        states = _states(again)
+        assert len(again.history.of_client(clients[0])) == 2
+        states, history = _states(again), again.history.rows(HISTORY)
     finally:
         again.close()
-    assert _replayed_whole(settings, settings.sqlite_path("intake")) == states
+    assert _replayed_whole(settings, settings.sqlite_path("intake")) == (states, history)
 
 
 def test_a_snapshot_of_other_settings_or_code_is_passed_over_and_the_whole_store_replayed(settings: Settings) -> None:
@@ -123,15 +134,17 @@ def test_a_snapshot_that_cannot_be_read_is_passed_over(settings: Settings) -> No
 
 def test_a_snapshot_is_encrypted_like_the_events(settings: Settings) -> None:
     app = build_intake(settings)
-    _intake_history(settings, app, 1, 20)
+    clients = _intake_history(settings, app, 1, 20)
     app.snapshot_read_models()
-    clients = list(app.referrals.by_client)
     referral_ids = [str(rid) for rid in app.referrals.by_id]
     app.close()
     with sqlite3.connect(settings.sqlite_path("intake")) as db:
         (state,) = db.execute("SELECT state FROM polku_snapshots").fetchone()
+        history = db.execute("SELECT * FROM intake_client_referrals").fetchall()
     assert clients and not any(client.encode() in state for client in clients)
-    assert not any(uuid.UUID(rid).bytes in state for rid in referral_ids)
+    assert referral_ids and not any(uuid.UUID(rid).bytes in state for rid in referral_ids)
+    # the history on disk names each client by a keyed hash, not by its id
+    assert len(history) == 20 and not any(client in str(row) for row in history for client in clients)
 
 
 def test_followup_takes_up_its_pending_deadlines_from_a_snapshot(settings: Settings) -> None:
@@ -195,11 +208,11 @@ def test_a_read_model_that_keeps_an_undeclared_attribute_is_refused_at_start() -
 
 
 def test_a_state_comes_back_with_its_kinds_of_dict() -> None:
-    loads, relationships = Loads(), Relationships()
+    loads, relationships = Loads(History(None, "k")), Relationships()
     loads.route(uuid.uuid4(), "sw-001", True)
     loads.consumed["CASEFILE"] = (12, 9)
     relationships.caseload["sw-001"] += 3
-    loads_again, relationships_again = Loads(), Relationships()
+    loads_again, relationships_again = Loads(History(None, "k")), Relationships()
     loads_again.take_state(loads_again.decode_state(loads.snapshot_state()))
     relationships_again.take_state(relationships_again.decode_state(relationships.snapshot_state()))
     assert isinstance(loads_again.counts, defaultdict) and loads_again.counts["sc-009"] == 0

@@ -1,35 +1,86 @@
-"""Intake's caseload counts: routed referrals whose relationships are open, per worker."""
+"""Intake's caseload counts: routed referrals whose relationships are open, per worker. What
+ends leaves memory for intake's history on disk and comes back when the client returns."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
-from services.intake.projections import Loads
+from contracts.casefile import OwnWorkerNamed, RelationshipEnded, RelationshipOpened, RelationshipReopened
+from services.intake.projections import History, Loads
+
+NOW = datetime(2026, 3, 2, 9, tzinfo=UTC)
+
+
+def _base(relationship_id: uuid.UUID) -> dict:
+    return {"event_id": uuid.uuid4(), "occurred_at": NOW, "relationship_id": relationship_id, "client_id": f"c-{relationship_id.hex[:6]}"}
+
+
+def opened(rel: uuid.UUID, referral: uuid.UUID) -> RelationshipOpened:
+    return RelationshipOpened(**_base(rel), referral_id=referral)
+
+
+def named(rel: uuid.UUID, worker: str) -> OwnWorkerNamed:
+    return OwnWorkerNamed(**_base(rel), worker_id=worker, role="social_worker", team="team-north", reason="responsibility")
+
+
+def ended(rel: uuid.UUID) -> RelationshipEnded:
+    return RelationshipEnded(**_base(rel), reason="goals_reached")
+
+
+def reopened(rel: uuid.UUID) -> RelationshipReopened:
+    return RelationshipReopened(**_base(rel), reason="client_returned")
+
+
+def apply(loads: Loads, *events: object) -> None:
+    for e in events:
+        loads.apply(e)
+    loads.flush()
 
 
 def test_counts_follow_routing_own_worker_changes_ends_and_reopenings() -> None:
-    loads = Loads()
+    loads = Loads(History(None, "k"))
     a, b, c = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    rel_a, rel_b = uuid.uuid4(), uuid.uuid4()
     loads.route(a, "sw-001", True)
     loads.route(b, "sw-001", False)
     loads.route(c, "sc-001", False)
+    apply(loads, opened(rel_a, a), opened(rel_b, b))
     assert loads.load() == {"sw-001": 2, "sc-001": 1}
     assert loads.special_support_clients("sw-001") == 1
 
-    loads.rename(a, "sw-002")  # casefile named another own worker
+    apply(loads, named(rel_a, "sw-002"))  # casefile named another own worker
     assert loads.load() == {"sw-001": 1, "sw-002": 1, "sc-001": 1}
     assert (loads.special_support_clients("sw-001"), loads.special_support_clients("sw-002")) == (0, 1)
 
-    loads.end(a)
-    loads.end(a)  # a redelivered end counts once
+    apply(loads, ended(rel_a), ended(rel_a))  # a redelivered end counts once
     assert loads.load() == {"sw-001": 1, "sc-001": 1}
     assert loads.special_support_clients("sw-002") == 0
+    # the ended relationship left memory: only open work is kept there
+    assert a not in loads.routed and rel_a not in loads.referral_of
 
-    loads.rename(a, "sw-003")  # a new own worker for an ended relationship adds no load
+    apply(loads, named(rel_a, "sw-003"))  # a new own worker for an ended relationship adds no load
     assert loads.load() == {"sw-001": 1, "sc-001": 1}
-    loads.reopen(a)
-    loads.reopen(a)
+    apply(loads, reopened(rel_a), reopened(rel_a))  # the client returned; redelivered, counted once
     assert loads.load() == {"sw-001": 1, "sw-003": 1, "sc-001": 1}
     assert loads.special_support_clients("sw-003") == 1
-    loads.end(uuid.uuid4())  # the end of a relationship intake never routed changes nothing
+    assert loads.routed[a] == ("sw-003", True) and loads.referral_of[rel_a] == a
+
+    apply(loads, ended(uuid.uuid4()))  # the end of a relationship intake never saw changes nothing
     assert sum(loads.load().values()) == 3
+
+
+def test_an_end_and_a_return_in_one_batch_count_the_relationship_again() -> None:
+    """The history is read after what the batch wrote before (each read flushes first)."""
+    loads = Loads(History(None, "k"))
+    referral, rel = uuid.uuid4(), uuid.uuid4()
+    loads.route(referral, "sw-001", False)
+    apply(loads, opened(rel, referral), ended(rel), reopened(rel))
+    assert loads.load() == {"sw-001": 1}
+
+
+def test_a_relationship_intake_did_not_route_comes_back_without_a_load() -> None:
+    loads = Loads(History(None, "k"))
+    referral, rel = uuid.uuid4(), uuid.uuid4()
+    apply(loads, opened(rel, referral), ended(rel), named(rel, "sw-001"), reopened(rel))
+    assert loads.load() == {} and loads.referral_of == {rel: referral}
