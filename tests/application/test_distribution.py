@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import uuid
 from collections import Counter
 from datetime import UTC, date, datetime
 
@@ -124,3 +125,57 @@ def test_shl_42_is_a_floor_a_team_lead_may_route_a_client_without_special_suppor
         assert run(pipeline, RouteReferral, {"actor": GUIDE, "referral_id": triaged(3, "able")}, "r-3").worker_id.startswith("sc-")
     finally:
         app.close()
+
+
+def test_memory_holds_open_work_only_and_the_history_on_disk_answers_the_rest(settings: Settings) -> None:
+    """Referrals leave memory once routed or closed, relationships once ended; the repeat rule
+    and a return still see them, from intake's history on disk, after a restart too."""
+    from contracts.casefile import RelationshipEnded, RelationshipOpened, RelationshipReopened
+
+    app = IntakeApplication(store_env(settings, "intake"), pseudonym_key="k", roster=ROSTER)
+    pipeline = Pipeline("intake", app, TABLE, digest_secret="k")
+    rng = random.Random(7)
+    same_client = referral_body(rng)
+    try:
+        # one client's referrals, each screened as not reached: closed at once, out of memory
+        unreached = []
+        for i in range(2):
+            rid = str(run(pipeline, ReceiveReferral, same_client, f"u-{i}").referral_id)
+            run(pipeline, ScreenReferral, {"actor": GUIDE, "referral_id": rid, "outcome": "not_reached"}, f"us-{i}")
+            unreached.append(rid)
+        # another client's referral routed, and its relationship opened and ended (casefile's events)
+        other = run(pipeline, ReceiveReferral, referral_body(rng), "o")
+        oid = str(other.referral_id)
+        run(pipeline, ScreenReferral, {"actor": GUIDE, "referral_id": oid, "outcome": "assessment_needed"}, "os")
+        run(pipeline, TriageSupportNeed,
+            {"actor": GUIDE, "referral_id": oid, "positions": {"seeks_help": "able", "needs": "single"}}, "ot")
+        worker = run(pipeline, RouteReferral, {"actor": GUIDE, "referral_id": oid}, "or").worker_id
+        assert app.loads.load() == {worker: 1}
+        rel = uuid.uuid4()
+        base = {"event_id": uuid.uuid4(), "occurred_at": datetime.now(UTC), "relationship_id": rel, "client_id": other.client_id}
+        for event in (RelationshipOpened(**base, referral_id=other.referral_id), RelationshipEnded(**base, reason="goal_reached")):
+            app.loads.apply(event)
+        app.loads.flush()
+        assert app.loads.load() == {}
+        # nothing of the four is in memory any more: no referral waits, no relationship is open
+        assert app.referrals.by_id == {} and app.loads.routed == {} and app.loads.referral_of == {}
+        assert app.loads.open_by_client == {}
+        app.snapshot_read_models()
+    finally:
+        app.close()
+
+    again = IntakeApplication(store_env(settings, "intake"), pseudonym_key="k", roster=ROSTER)
+    pipeline = Pipeline("intake", again, TABLE, digest_secret="k")
+    try:
+        assert again.replayed == 0  # from the snapshot: the history was not read into memory
+        third = run(pipeline, ReceiveReferral, same_client, "u-2")
+        referral = again.get_referral(third.referral_id)
+        assert [str(r) for r in referral.repeat_of] == unreached  # the client's earlier referrals, in order
+        run(pipeline, ScreenReferral, {"actor": GUIDE, "referral_id": str(third.referral_id), "outcome": "not_reached"}, "us-2")
+        assert again.get_referral(third.referral_id).flagged  # three unreached in a row: the team sees it
+        # the client returns: the relationship opens again and counts for its worker again
+        again.loads.apply(RelationshipReopened(**{**base, "event_id": uuid.uuid4()}, reason="client_returned"))
+        again.loads.flush()
+        assert again.loads.load() == {worker: 1}
+    finally:
+        again.close()

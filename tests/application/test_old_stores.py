@@ -65,6 +65,14 @@ def test_an_old_intake_store_replays_to_the_same_state(tmp_path: Path, settings:
         assert as_json(app.distribution_queue(DistributionQueueQuery(team="team-north"), now=now)) == EXPECTED["queue"]
         for client_id, code in EXPECTED["identity_codes"].items():
             assert app.identity_code(client_id) == code
+        # intake's history on disk (each client's referrals) is written from the old store's events
+        # at its first start, as the repeat rule reads them
+        referrals_of: dict[str, set[str]] = {}
+        for referral_id, status in EXPECTED["referrals"].items():
+            referrals_of.setdefault(status["client_id"], set()).add(referral_id)
+        assert referrals_of == {
+            client_id: {str(rid) for rid, _ in app.history.of_client(client_id)} for client_id in referrals_of
+        }
     finally:
         app.close()
 
