@@ -80,7 +80,7 @@ class CasefileApplication(ServiceApplication):
         super().__init__(env)
         self.id_secret = id_secret  # keys the ids casefile makes (relationship, decision, meeting, disclosure)
         self.policy = policy or Policy()
-        self.relationships = Relationships()
+        self.relationships = Relationships(lambda rid, version: self.repository.get(rid, version=version))
         #: who may act: the configured roster (the one intake seeds from), then intake's changes
         self.roster = Roster(roster)
         self.follow(self.relationships, self.roster, progress=progress)

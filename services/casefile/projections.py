@@ -1,46 +1,60 @@
 """Casefile's read model, from its own store: each own worker's caseload of open relationships,
-each client's open relationship, and each relationship's nature, end reason and close.
+each client's open relationship, each open relationship's nature, and counts of the ended ones
+by end reason and close.
 
-It lives in memory: a start takes up its latest snapshot and replays the store after it
-(``polku rebuild casefile`` replays the whole store and reports), then applies every new
-recording. No personal data: ids,
-codes and counts.
+Memory holds open work only: the open relationships, and the ended ones whose check-in has not
+yet closed them (about a month's ends). A relationship that ends and is closed leaves memory;
+if its client returns, what it was when it ended is read back from casefile's store (the
+relationship at the version before its reopening). A start takes up the latest snapshot and
+replays the store after it (``polku rebuild casefile`` replays the whole store and reports), then
+applies every new recording. No personal data: ids, codes and counts.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from uuid import UUID
 
 from contracts.casefile import CasefileSummary
 from polku.projections import Projection, on
 from services.casefile.domain import Relationship
 
+#: a relationship as it was at a version (read from the store)
+Before = Callable[[UUID, int], Relationship]
+
 
 class Relationships(Projection):
     #: open relationships per own worker (a Counter)
     caseload: dict[str, int]
-    owner: dict[UUID, str]
+    #: the open relationships: their clients, own workers and natures
     client: dict[UUID, str]
+    owner: dict[UUID, str]
+    nature: dict[UUID, str]
     #: the open relationship of each client (one at a time)
     open_by_client: dict[str, UUID]
-    nature: dict[UUID, str]
-    #: the ended relationships, with their reasons
-    end_reason: dict[UUID, str]
-    #: of those, the ones a finding of no need ended before a relationship formed (seed 000),
-    #: and the ones closed for good
-    not_formed: set[UUID]
-    closed: set[UUID]
+    #: the ended relationships not yet closed (their check-in is due): end reason, and whether
+    #: a client relationship was formed
+    awaiting_close: dict[UUID, tuple[str, bool]]
+    #: the ended relationships that formed a client relationship, by end reason (a Counter);
+    #: those a finding of no need ended before one formed (seed 000); the formed ones closed
+    ended: dict[str, int]
+    not_formed: int
+    closed: int
+    before: Before
+    derived = ("before",)
 
-    def __init__(self) -> None:
+    def __init__(self, before: Before) -> None:
+        self.before = before
         self.caseload = Counter()
-        self.owner = {}
         self.client = {}
-        self.open_by_client = {}
+        self.owner = {}
         self.nature = {}
-        self.end_reason = {}
-        self.not_formed = set()
-        self.closed = set()
+        self.open_by_client = {}
+        self.awaiting_close = {}
+        self.ended = Counter()
+        self.not_formed = 0
+        self.closed = 0
 
     @on(Relationship.Opened)
     def _opened(self, e: Relationship.Opened) -> None:
@@ -51,46 +65,66 @@ class Relationships(Projection):
     @on(Relationship.OwnWorkerNamed)
     def _own_worker_named(self, e: Relationship.OwnWorkerNamed) -> None:
         rid = e.originator_id
+        if rid not in self.client:
+            return  # ended: its return reads its own worker from the store
         previous = self.owner.get(rid)
-        if previous and rid not in self.end_reason:
+        if previous:
             self.caseload[previous] -= 1
         self.owner[rid] = e.worker_id
-        if rid not in self.end_reason:
-            self.caseload[e.worker_id] += 1
+        self.caseload[e.worker_id] += 1
 
     @on(Relationship.RelationshipNatureDetermined)
     def _nature_determined(self, e: Relationship.RelationshipNatureDetermined) -> None:
-        self.nature[e.originator_id] = e.nature
+        if e.originator_id in self.client:
+            self.nature[e.originator_id] = e.nature
 
     @on(Relationship.Ended)
     def _ended(self, e: Relationship.Ended) -> None:
         rid = e.originator_id
-        self.end_reason[rid] = e.reason
+        client = self.client.pop(rid, None)
+        if client is None:
+            return
         formed = getattr(e, "formed", None)  # None: stored before it was carried
-        if not (formed if formed is not None else e.reason != "no_service_need"):
-            self.not_formed.add(rid)
-        client = self.client.get(rid)
-        if client is not None and self.open_by_client.get(client) == rid:
+        formed = formed if formed is not None else e.reason != "no_service_need"
+        if formed:
+            self.ended[e.reason] += 1
+        else:
+            self.not_formed += 1
+        self.awaiting_close[rid] = (e.reason, formed)
+        if self.open_by_client.get(client) == rid:
             del self.open_by_client[client]
-        if owner := self.owner.get(rid):
+        if owner := self.owner.pop(rid, None):
             self.caseload[owner] -= 1
+        self.nature.pop(rid, None)
 
     @on(Relationship.Closed)
     def _closed(self, e: Relationship.Closed) -> None:
-        self.closed.add(e.originator_id)
+        found = self.awaiting_close.pop(e.originator_id, None)
+        if found is not None and found[1]:
+            self.closed += 1
 
     @on(Relationship.Reopened)
     def _reopened(self, e: Relationship.Reopened) -> None:
         rid = e.originator_id
-        self.end_reason.pop(rid, None)
-        self.not_formed.discard(rid)
-        self.closed.discard(rid)
-        if getattr(e, "anew", False):  # a returning client's nature is determined again
-            self.nature.pop(rid, None)
-        if client := self.client.get(rid):
-            self.open_by_client[client] = rid
-        if owner := self.owner.get(rid):
-            self.caseload[owner] += 1
+        if rid in self.client:
+            return
+        was = self.before(rid, e.originator_version - 1)  # as it ended (and maybe closed)
+        if not was.ended:
+            return
+        if was.formed_at_end:
+            self.ended[was.end_reason] -= 1
+            self.closed -= was.closed_on is not None
+        else:
+            self.not_formed -= 1
+        self.awaiting_close.pop(rid, None)
+        client = e.env.client_id or was.client_id
+        self.client[rid] = client
+        self.open_by_client[client] = rid
+        if was.own_worker:
+            self.owner[rid] = was.own_worker
+            self.caseload[was.own_worker] += 1
+        if was.nature is not None and not getattr(e, "anew", False):  # a returning client's nature is determined again
+            self.nature[rid] = was.nature
 
     def summary(self) -> CasefileSummary:
         """Open relationships by nature (an ended one is no longer temporary, recurring or
@@ -98,17 +132,13 @@ class Relationships(Projection):
         them are closed. A relationship that a finding of no need ended before it formed counts
         apart, in ``not_formed`` only (seed 000: no client relationship was formed)."""
         with self.lock:
-            total = len(self.client)
-            ended_reasons = [r for rid, r in self.end_reason.items() if rid not in self.not_formed]
-            ended = len(ended_reasons)
-            not_formed = len(self.not_formed)
-            open_natures = [n for rid, n in self.nature.items() if rid not in self.end_reason]
+            open_ = len(self.client)
             return CasefileSummary(
-                open=total - ended - not_formed,
-                ended=ended,
-                by_nature=dict(sorted(Counter(open_natures).items())),
-                without_nature=total - ended - not_formed - len(open_natures),
-                by_end_reason=dict(sorted(Counter(ended_reasons).items())),
-                not_formed=not_formed,
-                closed=len(self.closed - self.not_formed),
+                open=open_,
+                ended=sum(self.ended.values()),
+                by_nature=dict(sorted(Counter(self.nature.values()).items())),
+                without_nature=open_ - len(self.nature),
+                by_end_reason={reason: n for reason, n in sorted(self.ended.items()) if n},
+                not_formed=self.not_formed,
+                closed=self.closed,
             )

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -20,8 +21,10 @@ from contracts import casefile as cmd
 from contracts.followup import CheckInCompleted
 from polku.consumer import Delivery
 from polku.pipeline import Pipeline
+from polku.settings import Settings
 from services.casefile.application import CasefileApplication
-from tests.application.test_casefile_commands import NOW, app, command, open_relationship, pipeline  # noqa: F401
+from services.casefile.main import build_application
+from tests.application.test_casefile_commands import NOW, ROSTER, app, command, open_relationship, pipeline  # noqa: F401
 
 TODAY = NOW.date()
 SW1 = cmd.ActingWorker(worker_id="sw-001", role="social_worker", team="team-north")
@@ -144,3 +147,46 @@ def test_the_timeline_omits_the_close_and_the_history_carries_it(app: CasefileAp
     assert "RelationshipClosed" not in [type(e.event).__name__ for e in timeline.entries]
     closed = history.entries[-1]
     assert (closed.event.reason, closed.version) == ("no_check_in_due", app.get_relationship(rid).version)
+
+
+def test_memory_holds_open_work_only_a_return_reads_the_ended_relationship_back_from_the_store(
+    app: CasefileApplication, pipeline: Pipeline, settings: Settings
+) -> None:
+    """An ended and closed relationship leaves memory (counted, not kept); an ended one waits
+    for its check-in in memory; a return takes what the relationship was back from the store.
+    A start from the snapshot, and one replaying the whole store, give the same model."""
+    closed = open_relationship(pipeline, "a" * 32, seq=1)
+    waiting = open_relationship(pipeline, "b" * 32, seq=2)
+    returning = open_relationship(pipeline, "c" * 32, seq=3)
+    for rid, reason in ((closed, "client_ended"), (waiting, "goal_reached"), (returning, "transferred_to_work")):
+        ok(pipeline, cmd.EndRelationship, rid, reason=reason)
+    check_in(pipeline, closed, "no_need", seq=1)
+    check_in(pipeline, returning, "no_need", seq=2)
+    model = app.relationships
+    assert model.client == {} and model.owner == {} and model.open_by_client == {}
+    assert model.awaiting_close == {waiting: ("goal_reached", True)}  # its check-in is still due
+    summary = app.summary()
+    assert (summary.open, summary.ended, summary.closed) == (0, 3, 2)
+    assert app.snapshot_read_models() is not None
+
+    ok(pipeline, cmd.ReopenRelationship, returning, reason="client_returned")  # closed, and back
+    summary = app.summary()
+    assert (summary.open, summary.ended, summary.closed, summary.by_end_reason) == (
+        1, 2, 1, {"client_ended": 1, "goal_reached": 1},
+    )
+    assert model.open_by_client == {"c" * 32: returning}
+    state = model.decode_state(model.snapshot_state())
+    app.close()
+
+    again = build_application(dataclasses.replace(settings, roster=settings.roster + ROSTER))
+    try:
+        assert 0 < again.replayed < again.max_position()  # from the snapshot: the return replayed
+        assert again.relationships.decode_state(again.relationships.snapshot_state()) == state
+    finally:
+        again.close()
+    whole = build_application(dataclasses.replace(settings, roster=settings.roster + ROSTER, snapshot_every=0))
+    try:
+        assert whole.replayed == whole.max_position()
+        assert whole.relationships.decode_state(whole.relationships.snapshot_state()) == state
+    finally:
+        whole.close()

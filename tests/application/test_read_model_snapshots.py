@@ -208,11 +208,11 @@ def test_a_read_model_that_keeps_an_undeclared_attribute_is_refused_at_start() -
 
 
 def test_a_state_comes_back_with_its_kinds_of_dict() -> None:
-    loads, relationships = Loads(History(None, "k")), Relationships()
+    loads, relationships = Loads(History(None, "k")), Relationships(None)  # type: ignore[arg-type]
     loads.route(uuid.uuid4(), "sw-001", True)
     loads.consumed["CASEFILE"] = (12, 9)
     relationships.caseload["sw-001"] += 3
-    loads_again, relationships_again = Loads(History(None, "k")), Relationships()
+    loads_again, relationships_again = Loads(History(None, "k")), Relationships(None)  # type: ignore[arg-type]
     loads_again.take_state(loads_again.decode_state(loads.snapshot_state()))
     relationships_again.take_state(relationships_again.decode_state(relationships.snapshot_state()))
     assert isinstance(loads_again.counts, defaultdict) and loads_again.counts["sc-009"] == 0
