@@ -618,6 +618,7 @@ class ServiceApplication(Application[Any]):
         with self._record_lock, ExitStack() as locks:
             for projection in self._projections:
                 locks.enter_context(projection.lock)
+                projection.flush()  # what its tables on disk still lack (a flush that failed): else no snapshot
             position, consumed = self.applied, self._consumed()
             data = msgspec.msgpack.encode([p.snapshot_state() for p in self._projections])
         held = time.perf_counter() - started
