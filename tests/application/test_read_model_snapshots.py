@@ -263,3 +263,33 @@ def test_a_relays_lag_is_counted_without_reading_the_events(engine: str, request
         assert app.count_after(end, topics) == 0
     finally:
         app.close()
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+def test_intakes_history_is_kept_in_its_own_database(engine: str, request: pytest.FixtureRequest) -> None:
+    """Each client's referrals in the order received with their screening outcomes, and the
+    ended relationships a return reads back, in intake's own database (PostgreSQL: its schema)."""
+    prefix = request.getfixturevalue("postgres_env" if engine == "postgres" else "polku_env")
+    settings = Settings.from_env()
+    app = build_intake(settings)
+    try:
+        clients = _intake_history(settings, app, 1, 6)  # every second one screened (and routed)
+        _intake_history(settings, app, 1, 2, tag="again")  # the first two clients again
+        assert [[outcome is not None for _, outcome in app.history.of_client(c)] for c in clients] == [
+            [True, True], [False, False], [True], [False], [True], [False],
+        ]
+        referral, relationship = app.history.of_client(clients[0])[0][0], uuid.uuid4()
+        app.history.ended(relationship, referral, "sw-001", True)
+        app.history.renamed(relationship, "sw-002")
+        assert app.history.reopened(relationship) == (referral, "sw-002", True)
+        assert app.history.reopened(uuid.uuid4()) is None
+    finally:
+        app.close()
+    if engine == "postgres":
+        import psycopg
+
+        with psycopg.connect(settings.postgres_dsn) as conn:
+            tables = {t for (t,) in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (f"{prefix}_intake",)
+            ).fetchall()}
+        assert {"intake_client_referrals", "intake_ended_relationships"} <= tables
