@@ -15,7 +15,7 @@ from uuid import UUID
 
 import msgspec
 
-from contracts.casefile import OwnWorkerNamed, RelationshipEnded, RelationshipOpened, RelationshipReopened
+from contracts.casefile import OwnWorkerNamed, ReferralAttached, RelationshipEnded, RelationshipOpened, RelationshipReopened
 from polku.projections import Projection, on
 from polku.store import ReadModelTables, derived_key
 from services.intake.domain import STAGE_AFTER_SCREENING, Referral, Roster
@@ -217,6 +217,14 @@ class Loads(Projection):
     def _opened(self, e: RelationshipOpened) -> None:
         self.referral_of[e.relationship_id] = e.referral_id
         self.open_by_client[e.client_id] = e.relationship_id
+
+    @on(ReferralAttached)
+    def _attached(self, e: ReferralAttached) -> None:
+        """The routed referral went to the client's open relationship, which is counted already
+        (by the referral that opened it): it adds no load of its own."""
+        if e.referral_id in self.routed:
+            self._count(e.referral_id, -1)
+            del self.routed[e.referral_id]
 
     @on(RelationshipEnded)
     def _ended(self, e: RelationshipEnded) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from contracts.casefile import OwnWorkerNamed, RelationshipEnded, RelationshipOpened, RelationshipReopened
+from contracts.casefile import OwnWorkerNamed, ReferralAttached, RelationshipEnded, RelationshipOpened, RelationshipReopened
 from services.intake.projections import History, Loads
 
 NOW = datetime(2026, 3, 2, 9, tzinfo=UTC)
@@ -84,3 +84,21 @@ def test_a_relationship_intake_did_not_route_comes_back_without_a_load() -> None
     referral, rel = uuid.uuid4(), uuid.uuid4()
     apply(loads, opened(rel, referral), ended(rel), named(rel, "sw-001"), reopened(rel))
     assert loads.load() == {} and loads.referral_of == {rel: referral}
+
+
+def test_a_referral_attached_to_the_clients_open_relationship_adds_no_load() -> None:
+    """Casefile attaches a routed referral about a client with an open relationship to it: the
+    relationship is counted once, by the referral that opened it, and the attached one leaves
+    memory (before, it stayed counted for good)."""
+    loads = Loads(History(None, "k"))
+    first, second, rel = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    loads.route(first, "sw-001", False)
+    apply(loads, opened(rel, first))
+    loads.route(second, "sw-002", True)
+    assert loads.load() == {"sw-001": 1, "sw-002": 1}
+    attached = ReferralAttached(**_base(rel), referral_id=second, special_support_suspected=True)
+    apply(loads, attached, attached)  # redelivered: once
+    assert loads.load() == {"sw-001": 1} and loads.special_support_clients("sw-002") == 0
+    assert second not in loads.routed
+    apply(loads, ended(rel))
+    assert loads.load() == {}
