@@ -670,7 +670,30 @@ class ServiceApplication(Application[Any]):
         with self._listeners_lock:
             self._listeners.append(listener)
 
+    def _catch_up(self, before: int) -> None:
+        """Apply to the read models what the store holds after the position they have applied
+        and before ``before`` (called with the record lock held). Such events were committed
+        although their commit raised: the connection was lost at COMMIT (PostgreSQL crashed,
+        say). Their batch was then passed over as applied already (its consumer's cursor had
+        moved) or answered from its idempotency records, so no recording of them reached the
+        models. Positions a rolled-back transaction took (PostgreSQL's) hold nothing."""
+        start = self.applied + 1
+        while start < before and (page := self.recorder.select_notifications(start, 1000, stop=before - 1)):
+            events = [self.mapper.to_domain_event(n) for n in page]
+            for projection in self._projections:
+                with projection.lock:
+                    for event in events:
+                        projection.apply(event)
+                    projection.flush()
+            self.applied = start = page[-1].id
+            start += 1
+            log.warning("read_models_caught_up", events=len(events), position=self.applied, why="a commit raised but took effect")
+
     def _notify(self, recordings: list[Recording[Any]]) -> None:
+        if recordings and self._projections:
+            first = min(r.notification.id for r in recordings)
+            if first > self.applied + 1:
+                self._catch_up(first)
         for projection in self._projections:
             with projection.lock:
                 for recording in recordings:
