@@ -20,11 +20,10 @@ from tests.application.test_casefile_commands import ROSTER, deliver, referral
 from tests.helpers import referral_body
 
 
-def test_events_of_a_commit_that_raised_but_took_effect_reach_the_read_models(settings: Settings) -> None:
-    app = build_application(settings)
-    pipeline = build_pipeline(app, settings)
-    recorder = app.recorder
-    insert_events = recorder.insert_events
+def lose_the_first_commit(app) -> list[int]:  # type: ignore[no-untyped-def]
+    """The next commit of ``app`` takes effect and then raises, as if its connection was lost at
+    COMMIT; the list says whether it has happened."""
+    insert_events = app.recorder.insert_events
     lost: list[int] = []
 
     def committed_then_lost(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -34,7 +33,14 @@ def test_events_of_a_commit_that_raised_but_took_effect_reach_the_read_models(se
             raise OperationalError("server closed the connection unexpectedly")
         return ids
 
-    recorder.insert_events = committed_then_lost  # type: ignore[method-assign]
+    app.recorder.insert_events = committed_then_lost
+    return lost
+
+
+def test_events_of_a_commit_that_raised_but_took_effect_reach_the_read_models(settings: Settings) -> None:
+    app = build_application(settings)
+    pipeline = build_pipeline(app, settings)
+    lost = lose_the_first_commit(app)
     rng = random.Random(5)
     try:
         first = pipeline.execute(msgspec.convert(referral_body(rng), ReceiveReferral), command_id="in-doubt-1")
@@ -54,17 +60,7 @@ def test_a_consumers_batch_whose_commit_raised_but_took_effect_reaches_casefiles
     relationship it opened is counted once the next batch is recorded."""
     app = build_casefile(dataclasses.replace(settings, roster=settings.roster + ROSTER))
     pipeline = build_casefile_pipeline(app, settings)
-    insert_events = app.recorder.insert_events
-    lost: list[int] = []
-
-    def committed_then_lost(*args, **kwargs):  # type: ignore[no-untyped-def]
-        ids = insert_events(*args, **kwargs)
-        if not lost:
-            lost.append(1)
-            raise OperationalError("server closed the connection unexpectedly")
-        return ids
-
-    app.recorder.insert_events = committed_then_lost  # type: ignore[method-assign]
+    lose_the_first_commit(app)
     try:
         with pytest.raises(OperationalError):
             deliver(pipeline, [referral(1, "a" * 32)], 1)
