@@ -213,6 +213,13 @@ class GroupCommitter:
                     self.app.forget([a.id for a in changed])
                     single.append((False, e))
             metrics.group_committed(self.service, len(items), syncs)
+            # The failed commit may have taken effect (its connection lost at COMMIT), and the
+            # commands answered from their idempotency records stored nothing new: the read
+            # models take its events from the store now, not at the next recording.
+            try:
+                self.app.catch_up_read_models()
+            except Exception as e:  # noqa: BLE001 - the store still down: the next recording does it
+                log.warning("read_models_catch_up_failed", error=type(e).__name__)
             return single
 
 

@@ -585,6 +585,9 @@ class StoreConsumer:
         return self.cursor(stream)[0]
 
     def cursor(self, stream: str) -> tuple[int, int | None]:
+        """Where the consumer (re)starts; the read models first take what a commit that raised
+        but took effect stored (its batch is passed over as applied from here)."""
+        self.app.catch_up_read_models()
         return self.app.cursor(stream)
 
     def prepare(self, deliveries: list[Delivery[Any]]) -> Prepared:

@@ -689,6 +689,13 @@ class ServiceApplication(Application[Any]):
             start += 1
             log.warning("read_models_caught_up", events=len(events), position=self.applied, why="a commit raised but took effect")
 
+    def catch_up_read_models(self) -> None:
+        """Bring the read models up to the store's end: after a commit that raised (it may have
+        taken effect), once the store answers again."""
+        if self._projections:
+            with self._record_lock:
+                self._catch_up(self.max_position() + 1)
+
     def _notify(self, recordings: list[Recording[Any]]) -> None:
         if recordings and self._projections:
             first = min(r.notification.id for r in recordings)
