@@ -25,7 +25,7 @@ import zlib
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import date
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import unquote, urlparse
 from uuid import UUID
@@ -515,26 +515,39 @@ class ServiceApplication(Application[Any]):
         end = self.max_position()
         start = self._restore(projections) + 1
         metrics.replay_progress(self.name, 0, end - start + 1)
-        while page := self.recorder.select_notifications(start, 1000):
-            try:
-                events = [self.mapper.to_domain_event(n) for n in page]
-            except MapperDeserialisationError as e:
-                if isinstance(e.__cause__, UnknownKey):  # a key not configured: say which
-                    raise UnknownKey(f"{self.name}'s store: {e.__cause__}") from None
-                raise
-            for projection in projections:
-                with projection.lock:
-                    for event in events:
-                        projection.apply(event)
-                    projection.flush()
-            self.replayed += len(page)
-            start = page[-1].id + 1
+        for last, events in self._stored_pages(start):
+            self._apply(projections, events)
+            self.replayed += len(events)
+            start = last + 1
             metrics.replay_progress(self.name, self.replayed, max(end - self.snapshot_marks[0], self.replayed))
             if progress is not None:
                 progress(self.replayed, max(end - self.snapshot_marks[0], self.replayed))
         self.applied = start - 1
         self._projections.extend(projections)
         release_memory()
+
+    def _stored_pages(self, start: int, stop: int | None = None) -> Iterator[tuple[int, list[Any]]]:
+        """The stored events from position ``start`` (to ``stop``), a page at a time: (the page's
+        last position, its events)."""
+        while page := self.recorder.select_notifications(start, 1000, stop=stop):
+            try:
+                events = [self.mapper.to_domain_event(n) for n in page]
+            except MapperDeserialisationError as e:
+                if isinstance(e.__cause__, UnknownKey):  # a key not configured: say which
+                    raise UnknownKey(f"{self.name}'s store: {e.__cause__}") from None
+                raise
+            yield page[-1].id, events
+            start = page[-1].id + 1
+
+    @staticmethod
+    def _apply(projections: Any, events: list[Any]) -> None:
+        """Apply ``events`` to each read model under its lock, then commit what it wrote to its
+        tables on disk."""
+        for projection in projections:
+            with projection.lock:
+                for event in events:
+                    projection.apply(event)
+                projection.flush()
 
     # ----------------------------------------------------------- read-model snapshots
     @staticmethod
@@ -677,16 +690,11 @@ class ServiceApplication(Application[Any]):
         say). Their batch was then passed over as applied already (its consumer's cursor had
         moved) or answered from its idempotency records, so no recording of them reached the
         models. Positions a rolled-back transaction took (PostgreSQL's) hold nothing."""
-        start = self.applied + 1
-        while start < before and (page := self.recorder.select_notifications(start, 1000, stop=before - 1)):
-            events = [self.mapper.to_domain_event(n) for n in page]
-            for projection in self._projections:
-                with projection.lock:
-                    for event in events:
-                        projection.apply(event)
-                    projection.flush()
-            self.applied = start = page[-1].id
-            start += 1
+        if before <= self.applied + 1:
+            return
+        for last, events in self._stored_pages(self.applied + 1, stop=before - 1):
+            self._apply(self._projections, events)
+            self.applied = last
             log.warning("read_models_caught_up", events=len(events), position=self.applied, why="a commit raised but took effect")
 
     def catch_up_read_models(self) -> None:
@@ -698,14 +706,8 @@ class ServiceApplication(Application[Any]):
 
     def _notify(self, recordings: list[Recording[Any]]) -> None:
         if recordings and self._projections:
-            first = min(r.notification.id for r in recordings)
-            if first > self.applied + 1:
-                self._catch_up(first)
-        for projection in self._projections:
-            with projection.lock:
-                for recording in recordings:
-                    projection.apply(recording.domain_event)
-                projection.flush()
+            self._catch_up(min(r.notification.id for r in recordings))
+        self._apply(self._projections, [r.domain_event for r in recordings])
         if recordings:
             self.applied = max(self.applied, max(r.notification.id for r in recordings))
         super()._notify(recordings)

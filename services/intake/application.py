@@ -40,11 +40,9 @@ from polku.settings import RosterEntry
 from polku.store import ServiceApplication, keyed_id
 from polku.unit_of_work import UnitOfWork
 from services.intake import identity
-from services.intake.domain import QUEUE_STAGES, ROSTER_ID, ClientIdentity, IntakeRecordView, Referral, Roster
+from services.intake.domain import QUEUE_STAGES, ROSTER_ID, UNREACHED, ClientIdentity, IntakeRecordView, Referral, Roster
 from services.intake.projections import History, Loads, Referrals, Workers
 from services.intake.settings import TriageGrid, parse_triage_grid
-
-UNREACHED = ("not_reached", "declines")
 
 
 class InvalidIdentityCode(RuleBroken):
@@ -182,17 +180,13 @@ class IntakeApplication(ServiceApplication):
         return self._done(referral)
 
     def _maybe_flag(self, uow: UnitOfWork, referral: Referral) -> None:
-        """Repeated referrals, the latest ``repeat_referrals_flag`` of them all unreached or
-        declined: the team must see it."""
-        earlier = [(rid, outcome) for rid, outcome in self.history.of_client(referral.client_id) if rid != referral.id]
-        ids = [rid for rid, _ in earlier]
-        outcomes = [uow.batch[rid].outcome if rid in uow.batch else outcome for rid, outcome in earlier]
-        screened = [o for o in outcomes if o is not None] + [referral.outcome]
-        latest = screened[-self.repeat_referrals_flag:]
-        if len(latest) >= self.repeat_referrals_flag and all(o in UNREACHED for o in latest):
-            referral.flag_repeats(
-                uow.env, referrals=len(ids) + 1, unreached_or_declined=sum(o in UNREACHED for o in screened)
-            )
+        """The client's earlier referrals' outcomes (the history's, or this group's where it
+        screened one) to the referral's repeat rule."""
+        outcomes = [
+            uow.batch[rid].outcome if rid in uow.batch else outcome
+            for rid, outcome in self.history.of_client(referral.client_id) if rid != referral.id
+        ]
+        referral.flag_repeats(uow.env, earlier_outcomes=outcomes, after=self.repeat_referrals_flag)
 
     def assess_urgent_need(self, uow: UnitOfWork, c: AssessUrgentNeed) -> Done:
         referral = self._referral(uow, c.referral_id)

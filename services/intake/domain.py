@@ -75,6 +75,8 @@ class TeamNeedsSocialWorker(IntakeRuleBroken):
 #: Screening outcomes that close the referral at intake: service guidance answered it, or it
 #: was not taken on.
 CLOSING_OUTCOMES = ("advice_given", "redirected", "not_reached", "declines")
+#: Screening outcomes that leave the client without help: a run of them is flagged.
+UNREACHED = ("not_reached", "declines")
 STAGE_AFTER_SCREENING = {"urgent_need": "urgent", "assessment_needed": "awaiting_triage"}
 #: Stages in which a referral waits in its team's distribution queue.
 QUEUE_STAGES = ("unscreened", "urgent", "awaiting_triage", "awaiting_routing")
@@ -160,9 +162,16 @@ class Referral(PolkuAggregate):
     def _closed(self, env: Envelope, *, reason: str) -> None:
         self.stage = "closed"
 
-    def flag_repeats(self, env: Envelope, *, referrals: int, unreached_or_declined: int) -> None:
-        if not self.flagged:
-            self._repeats_flagged(env, referrals=referrals, unreached_or_declined=unreached_or_declined)
+    def flag_repeats(self, env: Envelope, *, earlier_outcomes: list[str | None], after: int) -> None:
+        """Repeated referrals about the client, the latest ``after`` of them screened (this one
+        last) all unreached or declined: the team must see it. ``earlier_outcomes``: the client's
+        earlier referrals' screening outcomes in the order received (None: not screened)."""
+        screened = [o for o in earlier_outcomes if o is not None] + [self.outcome]
+        latest = screened[-after:]
+        if len(latest) >= after and all(o in UNREACHED for o in latest) and not self.flagged:
+            self._repeats_flagged(
+                env, referrals=len(earlier_outcomes) + 1, unreached_or_declined=sum(o in UNREACHED for o in screened)
+            )
 
     @event("RepeatsFlagged")
     def _repeats_flagged(self, env: Envelope, *, referrals: int, unreached_or_declined: int) -> None:

@@ -56,32 +56,33 @@ def test_events_of_a_commit_that_raised_but_took_effect_reach_the_read_models(se
         app.close()
 
 
-def test_a_consumers_batch_whose_commit_raised_but_took_effect_reaches_casefiles_model(settings: Settings) -> None:
+@pytest.fixture
+def casefile_after_a_lost_commit(settings: Settings):  # type: ignore[no-untyped-def]
+    """Casefile (and its pipeline) whose consumer's first batch, a relationship opened for the
+    client "a"*32 at sequence 1, was committed but raised."""
+    app = build_casefile(dataclasses.replace(settings, roster=settings.roster + ROSTER))
+    pipeline = build_casefile_pipeline(app, settings)
+    lose_the_first_commit(app)
+    try:
+        with pytest.raises(OperationalError):
+            deliver(pipeline, [referral(1, "a" * 32)], 1)
+        yield app, pipeline
+    finally:
+        app.close()
+
+
+def test_a_consumers_batch_whose_commit_raised_but_took_effect_reaches_casefiles_model(casefile_after_a_lost_commit) -> None:  # type: ignore[no-untyped-def]
     """The consumer's retry finds its cursor moved and passes the batch over as applied: the
     relationship it opened is counted once the next batch is recorded."""
-    app = build_casefile(dataclasses.replace(settings, roster=settings.roster + ROSTER))
-    pipeline = build_casefile_pipeline(app, settings)
-    lose_the_first_commit(app)
-    try:
-        with pytest.raises(OperationalError):
-            deliver(pipeline, [referral(1, "a" * 32)], 1)
-        assert app.cursor("INTAKE")[0] == 1 and app.summary().open == 0  # stored, not yet in the model
-        deliver(pipeline, [referral(2, "b" * 32)], 2)  # the next recording takes the gap first
-        assert app.summary().open == 2 and set(app.open_by_client) == {"a" * 32, "b" * 32}
-    finally:
-        app.close()
+    app, pipeline = casefile_after_a_lost_commit
+    assert app.cursor("INTAKE")[0] == 1 and app.summary().open == 0  # stored, not yet in the model
+    deliver(pipeline, [referral(2, "b" * 32)], 2)  # the next recording takes the gap first
+    assert app.summary().open == 2 and set(app.open_by_client) == {"a" * 32, "b" * 32}
 
 
-def test_a_consumer_restarting_after_a_commit_that_raised_brings_the_model_up_first(settings: Settings) -> None:
-    app = build_casefile(dataclasses.replace(settings, roster=settings.roster + ROSTER))
-    pipeline = build_casefile_pipeline(app, settings)
-    lose_the_first_commit(app)
-    try:
-        with pytest.raises(OperationalError):
-            deliver(pipeline, [referral(1, "a" * 32)], 1)
-        assert app.summary().open == 0
-        # the consumer starts again from its cursor, which had moved: the batch is passed over
-        assert pipeline.consumer("intake").cursor("INTAKE")[0] == 1
-        assert app.summary().open == 1 and set(app.open_by_client) == {"a" * 32}
-    finally:
-        app.close()
+def test_a_consumer_restarting_after_a_commit_that_raised_brings_the_model_up_first(casefile_after_a_lost_commit) -> None:  # type: ignore[no-untyped-def]
+    app, pipeline = casefile_after_a_lost_commit
+    assert app.summary().open == 0
+    # the consumer starts again from its cursor, which had moved: the batch is passed over
+    assert pipeline.consumer("intake").cursor("INTAKE")[0] == 1
+    assert app.summary().open == 1 and set(app.open_by_client) == {"a" * 32}
