@@ -323,15 +323,19 @@ class Relay:
         try:
             while True:
                 started = time.perf_counter()
-                page, messages = (
+                page, messages, reached = (
                     await asyncio.to_thread(self._read, read_position + 1, until)
                     if until is None or read_position < until
-                    else ([], [])
+                    else ([], [], read_position)
                 )
-                if page:
-                    inflight.append((page[-1].id, len(page), await self._publish(messages), started))
-                    read_position = page[-1].id
-                if inflight and (not page or len(inflight) >= depth):
+                moved = reached > read_position
+                if moved:
+                    # a range with nothing to publish (events that stay inside the service) is
+                    # passed like a page: the position moves over it once what came before is
+                    # acknowledged, and no later read scans it again
+                    inflight.append((reached, len(page), await self._publish(messages) if messages else [], started))
+                    read_position = reached
+                if inflight and (not moved or len(inflight) >= depth):
                     last, count, published, started = inflight.popleft()
                     duplicates = 0
                     for part in published:
@@ -341,15 +345,16 @@ class Relay:
                         self._last_seq = published[1].last_seq  # the own batch's last message
                     self.position = last
                     total += count
-                    log.info(
-                        "relay_published",
-                        count=count,
-                        duplicates=duplicates,
-                        position=last,
-                        duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                    )
+                    if count:
+                        log.info(
+                            "relay_published",
+                            count=count,
+                            duplicates=duplicates,
+                            position=last,
+                            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                        )
                     await self.record_position()
-                if not page and not inflight:
+                if not moved and not inflight:
                     return total
         except BaseException:
             self._last_seq = None  # where the stream ends is no longer known: ask it again
@@ -382,9 +387,25 @@ class Relay:
             self._held = own[-1].position
         return [await self.publisher.publish(others), await self.publisher.publish(own, atomic=self._atomic)]
 
-    def _read(self, start: int, stop: int | None) -> tuple[list[Notification], list[Outgoing]]:
-        page = list(self.app.recorder.select_notifications(start, self.page_size, stop=stop, topics=self.topics))
-        return page, to_outgoing(self.app, self.mapper, page, self._internal)
+    def _read(self, start: int, stop: int | None) -> tuple[list[Notification], list[Outgoing], int]:
+        """The events to publish from ``start`` (to ``stop``), a page at most, and the position
+        read up to: the last one of a full page, else the store's end when the read began (or
+        ``stop``). Events that are not published (command records, tracking, identity records)
+        are passed over, not read: a service that publishes little after storing much (followup
+        under casefile's events) must not scan them again at every recording.
+
+        The store's end is read before the page, so the page covers everything up to it: stores
+        commit positions in order (SQLite has one writer; eventsourcing's PostgreSQL recorder
+        locks the table for each insert), so no position below the end can appear later.
+        """
+        end = self.app.max_position()
+        if stop is not None:
+            end = min(end, stop)
+        if end < start:
+            return [], [], start - 1
+        page = list(self.app.recorder.select_notifications(start, self.page_size, stop=end, topics=self.topics))
+        reached = page[-1].id if len(page) == self.page_size else end
+        return page, to_outgoing(self.app, self.mapper, page, self._internal), reached
 
     async def _check_stream(self) -> None:
         """Where does the stream end? Its last event from the store names the store position it
@@ -394,7 +415,11 @@ class Relay:
         position recorded late) are not sent again (:meth:`_in_order`)."""
         assert self.stream is not None
         end = await stream_end(self.publisher.nc.jetstream(), self.stream)
-        if end.position < self.position:
+        # the position passes over events that are not published: the stream is behind only if
+        # some published event lies between where it ends and the position
+        if end.position < self.position and await asyncio.to_thread(
+            self.app.count_after, end.position, self.topics, 1, self.position
+        ):
             log.warning(
                 "relay_stream_behind", stream=self.stream, recorded_position=self.position, stream_position=end.position,
                 action="publishing again from the stream's position",
@@ -436,7 +461,10 @@ class Relay:
                     await self._check_stream()
                 count = await self.catch_up_once()
                 if count == 0:
-                    await self.record_position(force=True)
+                    # idle, or only passing over events it does not publish: what the last
+                    # pages reached is recorded here once ``record_every`` has passed (the idle
+                    # wait is longer), not at every recording the relay is woken by
+                    await self.record_position()
                 backoff = 0.2
                 self.failing_since = None
             except asyncio.CancelledError:

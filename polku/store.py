@@ -475,28 +475,31 @@ class ServiceApplication(Application[Any]):
                 return {row["originator_id"] for row in curs.fetchall()}
         return {i for i in ids if recorder.select_events(i, limit=1)}
 
-    def count_after(self, position: int, topics: tuple[str, ...] = (), limit: int = 10_000) -> int:
-        """How many events of ``topics`` (all, if none) the store holds after ``position``,
-        counted up to ``limit`` in one query that reads no event's state (a relay's lag: a
-        scrape of ``/metrics`` must not read ten thousand events to count them)."""
+    def count_after(
+        self, position: int, topics: tuple[str, ...] = (), limit: int = 10_000, stop: int | None = None
+    ) -> int:
+        """How many events of ``topics`` (all, if none) the store holds after ``position`` (up to
+        ``stop``), counted up to ``limit`` in one query that reads no event's state (a relay's
+        lag: a scrape of ``/metrics`` must not read ten thousand events to count them)."""
         recorder = self.recorder
+        end = 2**63 - 1 if stop is None else stop
         if isinstance(recorder, SQLiteAggregateRecorder):
-            where = "rowid > ?" + (f" AND topic IN ({','.join('?' * len(topics))})" if topics else "")
+            where = "rowid > ? AND rowid <= ?" + (f" AND topic IN ({','.join('?' * len(topics))})" if topics else "")
             statement = f"SELECT COUNT(*) FROM (SELECT 1 FROM {recorder.events_table_name} WHERE {where} LIMIT ?)"
             with recorder.datastore.transaction(commit=False) as c:
-                c.execute(statement, [position, *topics, limit])
+                c.execute(statement, [position, end, *topics, limit])
                 return int(c.fetchone()[0])
         if isinstance(recorder, PostgresAggregateRecorder):
             from psycopg.sql import SQL, Identifier
 
             statement = SQL(
                 "SELECT COUNT(*) AS n FROM (SELECT 1 FROM {schema}.{table} WHERE notification_id > %s"
-                + (" AND topic = ANY(%s)" if topics else "") + " LIMIT %s) AS t"
+                " AND notification_id <= %s" + (" AND topic = ANY(%s)" if topics else "") + " LIMIT %s) AS t"
             ).format(schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))
             with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
-                curs.execute(statement, [position, *([list(topics)] if topics else []), limit])
+                curs.execute(statement, [position, end, *([list(topics)] if topics else []), limit])
                 return int(curs.fetchone()["n"])
-        return len(self.recorder.select_notifications(position + 1, limit, topics=topics))  # type: ignore[attr-defined]
+        return len(self.recorder.select_notifications(position + 1, limit, stop=stop, topics=topics))  # type: ignore[attr-defined]
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
