@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, disable_created_metrics
-from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -216,40 +215,3 @@ def observed(service: str) -> Observed:
 
 
 _observed: dict[str, Observed] = {}
-
-
-# ------------------------------------------------------------------- FastStream's own metrics
-class _Children:
-    """A labelled metric whose children are looked up once per set of label values.
-
-    prometheus_client's ``labels()`` takes a lock and builds the key every time; FastStream's
-    middleware asks for six children per message (``faststream_received_*``,
-    ``faststream_published_*``). The metric itself stays the one registered: the page is the same.
-    """
-
-    __slots__ = ("_metric", "_children")
-
-    def __init__(self, metric: MetricWrapperBase) -> None:
-        self._metric = metric
-        self._children: dict[Any, Any] = {}
-
-    def labels(self, *values: Any, **labels: Any) -> Any:
-        key = (values, tuple(labels.items()))
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = self._metric.labels(*values, **labels)
-        return child
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._metric, name)
-
-
-def cache_labelled_children(middleware: Any) -> Any:
-    """``middleware`` (FastStream's Prometheus middleware) with its metrics' children looked up
-    once per set of labels; unchanged if its metrics are not where this FastStream keeps them."""
-    container = getattr(middleware, "_metrics_container", None)
-    for name in getattr(type(container), "__slots__", ()):
-        metric = getattr(container, name, None)
-        if isinstance(metric, MetricWrapperBase):
-            setattr(container, name, _Children(metric))
-    return middleware

@@ -53,7 +53,6 @@ import msgspec
 import structlog
 from eventsourcing.domain import event
 
-from faststream.nats import NatsMessage, NatsRouter
 
 import contracts
 from contracts.base import COMMAND_ID_HEADER, Error
@@ -410,9 +409,9 @@ class Pipeline:
         return result
 
     # ---------------------------------------------------------------------- on the bus
-    async def _answer(self, route: Route, message: NatsMessage, ids: dict[str, str], correlation_id: str | None) -> bytes:
-        headers = message.headers or {}
-        body = message.body
+    async def _answer(
+        self, route: Route, headers: Mapping[str, str], body: bytes, ids: dict[str, str], correlation_id: str | None
+    ) -> bytes:
         if route.spec.kind == "cmd":
             if self.gate is not None and (why := self.gate()) is not None:
                 raise Unavailable(why)
@@ -435,62 +434,100 @@ class Pipeline:
         ids.update({k: v for k, v in _log_ids(result).items() if k not in ids})
         return reply(result)
 
-    def router(self) -> NatsRouter:
-        router = command_router()
-        for route in self.routes:
-            self._subscribe(router, route)
-        return router
-
-    def _subscribe(self, router: NatsRouter, route: Route) -> None:
+    async def answer(self, route: Route, headers: Mapping[str, str], body: bytes) -> bytes:
+        """The reply to one request on ``route``'s subject: its handling in a span of its own
+        (child of the caller's ``traceparent``), logged and counted once (:func:`handle_request`)."""
         subject = route.spec.subject
+        message_id = headers.get(MESSAGE_ID_HEADER) or _new_message_id()
+        span = tracing.start_handling(f"{subject} process", headers.get(tracing.TRACEPARENT), subject, len(body))
+        with tracing.use_span(span, end_on_exit=True):
+            return await handle_request(
+                subject, headers, message_id, lambda ids, cid: self._answer(route, headers, body, ids, cid), span
+            )
 
-        @router.subscriber(subject, queue=self.service, max_workers=CONCURRENCY)
-        async def handle(message):  # type: ignore[no-untyped-def]  # the NatsMessage itself
-            return await handle_request(subject, message, lambda ids, cid: self._answer(route, message, ids, cid))
+    def responder(self, nc: Any) -> Responder:
+        """What answers this service's commands and queries on ``nc`` (:class:`Responder`)."""
+        return Responder(self, nc)
 
     # ------------------------------------------------------------------------ consumers
     def consumer(self, source: str) -> StoreConsumer:
         return StoreConsumer(self.app, self.table.events[source])
 
 
-async def _message_decoder(msg: Any) -> Any:
-    """Hand the handler the message itself: body, headers and correlation id in one object.
+class Responder:
+    """Answers a service's commands and queries on core NATS: one queue-group subscription (the
+    service's name) for each subject of its table, each request handled in a task of its own,
+    at most :data:`CONCURRENCY` at once a subject (the rest wait in the subscription's queue),
+    and the reply sent to the request's reply subject.
 
-    Commands are decoded by us (msgspec), so a malformed body still gets our error reply; and
-    taking the message as the body spares FastStream resolving it from its context for every
-    message (measured: about a third of intake's CPU went there).
+    Straight on nats-py: the request is the NATS message, and everything else a command needs
+    (decoding, the checks, the span, the log line, the metrics) is the pipeline's. FastStream's
+    subscriber did the same with its layers around each message (middlewares, a context, an
+    acknowledgement scope, a fake publisher for the reply): measured on this machine, 450 µs of
+    the service's CPU for each request, against 95 µs here.
     """
-    return msg
+
+    def __init__(self, pipeline: Pipeline, nc: Any) -> None:
+        self.pipeline = pipeline
+        self.nc = nc
+        self._subscriptions: list[Any] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        for route in self.pipeline.routes:
+            limit = asyncio.Semaphore(CONCURRENCY)
+
+            async def arrived(msg: Any, route: Route = route, limit: asyncio.Semaphore = limit) -> None:
+                await limit.acquire()  # nats-py calls this one message at a time: the rest queue
+                task = asyncio.get_running_loop().create_task(self._handle(route, msg, limit))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+            self._subscriptions.append(
+                await self.nc.subscribe(route.spec.subject, queue=self.pipeline.service, cb=arrived)
+            )
+
+    @property
+    def in_process(self) -> int:
+        """Requests taken and not yet answered."""
+        return len(self._tasks)
+
+    async def _handle(self, route: Route, msg: Any, limit: asyncio.Semaphore) -> None:
+        try:
+            headers = msg.headers or {}
+            result = await self.pipeline.answer(route, headers, msg.data)
+            if msg.reply:
+                # the requester's own message id back, as FastStream replied (its clients match on it)
+                echo = {MESSAGE_ID_HEADER: headers[MESSAGE_ID_HEADER]} if MESSAGE_ID_HEADER in headers else None
+                await self.nc.publish(msg.reply, result, headers=echo)
+        except Exception as e:  # noqa: BLE001 - the connection closing under a reply: the caller retries
+            log.warning("reply_not_sent", subject=route.spec.subject, error=type(e).__name__)
+        finally:
+            limit.release()
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Take no more requests, and answer those taken (their commands are in the group commit)."""
+        for subscription in self._subscriptions:
+            try:
+                await subscription.unsubscribe()
+            except Exception:  # noqa: BLE001 - NATS away: nothing more arrives anyway
+                pass
+        self._subscriptions.clear()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
 
 
-#: FastStream's own message id for a message without one (its ``correlation_id`` header): not a
-#: secret, nor Polku's correlation id (``Polku-Correlation-Id``), only unique
+#: the header a requester may name its own message id in (FastStream's ``correlation_id``): it
+#: stands in for ``Polku-Correlation-Id`` when that is absent, and comes back on the reply
+MESSAGE_ID_HEADER = "correlation_id"
+
+#: the message id of a request without one: not a secret, nor Polku's correlation id, only
+#: unique (a generator in memory, not ``uuid4``'s system call for each request)
 _message_ids = random.Random()
 
 
-async def _message_parser(msg: Any, parse: Callable[[Any], Any]) -> Any:
-    """FastStream's parsing of a message, given FastStream's own message id (the ``correlation_id``
-    header, which its reply carries back) when the message has none.
-
-    FastStream makes a missing one with ``uuid4``: a system call for the random bytes, which lets
-    go of the interpreter's lock on the event loop's thread for every message while the group
-    commit's thread wants it (measured: several percent of intake's time). The same kind of id,
-    from a generator in memory.
-    """
-    headers = msg.headers  # (``msg.header`` is a read-only alias of it)
-    if headers is None:  # a message sent without any header
-        headers = msg.headers = {}
-    if FASTSTREAM_MESSAGE_ID not in headers:
-        headers[FASTSTREAM_MESSAGE_ID] = str(UUID(int=_message_ids.getrandbits(128), version=4))
-    return await parse(msg)
-
-
-#: the header FastStream reads a message's own id from
-FASTSTREAM_MESSAGE_ID = "correlation_id"
-
-
-def command_router() -> NatsRouter:
-    return NatsRouter(decoder=_message_decoder, parser=_message_parser)
+def _new_message_id() -> str:
+    return str(UUID(int=_message_ids.getrandbits(128), version=4))
 
 
 #: the most a reply's body may be: NATS's default payload limit (1 MB) less room for its headers
@@ -499,22 +536,24 @@ MAX_REPLY_BYTES = 1024 * 1024 - 64 * 1024
 
 async def handle_request(
     subject: str,
-    message: NatsMessage,
+    headers: Mapping[str, str],
+    message_id: str | None,
     call: Callable[[dict[str, str], str | None], Any],
+    span: Any = None,
 ) -> bytes:
     """Run one command or query: bind the correlation id, reply, log one ``message_handled``.
 
     ``call(ids, correlation_id)`` fills ``ids`` with what is worth logging and returns the
     encoded reply; a :class:`RuleBroken` it raises is the refusal. Anything else is logged by
     type (never by message: it may hold input) and answered ``unavailable``: the caller may
-    retry with the same command id.
+    retry with the same command id. The correlation id is ``Polku-Correlation-Id``, else
+    ``message_id``. ``span``, the handling's span, is given the outcome.
     """
     started = time.perf_counter()
-    headers = message.headers or {}
     outcome, error_code = "ok", None
     ids: dict[str, str] = {}
     try:
-        correlation_id = read_correlation_id(headers, message.correlation_id)
+        correlation_id = read_correlation_id(headers, message_id)
         wrong_correlation = None
     except RuleBroken as e:  # an identity code's shape: neither logged nor stored
         correlation_id, wrong_correlation = None, e
@@ -547,6 +586,8 @@ async def handle_request(
             ))
         seconds = time.perf_counter() - started
         polku_metrics.command_answered(subject, error_code or "ok", seconds)
+        if span is not None:
+            tracing.outcome(span, outcome, error_code)
         log.info(
             "message_handled",
             subject=subject,

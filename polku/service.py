@@ -22,16 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeVar
 
 import msgspec
-from faststream.nats import NatsBroker
-from faststream.nats.opentelemetry import NatsTelemetryMiddleware
-from faststream.nats.prometheus import NatsPrometheusMiddleware
-from faststream.security import BaseSecurity, SASLPlaintext
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 import contracts
 from polku import tracing
 from polku import log as polku_log
-from polku import lease, metrics, nats_auth
+from polku import lease, metrics
 from polku.bus import check_stream, connect, wait_for_streams
 from polku.consumer import BatchHandler, EventConsumer, sleep_or_stop
 from polku.endpoints import Endpoints, Reply, json_reply
@@ -252,7 +248,6 @@ async def _serve_running(
     observed.gauges = dict(parts.gauges)
     running.phase = "connecting to NATS"
     url = settings.resolved_nats_url()
-    creds = nats_auth.credentials(name, settings.var_dir)
     nc = await connect(url, name=f"polku-{name}", user=name, var_dir=settings.var_dir)
     js = nc.jetstream(publish_async_max_pending=4000)
     running.js = js
@@ -318,36 +313,14 @@ async def _serve_running(
         await _caught_up(consumer, stop)
     running.phase = "starting its command handlers"
 
-    # apply_types=False: handlers take the message itself, so no dependency injection is needed.
-    options = creds.nats_options()
-    security = None
-    if creds.user:
-        security = SASLPlaintext(
-            username=options["user"], password=options["password"], ssl_context=options.get("tls"),
-            use_ssl="tls" in options,
-        )
-    elif "tls" in options:
-        security = BaseSecurity(ssl_context=options["tls"], use_ssl=True)
-    broker = NatsBroker(
-        url.split(","),
-        logger=None,
-        max_reconnect_attempts=-1,
-        name=f"polku-{name}-commands",
-        apply_types=False,
-        security=security,
-        inbox_prefix=options.get("inbox_prefix", "_INBOX"),
-        middlewares=[
-            # the span of each command's handling, child of the caller's ``traceparent``
-            NatsTelemetryMiddleware(),
-            # FastStream's own metrics of the messages it handles (faststream_received_*)
-            *(
-                [metrics.cache_labelled_children(NatsPrometheusMiddleware(registry=REGISTRY, app_name=name))]
-                if settings.metrics else []
-            ),
-        ],
+    # the commands and queries on a connection of their own: replies are not queued behind the
+    # relay's pages, nor its acknowledgements behind a burst of commands
+    commands_nc = await connect(url, name=f"polku-{name}-commands", user=name, var_dir=settings.var_dir)
+    responder = parts.pipeline.responder(commands_nc)
+    await responder.start()
+    observed.gauges["polku_commands_in_process"] = (
+        "Commands and queries being handled now (taken, not yet answered)", lambda: responder.in_process
     )
-    broker.include_router(parts.pipeline.router())
-    await broker.start()
     for i, work in enumerate(parts.tasks):
         tasks.append(asyncio.create_task(work(stop), name=f"{name}-task-{i}"))
     if parts.app is not None and settings.snapshot_every > 0:
@@ -369,7 +342,8 @@ async def _serve_running(
         log.info("service_stopping")
         running.serving, running.phase = False, "stopping"
         await health_sub.unsubscribe()
-        await broker.stop()
+        await responder.stop()
+        await commands_nc.close()
         # what was handed to the group commit is committed and answered before the store closes
         if not await asyncio.to_thread(parts.pipeline.committer.drain):
             log.warning("group_commit_not_drained")

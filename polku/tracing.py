@@ -3,7 +3,7 @@
 One referral's path is one trace, across processes and the bus:
 
 - a command's ``traceparent`` header (the caller's trace, if it sends one) is the parent of
-  the span FastStream's telemetry middleware opens around its handling;
+  the span the service opens around its handling (``<subject> process``, :func:`start_handling`);
 - every event the command stores keeps that span's context in its envelope (``traceparent``);
 - the relay publishes each event with it as the ``traceparent`` header;
 - each consumer opens a span per event, child of the header's context, and what the event
@@ -27,7 +27,12 @@ from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-__all__ = ["Status", "StatusCode", "current_traceparent", "ids", "setup", "span_ids", "start_span", "traceparent_of"]
+__all__ = [
+    "Status", "StatusCode", "current_traceparent", "ids", "outcome", "setup", "span_ids", "start_handling", "start_span",
+    "traceparent_of", "use_span",
+]
+
+use_span = trace.use_span
 
 #: the W3C trace context header
 TRACEPARENT = "traceparent"
@@ -88,6 +93,35 @@ def start_span(name: str, traceparent: str | None, **attributes: Any) -> trace.S
     context = _propagator.extract({TRACEPARENT: traceparent}) if traceparent else None
     attrs = {k: v for k, v in attributes.items() if v is not None}
     return tracer().start_span(name, context=context, kind=trace.SpanKind.CONSUMER, attributes=attrs)
+
+
+def start_handling(name: str, traceparent: str | None, subject: str, size: int) -> trace.Span:
+    """The span of a command's or query's handling, child of the caller's ``traceparent``; with
+    the attributes of a message received over NATS (its subject and size, never its content)."""
+    context = _propagator.extract({TRACEPARENT: traceparent}) if traceparent else None
+    return tracer().start_span(
+        name,
+        context=context,
+        kind=trace.SpanKind.CONSUMER,
+        attributes={
+            "messaging.system": "nats",
+            "messaging.operation": "process",
+            "messaging.destination.name": subject,
+            "messaging.message.payload_size_bytes": size,
+        },
+    )
+
+
+def outcome(span: trace.Span, outcome: str, error_code: str | None) -> None:
+    """A handling's outcome on its span: ``polku.outcome`` and ``polku.error_code`` (a code from
+    the contracts); a status of error when it failed (answered ``unavailable``)."""
+    if not span.is_recording():
+        return
+    span.set_attribute("polku.outcome", outcome)
+    if error_code is not None:
+        span.set_attribute("polku.error_code", error_code)
+    if outcome == "failed":
+        span.set_status(Status(StatusCode.ERROR))
 
 
 def traceparent_of(span: trace.Span) -> str | None:

@@ -1,11 +1,16 @@
-"""Intake's command handler with FastStream's in-memory test broker and an in-memory store."""
+"""Intake's command handlers through the pipeline's responder, on an in-process stand-in for
+the NATS connection (no server), with an in-memory store."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
-from faststream.nats import NatsBroker, TestNatsBroker
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
@@ -35,10 +40,61 @@ def pipeline(app: IntakeApplication) -> Pipeline:
     return Pipeline("intake", app, TABLE, digest_secret="k", verifier=VERIFIER)
 
 
+class InProcessNats:
+    """What the responder uses of a NATS connection: subscriptions by subject, and publishing
+    a reply; ``request`` hands a message to the subscriber and waits for its reply."""
+
+    def __init__(self) -> None:
+        self.subscribers: dict[str, tuple[str, Callable[[Any], Any]]] = {}
+        self.replies: dict[str, asyncio.Future[Any]] = {}
+
+    async def subscribe(self, subject: str, *, queue: str, cb: Callable[[Any], Any]) -> Any:
+        self.subscribers[subject] = (queue, cb)
+        return SimpleNamespace(unsubscribe=lambda: self._unsubscribe(subject))
+
+    async def _unsubscribe(self, subject: str) -> None:
+        del self.subscribers[subject]
+
+    async def publish(self, subject: str, payload: bytes, headers: dict[str, str] | None = None) -> None:
+        self.replies.pop(subject).set_result(SimpleNamespace(body=payload, headers=headers))
+
+    async def request(self, body: bytes, subject: str, headers: dict[str, str]) -> Any:
+        inbox = f"_INBOX.{len(self.replies)}.{id(body)}"
+        self.replies[inbox] = asyncio.get_running_loop().create_future()
+        _queue, cb = self.subscribers[subject]
+        await cb(SimpleNamespace(subject=subject, data=body, headers=headers, reply=inbox))
+        return await asyncio.wait_for(self.replies[inbox], 10)
+
+
+@asynccontextmanager
+async def served(app: IntakeApplication) -> AsyncIterator[InProcessNats]:
+    """Intake's commands answered as ``polku.service`` answers them (the pipeline's responder)."""
+    nc = InProcessNats()
+    responder = pipeline(app).responder(nc)
+    await responder.start()
+    try:
+        yield nc
+    finally:
+        await responder.stop()
+        assert nc.subscribers == {}  # it took every subscription away
+
+
+async def test_every_subject_of_the_table_is_subscribed_in_the_services_queue_group(app: IntakeApplication) -> None:
+    async with served(app) as nc:
+        assert set(nc.subscribers) == {route.spec.subject for route in pipeline(app).routes}
+        assert {queue for queue, _ in nc.subscribers.values()} == {"intake"}
+        # a requester's own message id comes back on the reply, and stands in for the correlation id
+        reply = await nc.request(json.dumps(BODY).encode(), RECEIVE_REFERRAL, headers={
+            "Polku-Command-Id": "c-9", "correlation_id": "req-9", **HEADERS,
+        })
+    assert json.loads(reply.body)["ok"] is True
+    assert reply.headers == {"correlation_id": "req-9"}
+    [stored] = [e for e in app.recorder.select_notifications(1, 10) if e.topic.endswith("Referral.Received")]
+    assert app.mapper.to_domain_event(stored).env.correlation_id == "req-9"
+
+
 async def test_a_referral_is_received_and_answered_with_its_ids(app: IntakeApplication) -> None:
-    broker = NatsBroker(apply_types=False)  # as polku.service runs it
-    broker.include_router(pipeline(app).router())
-    async with TestNatsBroker(broker) as br:
+    async with served(app) as br:
         reply = await br.request(json.dumps(BODY).encode(), RECEIVE_REFERRAL, headers={"Polku-Command-Id": "c-1", **HEADERS})
         again = await br.request(json.dumps(BODY).encode(), RECEIVE_REFERRAL, headers={"Polku-Command-Id": "c-1", **HEADERS})
     first = json.loads(reply.body)
@@ -58,9 +114,7 @@ async def test_prolonged_unemployment_is_a_referral_source(app: IntakeApplicatio
     from services.intake.publishing import to_contract
 
     body = {**BODY, "source": {"kind": "worker_observation", "further_kind": "prolonged_unemployment"}}
-    broker = NatsBroker(apply_types=False)
-    broker.include_router(pipeline(app).router())
-    async with TestNatsBroker(broker) as br:
+    async with served(app) as br:
         reply = await br.request(json.dumps(body).encode(), RECEIVE_REFERRAL, headers={"Polku-Command-Id": "c-5", **HEADERS})
         wrong = {**BODY, "source": {"kind": "worker_observation", "further_kind": "boredom"}}
         refused = await br.request(json.dumps(wrong).encode(), RECEIVE_REFERRAL, headers={"Polku-Command-Id": "c-6", **HEADERS})
@@ -76,9 +130,7 @@ async def test_prolonged_unemployment_is_a_referral_source(app: IntakeApplicatio
 
 
 async def test_a_command_without_a_token_is_refused_unauthenticated(app: IntakeApplication) -> None:
-    broker = NatsBroker(apply_types=False)
-    broker.include_router(pipeline(app).router())
-    async with TestNatsBroker(broker) as br:
+    async with served(app) as br:
         reply = await br.request(json.dumps(BODY).encode(), RECEIVE_REFERRAL, headers={"Polku-Command-Id": "c-3"})
     error = json.loads(reply.body)["error"]
     assert (error["code"], error["field"]) == ("unauthenticated", "Polku-Actor")
@@ -86,9 +138,7 @@ async def test_a_command_without_a_token_is_refused_unauthenticated(app: IntakeA
 
 
 async def test_a_wrong_command_is_answered_with_an_error_and_stores_nothing(app: IntakeApplication) -> None:
-    broker = NatsBroker(apply_types=False)  # as polku.service runs it
-    broker.include_router(pipeline(app).router())
-    async with TestNatsBroker(broker) as br:
+    async with served(app) as br:
         reply = await br.request(
             json.dumps({**BODY, "channel": "telepathy"}).encode(), RECEIVE_REFERRAL, headers={"Polku-Command-Id": "c-2", **HEADERS}
         )

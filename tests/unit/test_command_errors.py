@@ -119,7 +119,6 @@ def test_an_answer_larger_than_a_reply_may_be_is_refused_reply_too_large_saying_
     """NATS would not carry it: the caller gets a stable code and is told to ask for less,
     never a timeout."""
     import asyncio
-    from types import SimpleNamespace
 
     from polku.pipeline import MAX_REPLY_BYTES, handle_request
 
@@ -127,7 +126,7 @@ def test_an_answer_larger_than_a_reply_may_be_is_refused_reply_too_large_saying_
         async def call(ids: dict[str, str], correlation_id: str | None) -> bytes:
             return b'{"ok":true,"x":"' + b"a" * size + b'"}'
 
-        return await handle_request("polku.qry.test.big", SimpleNamespace(headers={}, correlation_id="c-1"), call)
+        return await handle_request("polku.qry.test.big", {}, "c-1", call)
 
     fits = asyncio.run(answer(MAX_REPLY_BYTES - 100))
     assert len(fits) <= MAX_REPLY_BYTES and msgspec.json.decode(fits)["ok"] is True

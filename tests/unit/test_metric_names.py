@@ -4,7 +4,6 @@ only (closed sets; never a client, a worker or a value), and counted where they 
 from __future__ import annotations
 
 import asyncio
-from types import SimpleNamespace
 
 import pytest
 from prometheus_client import REGISTRY, generate_latest
@@ -37,7 +36,7 @@ def answer(subject: str, outcome: Exception | None) -> None:
             raise outcome
         return b'{"ok":true}'
 
-    asyncio.run(handle_request(subject, SimpleNamespace(headers={}, correlation_id="c-1"), call))
+    asyncio.run(handle_request(subject, {}, "c-1", call))
 
 
 class NoSuchThing(RuleBroken):
