@@ -1,5 +1,5 @@
 """What the metrics cost per command: Polku's own counting in process, and a running stack's
-commands per second with ``POLKU_METRICS`` on and off (FastStream's middleware included)."""
+commands per second with ``POLKU_METRICS`` on and off."""
 
 from __future__ import annotations
 
@@ -148,7 +148,7 @@ def on_and_off(count: int, rounds: int) -> list[Figure]:
         Figure("metrics_off_commands", off, "commands/s"),
         Figure("metrics_kept", on / off, "ratio", [
             f"# metrics_kept = metrics_on_commands / metrics_off_commands: what the metrics leave of the stack's "
-            f"throughput; per command {cost:+.0f} µs (1/on - 1/off: Polku's counting and FastStream's middleware, "
+            f"throughput; per command {cost:+.0f} µs (1/on - 1/off: Polku's counting, "
             "within the machine's noise when near 0 or below)",
             f"#   one scrape of intake's /metrics after the round: {max(scrape_ms, default=0):.1f} ms, {page:,} bytes",
         ]),

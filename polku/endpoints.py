@@ -1,7 +1,7 @@
 """A service's HTTP endpoints for operations: ``/metrics``, ``/healthz`` and ``/readyz``.
 
 A small HTTP/1.1 server on asyncio's streams, in the service's own event loop, rather than
-prometheus_client's threaded server or FastStream's ASGI app under uvicorn:
+prometheus_client's threaded server or an ASGI app under uvicorn:
 
 - it starts before the service opens its store, so ``/readyz`` says "not ready" while the
   service replays its history, and a probe never finds the port closed;

@@ -1,7 +1,7 @@
 """What every service runs on: one process, one asyncio loop.
 
 It connects to NATS, makes sure the streams exist, serves the service's commands and queries
-(a FastStream router), runs the relay from the service's store to its stream, and runs the
+(the pipeline's :class:`~polku.pipeline.Responder`), runs the relay from the service's store to its stream, and runs the
 service's durable consumers. ``polku serve <service>`` runs it; ``polku up`` starts one process
 per service. SIGTERM or SIGINT stops it cleanly: consumers finish their batch, the relay its
 page, and the store is closed.
