@@ -35,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -165,6 +165,7 @@ class EventConsumer:
         max_attempts: int = 5,
         ack_wait: float = 30.0,
         on_committed: Callable[[int], None] | None = None,
+        subjects: Sequence[str] | None = None,
     ) -> None:
         self.js = js
         self.service = service
@@ -172,6 +173,9 @@ class EventConsumer:
         self.name = f"{service}-{source}"
         self.stream = contracts.SERVICE_STREAM[source]
         self.filter_subject = f"polku.{source}.>"
+        #: the subjects the handler acts on, when it names them: JetStream delivers only these
+        #: (a service that acts on 3 of intake's events does not fetch, decode and track the rest)
+        self.subjects = tuple(sorted(subjects)) if subjects else None
         self.dlq_subject = f"polku.dlq.{self.name}"
         self.decoder = decoder
         self.handler = handler
@@ -204,7 +208,7 @@ class EventConsumer:
             pass
         config = ConsumerConfig(
             durable_name=self.name,
-            filter_subject=self.filter_subject,
+            **({"filter_subjects": list(self.subjects)} if self.subjects else {"filter_subject": self.filter_subject}),
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=self.ack_wait,
             max_ack_pending=self.batch * 4,
@@ -244,6 +248,18 @@ class EventConsumer:
             action="resynchronised by position: going on from the first event after the tracked one",
         )
         return resume - 1, source
+
+    async def lag(self) -> int:
+        """Messages of its subjects on the stream not yet handled: JetStream's count of the
+        durable consumer's pending and unacknowledged ones (its position says less when it is
+        filtered: the stream's last message may be one it never gets); the stream's end less
+        the position while the consumer is not there (before it binds, or being made again)."""
+        try:
+            info = await self.js.consumer_info(self.stream, self.name)
+        except NotFoundError:
+            last = (await self.js.stream_info(self.stream)).state.last_seq
+            return max(last - self.position, 0)
+        return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
 
     def _check_caught_up(self) -> None:
         if not self.caught_up.is_set() and self.position >= self._catch_up_to:

@@ -172,7 +172,7 @@ class Observed(Collector):
                   relay["failing_for_s"] or 0.0)
         consumers = health.get("consumers", {})
         if consumers:
-            lag = GaugeMetricFamily("polku_consumer_lag", "Messages on the consumed stream after the durable consumer's position",
+            lag = GaugeMetricFamily("polku_consumer_lag", "Messages of the consumer's subjects on the consumed stream not yet handled",
                                     labels=["service", "consumer"])
             position = GaugeMetricFamily("polku_consumer_position", "The last stream sequence whose effect is committed",
                                          labels=["service", "consumer"])

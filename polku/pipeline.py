@@ -621,6 +621,8 @@ class StoreConsumer:
         self.app = app
         self.policies = policies
         self._lock = threading.Lock()
+        #: the subjects of the events it acts on: the only ones its durable consumer is given
+        self.subjects = tuple(sorted(contracts.event_spec(t).subject for t in policies))
 
     def position(self, stream: str) -> int:
         return self.cursor(stream)[0]

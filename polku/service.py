@@ -58,6 +58,12 @@ class ConsumerSpec:
     #: at start (a read model the commands decide by, replayed into memory)
     before_commands: bool = False
 
+    @property
+    def subjects(self) -> tuple[str, ...] | None:
+        """The subjects the handler acts on, if it names them (a pipeline's consumer: the
+        events of its table); None: every event of the stream."""
+        return getattr(self.handler, "subjects", None)
+
 
 @dataclass
 class ServiceParts:
@@ -190,9 +196,8 @@ class Running:
     async def _consumer_lags(self) -> dict[str, dict[str, int]]:
         lags = {}
         for consumer in self.consumers:
-            last = (await self.js.stream_info(consumer.stream)).state.last_seq
             lags[consumer.name] = {
-                "position": consumer.position, "lag": max(last - consumer.position, 0),
+                "position": consumer.position, "lag": await consumer.lag(),
                 "processed": consumer.processed, "dead_lettered": consumer.dead_lettered,
                 "repeated": consumer.repeated, "resynchronised": consumer.resynchronised,
             }
@@ -302,6 +307,7 @@ async def _serve_running(
             handler=spec.handler,
             batch=settings.consumer_batch,
             max_attempts=settings.max_deliveries,
+            subjects=spec.subjects,
         )
         tasks.append(asyncio.create_task(consumer.run(stop), name=consumer.name))
         consumers.append(consumer)

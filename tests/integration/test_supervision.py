@@ -60,6 +60,33 @@ async def test_the_health_answer_carries_relay_and_consumer_lag_at_zero_once_all
     assert casefile["consumers"]["casefile-intake"]["dead_lettered"] == 0
 
 
+async def test_a_consumer_is_given_only_the_events_its_service_acts_on_and_its_lag_counts_those(
+    stack: Stack, nc: Client, operator_nc: Client
+) -> None:
+    """Followup acts on three of intake's events (repeat referrals flagged, the roster's
+    changes): its durable consumer of INTAKE is filtered to those subjects, so a referral's
+    path (received, screened, triaged, routed) is neither fetched nor tracked there; its lag is
+    JetStream's count of what it has still to handle, 0, not the stream's end less its position."""
+    from services.followup.handlers import TABLE
+
+    replies = await send_referrals(nc, distinct_referrals(22, 5))
+    assert all(r["ok"] for r in replies)
+    await wait_for_projection(nc, 5)
+    followup = await _settled(operator_nc, "followup")
+    js = operator_nc.jetstream()
+    info = await js.consumer_info("INTAKE", "followup-intake")
+    assert sorted(info.config.filter_subjects) == sorted(
+        {f"polku.intake.{n}" for n in ("repeat_referrals_flagged", "roster_worker_set", "roster_worker_removed")}
+    )
+    assert len(TABLE.events["intake"]) == len(info.config.filter_subjects)
+    intake_end = (await js.stream_info("INTAKE")).state.last_seq
+    consumer = followup["consumers"]["followup-intake"]
+    assert intake_end >= 4 * 5 and consumer["position"] < intake_end
+    assert consumer["lag"] == 0 and consumer["processed"] == 0
+    # reporting's consumers stay whole: a projection that reads every event names no subjects
+    assert (await js.consumer_info("INTAKE", "reporting-intake")).config.filter_subject == "polku.intake.>"
+
+
 async def test_a_relay_that_cannot_publish_turns_commands_away_until_it_publishes_again(
     stack: Stack, nc: Client, operator_nc: Client
 ) -> None:
