@@ -60,6 +60,7 @@ __all__ = [
     "CommandSpec",
     "EventSpec",
     "event_spec",
+    "is_event",
     "snake",
     "spec_for",
 ]
@@ -121,6 +122,11 @@ def spec_for(request_type: type, name: str | None = None) -> CommandSpec:
             raise KeyError(f"{request_type.__name__} is not a command or query")
         raise KeyError(f"{request_type.__name__} serves {names}: name one")
     return specs[0]
+
+
+def is_event(event_type: type) -> bool:
+    """Whether ``event_type`` is an event of a service's contract (not a domain event)."""
+    return event_type in _EVENTS_BY_TYPE
 
 
 def event_spec(event_type: type) -> EventSpec:

@@ -25,6 +25,8 @@ from typing import Any, ClassVar
 
 import msgspec
 
+import contracts
+
 from polku.consumer import Delivery, Prepared
 
 
@@ -152,6 +154,14 @@ class ProjectionConsumer:
 
     def __init__(self, projection: Projection) -> None:
         self.projection = projection
+
+    @property
+    def subjects(self) -> tuple[str, ...]:
+        """The subjects of the contract events the projection reads (the runtime keeps those of
+        the consumed stream): its durable consumer is given only these."""
+        return tuple(sorted(
+            contracts.event_spec(t).subject for t in type(self.projection)._appliers if contracts.is_event(t)
+        ))
 
     def cursor(self, stream: str) -> tuple[int, int | None]:
         with self.projection.lock:

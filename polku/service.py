@@ -60,9 +60,14 @@ class ConsumerSpec:
 
     @property
     def subjects(self) -> tuple[str, ...] | None:
-        """The subjects the handler acts on, if it names them (a pipeline's consumer: the
-        events of its table); None: every event of the stream."""
-        return getattr(self.handler, "subjects", None)
+        """The subjects of the source's stream the handler acts on, if it names them (a
+        pipeline's consumer: the events of its table; a projection's: those it reads); None:
+        every event of the stream."""
+        named = getattr(self.handler, "subjects", None)
+        if named is None:
+            return None
+        prefix = f"polku.{self.source}."
+        return tuple(s for s in named if s.startswith(prefix)) or None
 
 
 @dataclass

@@ -83,7 +83,14 @@ async def test_a_consumer_is_given_only_the_events_its_service_acts_on_and_its_l
     consumer = followup["consumers"]["followup-intake"]
     assert intake_end >= 4 * 5 and consumer["position"] < intake_end
     assert consumer["lag"] == 0 and consumer["processed"] == 0
-    # reporting's consumers stay whole: a projection that reads every event names no subjects
+    # intake's caseload is a projection: it is given the casefile events it reads
+    caseload = await js.consumer_info("CASEFILE", "intake-casefile")
+    assert sorted(caseload.config.filter_subjects) == [
+        f"polku.casefile.{n}" for n in (
+            "own_worker_named", "referral_attached", "relationship_ended", "relationship_opened", "relationship_reopened"
+        )
+    ]
+    # reporting's consumers stay whole: its projections read every event
     assert (await js.consumer_info("INTAKE", "reporting-intake")).config.filter_subject == "polku.intake.>"
 
 
