@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import signal
 import statistics
@@ -12,6 +13,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,6 +167,39 @@ class ChunkedBaseline:
         self.seconds += seconds
         self.chunks.append(count / seconds)
         return seconds
+
+
+def cpu_seconds(stack: Any) -> dict[str, float]:
+    """CPU time (user + system, from ``/proc``) each process of a running stack has used: its
+    services by name, ``nats-server``, and ``client`` (this process: the load generator)."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def of(pid: int) -> float:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone, or no /proc: counted as nothing
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    out = {name: of(p.process.pid) for name, p in stack.processes.items()}
+    if stack.nats is not None and stack.nats.process is not None:
+        out["nats-server"] = of(stack.nats.process.pid)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    out["client"] = usage.ru_utime + usage.ru_stime
+    return out
+
+
+def cpu_budget(before: dict[str, float], after: dict[str, float], count: int, what: str) -> str:
+    """A ``#`` line: the CPU each process spent per ``what`` between two :func:`cpu_seconds`,
+    and the most the machine's cores could carry at that cost."""
+    spent = {name: (after[name] - before.get(name, 0.0)) * 1000 / count for name in after}
+    total = sum(spent.values())
+    cores = os.cpu_count() or 1
+    parts = ", ".join(f"{name} {ms:.2f}" for name, ms in spent.items())
+    return (
+        f"#   CPU per {what} (ms, user + system from /proc): {parts}; total {total:.2f} ms, so "
+        f"{cores} cores carry at most {cores * 1000 / total:,.0f} {what}s/s"
+    )
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import contracts
-from bench.common import Figure, fresh_var, percentile, progress, say, stop_stack
+from bench.common import Figure, cpu_budget, cpu_seconds, fresh_var, percentile, progress, say, stop_stack
 from demo.main import route_through
 from demo.main import send_referral as _receive_referral
 from demo.population import distinct_demo_referrals
@@ -90,7 +90,7 @@ def e2e_referrals(count: int, concurrency: int = 32) -> Figure:
     with fresh_var("e2e") as settings:
 
         async def run() -> Figure:
-            async with running_stack(settings) as (_stack, client):
+            async with running_stack(settings) as (stack, client):
                 rng = random.Random(11)
                 run_id = uuid.uuid4().hex[:8]
                 await _warm_up(client, rng, run_id)
@@ -108,6 +108,7 @@ def e2e_referrals(count: int, concurrency: int = 32) -> Figure:
                     accepted += bool(reply.get("ok"))
                     bar.update(sent)
 
+                cpu_before = cpu_seconds(stack)
                 started = time.perf_counter()
                 await asyncio.gather(*(one(i, b) for i, b in enumerate(bodies)))
                 answered = time.perf_counter() - started
@@ -117,6 +118,7 @@ def e2e_referrals(count: int, concurrency: int = 32) -> Figure:
                 waiting = progress("e2e relationships projected", count)
                 await _wait_projected(client, before + count, poll=0.01, timeout=180, bar=waiting, base=before)
                 seconds = time.perf_counter() - started
+                budget = cpu_budget(cpu_before, cpu_seconds(stack), count, "referral")
                 waiting.count = count
                 waiting.done()
                 say(f"  {count} referrals: all answered after {answered:.2f}s, all projected after {seconds:.2f}s")
@@ -132,6 +134,7 @@ def e2e_referrals(count: int, concurrency: int = 32) -> Figure:
                         "shows all of them",
                         f"#   commands alone: {count / answered:,.0f} referrals/s answered by intake "
                         f"({answered:.2f}s); projection lag after the last reply: {seconds - answered:.2f}s",
+                        budget,
                     ],
                 )
 
