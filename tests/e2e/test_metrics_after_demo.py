@@ -30,9 +30,9 @@ SERVICES = ("intake", "casefile", "followup", "reporting")
 REFERRALS, SEED = 30, 11
 
 #: the poison the operator puts on the streams, by subject: each of the stream's three
-#: consumers dead-letters each message once
+#: consumers (each given the subject) dead-letters each message once
 POISON = {
-    "polku.intake.referral_received": [b"not json", msgspec.json.encode({"event": "ReferralReceived", "event_id": "x"})],
+    "polku.intake.roster_worker_set": [b"not json", msgspec.json.encode({"event": "RosterWorkerSet", "event_id": "x"})],
     "polku.casefile.relationship_opened": [b"[1, 2"],
 }
 DEAD_LETTERED = {

@@ -175,7 +175,8 @@ async def test_messages_nested_too_deeply_to_decode_are_dead_lettered_under_load
     async def fault(shape: ProductionShape, load: Load) -> float:
         assert shape.operator is not None
         js = shape.operator.jetstream()
-        await js.publish("polku.intake.referral_received", nested("ReferralReceived"),
+        # on subjects that each of the stream's consumers takes
+        await js.publish("polku.intake.roster_worker_set", nested("RosterWorkerSet"),
                          headers={contracts.H_MSG_ID: "poison-intake"})
         await js.publish("polku.casefile.relationship_opened", nested("RelationshipOpened"),
                          headers={contracts.H_MSG_ID: "poison-casefile"})

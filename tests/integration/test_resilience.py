@@ -33,6 +33,7 @@ from tests.helpers import (
 
 
 NESTED = nested("ReferralReceived")
+NESTED_ROSTER = nested("RosterWorkerSet")
 
 
 async def _stream_count(nc: Client, stream: str) -> int:
@@ -121,32 +122,38 @@ async def test_a_poison_message_goes_to_the_dead_letter_stream_and_the_consumer_
     stack: Stack, nc: Client, operator_nc: Client
 ) -> None:
     js = operator_nc.jetstream()  # only the operator (not an integrator) may publish into INTAKE
-    await js.publish("polku.intake.referral_received", b"this is not json", headers={contracts.H_MSG_ID: "poison-1"})
+    # on a subject each of INTAKE's three consumers takes (casefile's, followup's, reporting's)
+    roster = "polku.intake.roster_worker_set"
+    await js.publish(roster, b"this is not json", headers={contracts.H_MSG_ID: "poison-1"})
     await js.publish(
-        "polku.intake.referral_received",
-        msgspec.json.encode({"event": "ReferralReceived", "event_id": "not-a-uuid"}),
+        roster,
+        msgspec.json.encode({"event": "RosterWorkerSet", "event_id": "not-a-uuid"}),
         headers={contracts.H_MSG_ID: "poison-2", contracts.H_CORRELATION: "corr-poison-2"},
     )
     # 2 KB that msgspec cannot decode for a reason of its own (RecursionError, not a
     # ValidationError): an unknown field nested 1,100 brackets deep
-    await js.publish("polku.intake.referral_received", NESTED, headers={contracts.H_MSG_ID: "poison-3"})
-    poison = [b"this is not json", msgspec.json.encode({"event": "ReferralReceived", "event_id": "not-a-uuid"}), NESTED]
+    await js.publish(roster, NESTED_ROSTER, headers={contracts.H_MSG_ID: "poison-3"})
+    poison = [b"this is not json", msgspec.json.encode({"event": "RosterWorkerSet", "event_id": "not-a-uuid"}), NESTED_ROSTER]
+    # and one on a subject only reporting takes: casefile and followup are never given it
+    await js.publish("polku.intake.referral_received", NESTED, headers={contracts.H_MSG_ID: "poison-4"})
     replies = await send_referrals(nc, distinct_referrals(7, 3))
     assert all(r["ok"] for r in replies)
 
     reply = await wait_for_projection(nc, 3)
     assert reply.total == 3
-    # dead letters are for the operator; INTAKE's three consumers (casefile's, followup's and
-    # reporting's) each dead-letter the three poison messages and go on
+    # dead letters are for the operator; INTAKE's three consumers each dead-letter the three
+    # poison messages of the roster's subject and go on; reporting's the fourth too
     for _ in range(100):
         everything = await stream_messages(operator_nc, "DLQ")
-        if len(everything) >= 9:
+        if len(everything) >= 10:
             break
         await asyncio.sleep(0.1)
     consumers = ("casefile-intake", "followup-intake", "reporting-intake")
-    assert sorted(m.subject for m in everything) == [f"polku.dlq.{c}" for c in consumers for _ in range(3)]
-    for consumer in consumers[1:]:
-        assert [m.data for m in everything if m.subject.endswith(consumer)] == poison
+    assert sorted(m.subject for m in everything) == sorted(
+        [f"polku.dlq.{c}" for c in consumers for _ in range(3)] + ["polku.dlq.reporting-intake"]
+    )
+    assert [m.data for m in everything if m.subject.endswith("followup-intake")] == poison
+    assert [m.data for m in everything if m.subject.endswith("reporting-intake")] == [*poison, NESTED]
     dead = [m for m in everything if m.subject == "polku.dlq.casefile-intake"]
     assert [m.data for m in dead] == poison
     assert dead[2].headers[contracts.H_DLQ_ERROR] == "the message nests too deeply to be decoded"
@@ -164,7 +171,7 @@ async def test_a_poison_message_goes_to_the_dead_letter_stream_and_the_consumer_
     stack.wait_ready(("casefile",))
     replies = await send_referrals(nc, distinct_referrals(8, 1))
     assert (await wait_for_projection(nc, 4)).total == 4
-    assert await _stream_count(nc, "DLQ") == 9
+    assert await _stream_count(nc, "DLQ") == 10
 
 
 async def test_a_message_too_deeply_nested_to_decode_does_not_keep_intake_from_serving_after_a_restart(

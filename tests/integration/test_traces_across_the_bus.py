@@ -70,8 +70,8 @@ async def test_one_referral_is_one_trace_from_its_first_command_to_reporting(sta
         assert f"polku.cmd.intake.{command} process" in names["intake"], names["intake"]
     # casefile opened the relationship from the routed referral: its consumer's span is in the trace
     assert "casefile-intake process" in names["casefile"], names["casefile"]
-    # followup and reporting read intake's events and casefile's, in the same trace
-    assert "followup-intake process" in names["followup"], names["followup"]
+    # followup reads casefile's events, reporting intake's and casefile's, in the same trace
+    assert "followup-casefile process" in names["followup"], names["followup"]
     assert {"reporting-intake process", "reporting-casefile process"} <= names["reporting"], names["reporting"]
 
     # each hop is a child: casefile's event (RelationshipOpened) names casefile's span as parent
