@@ -209,7 +209,8 @@ class EventConsumer:
         config = ConsumerConfig(
             durable_name=self.name,
             **({"filter_subjects": list(self.subjects)} if self.subjects else {"filter_subject": self.filter_subject}),
-            ack_policy=AckPolicy.EXPLICIT,
+            # one acknowledgement a batch: the last message's acknowledges every one before it
+            ack_policy=AckPolicy.ALL,
             ack_wait=self.ack_wait,
             max_ack_pending=self.batch * 4,
             max_deliver=-1,
@@ -340,8 +341,9 @@ class EventConsumer:
             prepared = await self._commit_with_retries(fresh, poison, last_seq, source)
             self._stored = (last_seq, source)
         self.position, self.source_position = last_seq, source
-        for d in fresh + repeated + [f.delivery for f in poison]:
-            await d.msg.ack()
+        # every message of the batch is handled (applied, passed over, or dead-lettered): the
+        # last one's acknowledgement (AckPolicy.ALL) takes them all off the consumer's pending
+        await max(msgs, key=lambda m: m.metadata.sequence.stream).ack()
         duration_ms = round((time.perf_counter() - started) * 1000, 2)
         failed = {f.delivery.seq: f for f in prepared.failures + poison}
         for seq, span in spans.items():
