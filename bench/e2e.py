@@ -127,8 +127,9 @@ def e2e_referrals(count: int, concurrency: int = 32) -> Figure:
                     count / seconds,
                     "referrals/s",
                     [
-                        f"# e2e_referrals: polku.stack.Stack (intake, casefile, reporting as processes, "
-                        f"own nats-server); {count} receive_referral requests, at most {concurrency} in flight "
+                        f"# e2e_referrals: polku.stack.Stack (intake, casefile, followup, reporting as processes, "
+                        f"own nats-server); {count} referrals through the four commands (receive, screen, triage, "
+                        f"route), at most {concurrency} in flight "
                         f"(after {WARMUP} warm-up referrals), timed from the first send until "
                         "polku.qry.reporting.open_relationships (polled every 10 ms once all were answered) "
                         "shows all of them",
