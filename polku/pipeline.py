@@ -53,7 +53,6 @@ import msgspec
 import structlog
 from eventsourcing.domain import event
 
-
 import contracts
 from contracts.base import COMMAND_ID_HEADER, Error
 from polku import bounds as polku_bounds
