@@ -1,9 +1,10 @@
 """From bus to service: durable consumers with exactly-once effect.
 
 A consumer named ``<service>-<source>`` (e.g. ``casefile-intake``) fetches messages in batches
-from a durable pull consumer, with explicit acks. The batch's effect and the consumer's cursor
-are committed in one transaction in the service's own store, and the messages are acknowledged
-only after that commit.
+from a durable pull consumer, given only the subjects its handler acts on when it names them.
+The batch's effect and the consumer's cursor are committed in one transaction in the service's
+own store, and the batch is acknowledged only after that commit, by its last message
+(``AckPolicy.ALL``: one acknowledgement takes the whole batch off the pending).
 
 The cursor is (the stream sequence of the last message handled, the store position of the last
 event applied): each event names the position it has in its producer's store
