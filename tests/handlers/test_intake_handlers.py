@@ -19,6 +19,7 @@ from polku.pipeline import Pipeline
 from polku.settings import DEFAULT_ROSTER, parse_roster
 from services.intake.application import IntakeApplication
 from services.intake.handlers import TABLE
+from tests.helpers import distinct_referrals
 
 RECEIVE_REFERRAL = "polku.cmd.intake.receive_referral"
 
@@ -91,6 +92,29 @@ async def test_every_subject_of_the_table_is_subscribed_in_the_services_queue_gr
     assert reply.headers == {"correlation_id": "req-9"}
     [stored] = [e for e in app.recorder.select_notifications(1, 10) if e.topic.endswith("Referral.Received")]
     assert app.mapper.to_domain_event(stored).env.correlation_id == "req-9"
+
+
+async def test_a_responder_that_stops_answers_the_requests_it_took_first(app: IntakeApplication) -> None:
+    """A service stopping takes no more requests, and answers those it took (their commands are
+    in the group commit) before it goes on to close its store."""
+    nc = InProcessNats()
+    responder = pipeline(app).responder(nc)
+    await responder.start()
+    inboxes = []
+    for i, body in enumerate(distinct_referrals(51, 5)):
+        inbox = f"_INBOX.stop.{i}"
+        nc.replies[inbox] = asyncio.get_running_loop().create_future()
+        _queue, cb = nc.subscribers[RECEIVE_REFERRAL]
+        await cb(SimpleNamespace(
+            subject=RECEIVE_REFERRAL, data=json.dumps(body).encode(), headers={"Polku-Command-Id": f"s-{i}", **HEADERS},
+            reply=inbox,
+        ))
+        inboxes.append(nc.replies[inbox])
+    assert responder.in_process == 5
+    await responder.stop()  # before any reply was awaited
+    assert nc.subscribers == {} and responder.in_process == 0
+    replies = [json.loads((await asyncio.wait_for(f, 1)).body) for f in inboxes]
+    assert [r["ok"] for r in replies] == [True] * 5, replies
 
 
 async def test_a_referral_is_received_and_answered_with_its_ids(app: IntakeApplication) -> None:
