@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -48,11 +49,38 @@ def port_in_use(port: int) -> bool:
 
 
 def free_port() -> int:
-    """A port free now (the kernel's choice). Only for what must be known before a server
-    starts, a cluster's route ports, which every node lists."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    """A port free now, below the kernel's range of ephemeral ports. Only for what must be known
+    before a server starts, a cluster's route ports, which every node lists.
+
+    Not the kernel's own choice (a bind to port 0): that comes from the ephemeral range, which
+    every outgoing connection on the machine draws from too, so between the choice and the
+    server's bind a client's connection could take it (it happened: a node of the test cluster
+    could not listen on its route port). Below the range only another listener can."""
+    low = _EPHEMERAL_LOW
+    for _ in range(200):
+        port = _ports.randrange(10_000, low)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:  # all taken: the kernel's choice
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (Linux; 32768 where it cannot be read)."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+    return low if low > 11_000 else 32768
+
+
+_EPHEMERAL_LOW = _ephemeral_low()
+_ports = random.Random()
 
 
 @dataclass(frozen=True)
